@@ -1,0 +1,149 @@
+"""The ``automl-rec`` command: a thin layer over the Python API.
+
+Every error a user can cause is printed as one line on stderr with exit code 2; ``--debug`` shows
+the traceback. Heavy modules are imported inside the commands so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from automl_rec import __version__
+
+USAGE_ERROR = 2
+
+
+def _add_column_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("columns (inferred when not given)")
+    group.add_argument("--user-col", help="column of user ids (name, or 0-based position)")
+    group.add_argument("--item-col", help="column of item ids")
+    group.add_argument("--rating-col", help="column of ratings or labels ('none' to ignore)")
+    group.add_argument("--time-col", help="column of timestamps ('none' to ignore)")
+    group.add_argument("--event-col", help="column of event types ('none' to ignore)")
+    group.add_argument("--sep", help="field separator (sniffed when not given); '\\t' for tab")
+
+
+def _column_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    sep = args.sep.encode().decode("unicode_escape") if args.sep else None
+    return {"user_col": args.user_col, "item_col": args.item_col, "rating_col": args.rating_col,
+            "time_col": args.time_col, "event_col": args.event_col, "sep": sep}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, received {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``automl-rec``."""
+    parser = argparse.ArgumentParser(
+        prog="automl-rec",
+        description="AutoML for recommender systems: profile an interaction log, evaluate "
+                    "recommenders on an honest protocol, keep the best.",
+    )
+    parser.add_argument("--version", action="version", version=f"automl-rec {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fit = commands.add_parser("fit", help="profile, split, evaluate candidates, keep the best",
+                              description="Run the whole pipeline on an interaction file.")
+    fit.add_argument("file", help="interaction file (CSV, TSV, '::'-separated or Parquet)")
+    fit.add_argument("--output", "-o", help="run directory (default: runs/<file name>)")
+    fit.add_argument("--families", default="all",
+                     help="comma-separated families to run, or 'all' (default)")
+    fit.add_argument("--metric", default="ndcg", choices=["ndcg", "hr", "mrr"],
+                     help="selection metric at K (default: ndcg)")
+    fit.add_argument("--top-k", "-k", type=_positive_int, default=10,
+                     help="length of recommendation lists and K of the metrics (default: 10)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fit.add_argument("--exclude-seen", choices=["auto", "yes", "no"], default="auto",
+                     help="never recommend items a user already has (default: auto, from the "
+                          "repeat rate)")
+    fit.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    _add_column_flags(fit)
+
+    profile = commands.add_parser("profile", help="describe an interaction file",
+                                  description="Print the data profile of an interaction file.")
+    profile.add_argument("file", help="interaction file (CSV, TSV, '::'-separated or Parquet)")
+    profile.add_argument("--format", choices=["table", "json"], default="table",
+                         help="rich tables (default) or the JSON object alone")
+    _add_column_flags(profile)
+    for sub in (fit, profile):
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show tracebacks of errors")
+    return parser
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from automl_rec.data.loading import load_interactions
+    from automl_rec.data.profiling import profile_interactions
+    from automl_rec.data.validation import validate_interactions
+
+    loaded = load_interactions(args.file, **_column_kwargs(args))
+    profile = profile_interactions(validate_interactions(loaded))
+    if args.format == "json":
+        sys.stdout.write(profile.to_json() + "\n")
+        return 0
+    from rich.console import Console
+
+    from automl_rec.report.terminal import print_profile
+
+    print_profile(profile, Console())
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from automl_rec.api import AutoRecommender
+    from automl_rec.report.terminal import print_leaderboard, print_profile
+
+    output = Path(args.output) if args.output else Path("runs") / Path(args.file).stem
+    exclude_seen = {"auto": None, "yes": True, "no": False}[args.exclude_seen]
+    model = AutoRecommender(args.families, metric=args.metric, top_k=args.top_k, seed=args.seed,
+                            exclude_seen=exclude_seen, output_dir=output)
+    model.fit(args.file, **_column_kwargs(args))
+    if not args.quiet:
+        console = Console()
+        print_profile(model.profile_, console)
+        split = model.split_
+        console.print(f"Protocol: {split.protocol.replace('_', ' ')}, full ranking of "
+                      f"{split.n_items:,} items, seen items "
+                      f"{'excluded' if split.exclude_seen else 'kept'}.", highlight=False)
+        print_leaderboard(model, console)
+        console.print(f"Run directory: {output}", highlight=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``automl-rec`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return USAGE_ERROR
+    handlers = {"fit": _fit, "profile": _profile}
+    from automl_rec.errors import AutoRecError
+
+    try:
+        return handlers[args.command](args)
+    except AutoRecError as error:
+        if getattr(args, "debug", False):
+            raise
+        print(f"automl-rec: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("automl-rec: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data intake: loading, validation, profiling and splitting (no Keras, no Optuna)."""

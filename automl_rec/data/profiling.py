@@ -1,0 +1,231 @@
+"""Profile an interaction table: the figures that describe it and drive the tool's defaults."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl_rec.data.validation import Interactions
+
+# A user needs this many interactions to contribute a validation and a test interaction.
+MIN_EVALUATION_HISTORY = 3
+# Share of interactions that repeat an item the user already had, above which repeats are
+# considered part of the behaviour (and stay recommendable).
+STRONG_REPEAT_RATE = 0.3
+
+
+@dataclass(frozen=True)
+class DataProfile:
+    """What the data looks like. JSON-serialisable through :meth:`to_dict`.
+
+    Counts are after cleaning (missing ids and exact duplicates dropped). ``user_activity`` and
+    ``item_popularity`` summarise interactions per user and per item; ``history_length`` gives
+    percentiles of the per-user history length; ``long_tail`` the share of interactions that fall
+    on the most popular 1% and 20% of items and the Gini coefficient of item popularity;
+    ``repeat_rate`` the share of interactions whose item the same user had already met;
+    ``cold_user_share`` the share of users with too short a history to be evaluated;
+    ``columns`` the source column of each role and ``reading`` how the file was read (separator,
+    encoding, header, whether roles came from column names or content).
+    """
+
+    source: str
+    n_users: int
+    n_items: int
+    n_interactions: int
+    density: float
+    n_duplicates: int
+    n_missing: int
+    columns: dict[str, str | None]
+    reading: dict[str, Any]
+    has_timestamps: bool
+    feedback: dict[str, Any]
+    rating_histogram: dict[str, int] | None
+    user_activity: dict[str, float]
+    item_popularity: dict[str, float]
+    history_length: dict[str, float]
+    long_tail: dict[str, float]
+    repeat_rate: float
+    cold_user_share: float
+    time_span: dict[str, Any] | None
+    activity: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the profile as a JSON-ready dict."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """Return the profile as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataProfile:
+        """Rebuild a profile from :meth:`to_dict` output."""
+        return cls(**data)
+
+    @property
+    def strong_repeats(self) -> bool:
+        """Whether users repeatedly consume the same items (repeats should stay recommendable)."""
+        return self.repeat_rate >= STRONG_REPEAT_RATE
+
+
+def profile_interactions(data: Interactions) -> DataProfile:
+    """Compute the profile of a validated table.
+
+    Args:
+        data: The output of :func:`automl_rec.data.validation.validate_interactions`.
+
+    Returns:
+        The profile, including the warnings met while reading and those the figures raise.
+    """
+    frame = data.frame
+    user_codes, users = pd.factorize(frame["user"])
+    item_codes, items = pd.factorize(frame["item"])
+    n, n_users, n_items = len(frame), len(users), len(items)
+    per_user = np.bincount(user_codes, minlength=n_users)
+    per_item = np.bincount(item_codes, minlength=n_items)
+    pairs = np.unique(user_codes.astype(np.int64) * n_items + item_codes).size
+    repeat_rate = 1.0 - pairs / n
+    cold_share = float(np.mean(per_user < MIN_EVALUATION_HISTORY))
+    feedback, histogram = _feedback(frame)
+    time_span, activity = _time_figures(frame) if data.has_time else (None, None)
+    warnings = list(data.warnings)
+    warnings += _figure_warnings(frame, user_codes, n_users, n_items, repeat_rate, cold_share,
+                                 data.has_time)
+    return DataProfile(
+        source=data.source,
+        n_users=n_users,
+        n_items=n_items,
+        n_interactions=n,
+        density=pairs / (n_users * n_items),
+        n_duplicates=data.n_duplicates,
+        n_missing=data.n_missing,
+        columns=data.roles.as_dict(),
+        reading=dict(data.notes),
+        has_timestamps=data.has_time,
+        feedback=feedback,
+        rating_histogram=histogram,
+        user_activity=_summary(per_user),
+        item_popularity=_summary(per_item),
+        history_length=_percentiles(per_user),
+        long_tail=_long_tail(per_item),
+        repeat_rate=float(repeat_rate),
+        cold_user_share=cold_share,
+        time_span=time_span,
+        activity=activity,
+        warnings=warnings,
+    )
+
+
+def _summary(counts: np.ndarray) -> dict[str, float]:
+    return {
+        "min": int(counts.min()),
+        "median": round(float(np.median(counts)), 4),
+        "mean": round(float(counts.mean()), 4),
+        "p95": round(float(np.percentile(counts, 95)), 4),
+        "max": int(counts.max()),
+    }
+
+
+def _percentiles(counts: np.ndarray) -> dict[str, float]:
+    return {f"p{q}": round(float(np.percentile(counts, q)), 4) for q in (5, 25, 50, 75, 95, 99)}
+
+
+def _long_tail(per_item: np.ndarray) -> dict[str, float]:
+    ordered = np.sort(per_item)[::-1]
+    total = ordered.sum()
+    top = {f"top_{pct}pct_share": float(ordered[: max(1, math.ceil(len(ordered) * pct / 100))]
+                                        .sum() / total) for pct in (1, 20)}
+    ascending = ordered[::-1].astype(float)
+    ranks = np.arange(1, len(ascending) + 1)
+    gini = (2 * np.sum(ranks * ascending)) / (len(ascending) * total) - (len(ascending) + 1) / len(
+        ascending)
+    return {**top, "gini": float(gini)}
+
+
+def _feedback(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, int] | None]:
+    feedback: dict[str, Any] = {"kind": "implicit"}
+    histogram = None
+    if "rating" in frame.columns:
+        ratings = frame["rating"].dropna()
+        values = np.sort(ratings.unique())
+        histogram = {_label(v): int(c) for v, c in ratings.value_counts().sort_index().items()}
+        if len(values) <= 1 or set(values.tolist()) <= {0.0, 1.0}:
+            feedback = {"kind": "binary" if len(values) == 2 else "implicit",
+                        "values": [float(v) for v in values]}
+        else:
+            feedback = {"kind": "explicit", "scale": [float(values[0]), float(values[-1])],
+                        "distinct_values": int(len(values))}
+    if "event" in frame.columns:
+        counts = frame["event"].value_counts()
+        feedback = {**feedback, "kind": "events" if "rating" not in frame.columns else
+                    feedback["kind"], "events": {str(k): int(v) for k, v in counts.items()}}
+    return feedback, histogram
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _time_figures(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    times = pd.to_datetime(frame["time"], unit="s", utc=True)
+    start, end = times.min(), times.max()
+    days = (end - start) / pd.Timedelta(days=1)
+    if days <= 60:
+        period, code = "day", "D"
+    elif days <= 366:
+        period, code = "week", "W"
+    elif days <= 3660:
+        period, code = "month", "M"
+    else:
+        period, code = "year", "Y"
+    periods = times.dt.tz_localize(None).dt.to_period(code)
+    every = pd.period_range(periods.min(), periods.max(), freq=periods.dt.freq)
+    counts = periods.value_counts().reindex(every, fill_value=0)
+    span = {"start": start.isoformat(), "end": end.isoformat(), "days": float(days)}
+    return span, {"period": period, "counts": {str(k): int(v) for k, v in counts.items()}}
+
+
+def _figure_warnings(
+    frame: pd.DataFrame,
+    user_codes: np.ndarray,
+    n_users: int,
+    n_items: int,
+    repeat_rate: float,
+    cold_share: float,
+    has_time: bool,
+) -> list[str]:
+    warnings = []
+    if cold_share > 0.2:
+        warnings.append(
+            f"{cold_share:.0%} of users have fewer than {MIN_EVALUATION_HISTORY} interactions; "
+            "they are used for training only and not evaluated."
+        )
+    if cold_share == 1.0:
+        warnings.append("No user has enough interactions to be evaluated.")
+    if not has_time:
+        warnings.append(
+            "No timestamps: the evaluation uses a seeded random hold-out per user, and the "
+            "families that need an order (sequence models) are left out."
+        )
+    else:
+        ordered = pd.DataFrame({"u": user_codes, "t": frame["time"].to_numpy()})
+        tie_share = float(ordered.duplicated(["u", "t"]).mean())
+        if tie_share > 0.1:
+            warnings.append(
+                f"{tie_share:.0%} of interactions share their timestamp with an earlier one of "
+                "the same user (coarse time resolution); ties keep file order."
+            )
+    if repeat_rate >= STRONG_REPEAT_RATE:
+        warnings.append(
+            f"Strong repeat consumption ({repeat_rate:.0%} of interactions repeat an item): "
+            "items a user already has stay recommendable."
+        )
+    if n_users * n_items and len(frame) / (n_users * n_items) < 1e-4:
+        warnings.append("The data is very sparse (density below 0.01%).")
+    return warnings

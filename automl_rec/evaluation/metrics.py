@@ -1,0 +1,164 @@
+"""Full-ranking top-K metrics computed batch-wise from a score function over all items.
+
+Every item of the catalogue is scored (no sampled negatives); items already in the user's history
+are masked when the protocol excludes seen items. With one held-out item per user, HR@K equals
+Recall@K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from automl_rec.data.splitting import Holdout
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+METRICS = ("ndcg", "hr", "mrr")
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Per-user and aggregate metrics of one model on one hold-out.
+
+    Attributes:
+        k: Cut-off of the top-K lists.
+        users: Evaluated user indices.
+        ndcg: NDCG@K per user (1 / log2(rank + 1) for a hit at 1-based ``rank``, else 0).
+        hit: HR@K per user (1 for a hit, else 0).
+        rr: Reciprocal rank per user (1 / rank for a hit, else 0).
+        coverage: Share of the catalogue that appears in at least one top-K list.
+        popularity: Mean number of training interactions of the recommended items.
+    """
+
+    k: int
+    users: np.ndarray
+    ndcg: np.ndarray
+    hit: np.ndarray
+    rr: np.ndarray
+    coverage: float
+    popularity: float
+
+    def per_user(self, metric: str) -> np.ndarray:
+        """Per-user values of ``ndcg``, ``hr`` or ``mrr``."""
+        return {"ndcg": self.ndcg, "hr": self.hit, "mrr": self.rr}[metric]
+
+    def metrics(self) -> dict[str, float]:
+        """Aggregate metrics keyed like ``ndcg@10``."""
+        k = self.k
+        return {
+            f"ndcg@{k}": float(self.ndcg.mean()),
+            f"hr@{k}": float(self.hit.mean()),
+            f"mrr@{k}": float(self.rr.mean()),
+            f"coverage@{k}": self.coverage,
+            f"popularity@{k}": self.popularity,
+        }
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores of each row, best first.
+
+    Args:
+        scores: ``[batch, n_items]`` scores; ``-inf`` marks items that must not be recommended.
+        k: List length (clipped to the number of items).
+
+    Returns:
+        ``[batch, k]`` item indices ordered by decreasing score (ties by lower index).
+    """
+    k = min(k, scores.shape[1])
+    if k < scores.shape[1]:
+        candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        candidates = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    picked = np.take_along_axis(scores, candidates, axis=1)
+    order = np.lexsort((candidates, -picked), axis=1)
+    return np.take_along_axis(candidates, order, axis=1)
+
+
+def mask_seen(scores: np.ndarray, users: np.ndarray, seen: sp.csr_matrix) -> None:
+    """Set the scores of items in each user's history to ``-inf``, in place."""
+    rows = seen[users].tocoo()
+    scores[rows.row, rows.col] = -np.inf
+
+
+def evaluate(
+    score_fn: ScoreFn,
+    users: np.ndarray,
+    targets: np.ndarray,
+    *,
+    seen: sp.csr_matrix | None,
+    item_counts: np.ndarray,
+    k: int = 10,
+    batch_size: int = 1024,
+) -> EvaluationResult:
+    """Score every item for each user and measure where the held-out target lands.
+
+    Args:
+        score_fn: Maps a batch of user indices to ``[batch, n_items]`` scores.
+        users: Evaluated user indices.
+        targets: Held-out item index of each user.
+        seen: User x item matrix of items to mask, or ``None`` to rank every item.
+        item_counts: Training interactions per item (for the popularity of the lists).
+        k: Cut-off.
+        batch_size: Users scored at a time.
+
+    Returns:
+        Per-user and aggregate metrics.
+    """
+    n = len(users)
+    positions = np.full(n, -1, dtype=np.int64)
+    recommended = np.zeros(len(item_counts), dtype=bool)
+    popularity_sum = 0.0
+    for start in range(0, n, batch_size):
+        batch = slice(start, start + batch_size)
+        scores = np.array(score_fn(users[batch]), dtype=np.float32, copy=True)
+        if seen is not None:
+            mask_seen(scores, users[batch], seen)
+        lists = top_k(scores, k)
+        valid = np.isfinite(np.take_along_axis(scores, lists, axis=1))
+        recommended[lists[valid]] = True
+        popularity_sum += float(item_counts[lists[valid]].sum())
+        found = (lists == targets[batch, None]) & valid
+        positions[batch] = np.where(found.any(axis=1), found.argmax(axis=1), -1)
+    hit = (positions >= 0).astype(np.float64)
+    rank = np.maximum(positions, 0) + 1.0
+    ndcg = hit / np.log2(rank + 1.0)
+    rr = hit / rank
+    total = int(recommended.sum())
+    n_listed = n * min(k, len(item_counts))
+    return EvaluationResult(
+        k=k,
+        users=np.asarray(users),
+        ndcg=ndcg,
+        hit=hit,
+        rr=rr,
+        coverage=total / len(item_counts),
+        popularity=popularity_sum / n_listed if n_listed else 0.0,
+    )
+
+
+def evaluate_holdout(
+    score_fn: ScoreFn, holdout: Holdout, *, exclude_seen: bool, k: int = 10
+) -> EvaluationResult:
+    """Evaluate a model on a validation or test hold-out under the protocol's seen-item policy.
+
+    Args:
+        score_fn: Maps a batch of user indices to scores over all items.
+        holdout: The hold-out (targets and the history that precedes them).
+        exclude_seen: Whether to mask items already in each user's history.
+        k: Cut-off.
+
+    Returns:
+        Per-user and aggregate metrics.
+    """
+    history = holdout.history
+    return evaluate(
+        score_fn,
+        holdout.users,
+        holdout.targets,
+        seen=history.matrix if exclude_seen else None,
+        item_counts=history.item_counts,
+        k=k,
+    )

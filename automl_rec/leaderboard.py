@@ -1,0 +1,83 @@
+"""One record per evaluated candidate, and the leaderboard table written to ``leaderboard.csv``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from automl_rec.evaluation import EvaluationResult
+
+COMPLETE, FAILED, PRUNED = "complete", "failed", "pruned"
+_METRIC_NAMES = ("ndcg", "hr", "mrr")
+
+
+@dataclass
+class CandidateResult:
+    """What one candidate (a baseline or a trial of a family) did.
+
+    Attributes:
+        family: Family name (``baselines``, ``mlp``...).
+        model: Design within the family (``ease``, ``neumf``...).
+        params: Hyperparameters it ran with.
+        status: ``complete``, ``failed`` or ``pruned``.
+        reason: Why it failed or was pruned.
+        valid: Validation metrics (models trained on train).
+        test: Test metrics (refit on train + validation), for the candidates that are scored on
+            test.
+        epochs: Epochs trained (best epoch for early-stopped models), if any.
+        seconds: Wall time of the candidate, search and test scoring included.
+        n_params: Number of trainable parameters, if meaningful.
+        test_result: Per-user test metrics, kept in memory for paired comparisons.
+    """
+
+    family: str
+    model: str
+    params: dict[str, Any]
+    status: str = COMPLETE
+    reason: str = ""
+    valid: dict[str, float] = field(default_factory=dict)
+    test: dict[str, float] = field(default_factory=dict)
+    epochs: int | None = None
+    seconds: float = 0.0
+    n_params: int | None = None
+    test_result: EvaluationResult | None = field(default=None, repr=False)
+
+    def valid_score(self, metric: str, k: int) -> float:
+        """The validation value of ``metric`` at ``k`` (``-inf`` when not complete)."""
+        if self.status != COMPLETE:
+            return float("-inf")
+        return self.valid.get(f"{metric}@{k}", float("-inf"))
+
+
+def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
+    """The leaderboard as a table, one row per candidate, in the order they ran."""
+    rows = []
+    for result in results:
+        row: dict[str, Any] = {
+            "family": result.family,
+            "model": result.model,
+            "params": json.dumps(result.params, sort_keys=True),
+            "status": result.status,
+            "reason": result.reason,
+        }
+        for split, metrics in (("valid", result.valid), ("test", result.test)):
+            for name in _METRIC_NAMES:
+                row[f"{split}_{name}@{k}"] = metrics.get(f"{name}@{k}")
+        row[f"test_coverage@{k}"] = result.test.get(f"coverage@{k}")
+        row[f"test_popularity@{k}"] = result.test.get(f"popularity@{k}")
+        row["epochs"] = result.epochs
+        row["seconds"] = round(result.seconds, 3)
+        row["n_params"] = result.n_params
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_leaderboard(results: list[CandidateResult], k: int, path: Path) -> None:
+    """Write the leaderboard CSV (atomically: a temporary file, then a rename)."""
+    temporary = path.with_suffix(".csv.tmp")
+    leaderboard_frame(results, k).to_csv(temporary, index=False)
+    temporary.replace(path)

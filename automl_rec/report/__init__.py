@@ -1,0 +1,1 @@
+"""What a user reads: terminal output (rich) and, later, the HTML report."""

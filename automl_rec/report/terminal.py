@@ -1,0 +1,118 @@
+"""Terminal output with rich: the data profile and the leaderboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from automl_rec.data.profiling import DataProfile
+
+if TYPE_CHECKING:
+    from automl_rec.api import AutoRecommender
+
+
+def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+def _stats(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in values.items())
+
+
+def print_profile(profile: DataProfile, console: Console) -> None:
+    """Print the profile as a few rich tables."""
+    positional = not profile.reading.get("has_header", True)
+    roles = ", ".join(f"{role}=" + (f"column {col}" if positional else repr(col))
+                      for role, col in profile.columns.items() if col)
+    feedback = profile.feedback
+    kind = feedback["kind"]
+    if "scale" in feedback:
+        kind += f" ({feedback['scale'][0]:g} to {feedback['scale'][1]:g})"
+    if "events" in feedback:
+        kind += ": " + ", ".join(f"{k} {v:,}" for k, v in feedback["events"].items())
+    console.print(_table(f"Data profile: {profile.source}", [
+        ("columns", roles),
+        ("users", f"{profile.n_users:,}"),
+        ("items", f"{profile.n_items:,}"),
+        ("interactions", f"{profile.n_interactions:,}"),
+        ("density", f"{profile.density:.4%}"),
+        ("feedback", kind),
+        ("timestamps", "yes" if profile.has_timestamps else "no"),
+        ("dropped rows", f"{profile.n_missing:,} missing, {profile.n_duplicates:,} duplicates"),
+    ]))
+    rows = [
+        ("per user", _stats(profile.user_activity)),
+        ("per item", _stats(profile.item_popularity)),
+        ("history length", _stats(profile.history_length)),
+        ("top 1% / 20% items", f"{profile.long_tail['top_1pct_share']:.1%} / "
+                               f"{profile.long_tail['top_20pct_share']:.1%} of interactions"),
+        ("popularity Gini", f"{profile.long_tail['gini']:.3f}"),
+        ("repeat rate", f"{profile.repeat_rate:.1%}"),
+        ("users too short to evaluate", f"{profile.cold_user_share:.1%}"),
+    ]
+    if profile.time_span:
+        span = profile.time_span
+        rows.append(("time span", f"{span['start'][:10]} to {span['end'][:10]} "
+                                  f"({span['days']:.0f} days)"))
+    if profile.rating_histogram:
+        rows.append(("ratings", ", ".join(f"{k}: {v:,}" for k, v in
+                                          profile.rating_histogram.items())))
+    console.print(_table("Shape", rows))
+    if profile.activity:
+        counts = profile.activity["counts"]
+        peak = max(count for _, count in _binned(list(counts.items()), 24))
+        activity = Table(title=f"Activity per {profile.activity['period']}", title_justify="left")
+        activity.add_column("period")
+        activity.add_column("interactions", justify="right")
+        activity.add_column("")
+        for label, count in _binned(list(counts.items()), 24):
+            activity.add_row(label, f"{count:,}", "#" * max(1, round(30 * count / peak)))
+        console.print(activity)
+    for warning in profile.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def _binned(counts: list[tuple[str, int]], bins: int) -> list[tuple[str, int]]:
+    """Merge consecutive periods so that at most ``bins`` rows remain."""
+    width = max(1, -(-len(counts) // bins))
+    merged = []
+    for start in range(0, len(counts), width):
+        chunk = counts[start:start + width]
+        label = chunk[0][0] if len(chunk) == 1 else f"{chunk[0][0]} to {chunk[-1][0]}"
+        merged.append((label, sum(count for _, count in chunk)))
+    return merged
+
+
+def print_leaderboard(model: AutoRecommender, console: Console) -> None:
+    """Print the leaderboard of a fitted run, best validation score first."""
+    k, metric = model.top_k, model.metric
+    table = Table(title=f"Leaderboard (selected on valid {metric}@{k}; test = refit on train + "
+                        "valid)", title_justify="left")
+    for column in ("family", "model", "params", f"valid {metric}@{k}", f"test ndcg@{k}",
+                   f"test hr@{k}", f"test mrr@{k}", "seconds"):
+        table.add_column(column, justify="right" if "@" in column or column == "seconds" else
+                         "left")
+    ranked = sorted(model.results_, key=lambda r: r.valid_score(metric, k), reverse=True)
+    for result in ranked:
+        best = result.family == model.best_family_ and result.model == model.best_model_name_
+        params = ", ".join(f"{key}={value}" for key, value in result.params.items())
+        cells = [result.family, result.model, params or result.reason or "-",
+                 _metric(result.valid, f"{metric}@{k}"), _metric(result.test, f"ndcg@{k}"),
+                 _metric(result.test, f"hr@{k}"), _metric(result.test, f"mrr@{k}"),
+                 f"{result.seconds:.1f}"]
+        table.add_row(*cells, style="bold green" if best else None)
+    console.print(table)
+    comparison = model.comparison_
+    if comparison:
+        console.print(
+            f"Winner: {model.best_family_}/{model.best_model_name_}, test {comparison['metric']} "
+            f"{model.test_metrics_[comparison['metric']]:.4f}; versus {comparison['reference']}: "
+            f"{comparison['difference']:+.4f} (95% CI {comparison['low']:+.4f} to "
+            f"{comparison['high']:+.4f}).", highlight=False)

@@ -1,0 +1,56 @@
+"""Tune each reference baseline on validation, then score it once on test.
+
+A baseline's grid is small and cheap, so every point is tried; the best point on validation is
+refit on train + validation and scored on the test split, like every other candidate.
+"""
+
+from __future__ import annotations
+
+import time
+
+from automl_rec.data.splitting import Split
+from automl_rec.evaluation import evaluate_holdout
+from automl_rec.leaderboard import FAILED, CandidateResult
+from automl_rec.models.baselines import Baseline
+
+FAMILY = "baselines"
+
+
+def run_baseline(
+    baseline: type[Baseline], split: Split, *, metric: str = "ndcg", k: int = 10
+) -> CandidateResult:
+    """Grid-search one baseline on validation, refit the best on train + validation, score test.
+
+    Args:
+        baseline: The baseline class.
+        split: The protocol's split.
+        metric: Selection metric (``ndcg``, ``hr`` or ``mrr``) at ``k``.
+        k: Cut-off.
+
+    Returns:
+        The baseline's result, with validation and test metrics.
+    """
+    started = time.perf_counter()
+    reason = baseline.unsupported_reason(split.n_items)
+    if reason:
+        return CandidateResult(FAMILY, baseline.name, {}, FAILED, reason)
+    valid = split.holdout("valid")
+    best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
+    for params in baseline.grid:
+        model = baseline(**params).fit(split.stage("train"))
+        metrics = evaluate_holdout(model.score, valid, exclude_seen=split.exclude_seen,
+                                   k=k).metrics()
+        if metrics[f"{metric}@{k}"] > best_value:
+            best_params, best_valid, best_value = params, metrics, metrics[f"{metric}@{k}"]
+    refit = baseline(**best_params).fit(split.stage("train_valid"))
+    test = evaluate_holdout(refit.score, split.holdout("test"), exclude_seen=split.exclude_seen,
+                            k=k)
+    return CandidateResult(
+        family=FAMILY,
+        model=baseline.name,
+        params=dict(best_params),
+        valid=best_valid,
+        test=test.metrics(),
+        seconds=time.perf_counter() - started,
+        test_result=test,
+    )
