@@ -104,7 +104,7 @@ def _fit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from automl_rec.api import AutoRecommender
-    from automl_rec.report.terminal import print_leaderboard, print_profile
+    from automl_rec.report.terminal import print_leaderboard, print_run_header
 
     output = Path(args.output) if args.output else Path("runs") / Path(args.file).stem
     exclude_seen = {"auto": None, "yes": True, "no": False}[args.exclude_seen]
@@ -113,11 +113,7 @@ def _fit(args: argparse.Namespace) -> int:
     model.fit(args.file, **_column_kwargs(args))
     if not args.quiet:
         console = Console()
-        print_profile(model.profile_, console)
-        split = model.split_
-        console.print(f"Protocol: {split.protocol.replace('_', ' ')}, full ranking of "
-                      f"{split.n_items:,} items, seen items "
-                      f"{'excluded' if split.exclude_seen else 'kept'}.", highlight=False)
+        print_run_header(model.profile_, model.split_.protocol, model.split_.exclude_seen, console)
         print_leaderboard(model, console)
         console.print(f"Run directory: {output}", highlight=False)
     return 0

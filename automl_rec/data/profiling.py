@@ -188,7 +188,9 @@ def _time_figures(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
     every = pd.period_range(periods.min(), periods.max(), freq=periods.dt.freq)
     counts = periods.value_counts().reindex(every, fill_value=0)
     span = {"start": start.isoformat(), "end": end.isoformat(), "days": float(days)}
-    return span, {"period": period, "counts": {str(k): int(v) for k, v in counts.items()}}
+    label = "%Y" if period == "year" else "%Y-%m" if period == "month" else "%Y-%m-%d"
+    return span, {"period": period,
+                  "counts": {k.start_time.strftime(label): int(v) for k, v in counts.items()}}
 
 
 def _figure_warnings(

@@ -79,6 +79,24 @@ def print_profile(profile: DataProfile, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
+def _metric(metrics: dict[str, float], key: str) -> str:
+    value = metrics.get(key)
+    return "-" if value is None else f"{value:.4f}"
+
+
+def print_run_header(profile: DataProfile, protocol: str, exclude_seen: bool, console: Console
+                     ) -> None:
+    """Print one paragraph on the data and the protocol, then the profile's warnings."""
+    console.print(
+        f"[bold]{profile.source}[/bold]: {profile.n_users:,} users, {profile.n_items:,} items, "
+        f"{profile.n_interactions:,} interactions ({profile.feedback['kind']} feedback"
+        f"{', timestamps' if profile.has_timestamps else ', no timestamps'}). Protocol: "
+        f"{protocol.replace('_', ' ')}, full ranking of all items, seen items "
+        f"{'excluded' if exclude_seen else 'kept'}.", highlight=False)
+    for warning in profile.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
 def _binned(counts: list[tuple[str, int]], bins: int) -> list[tuple[str, int]]:
     """Merge consecutive periods so that at most ``bins`` rows remain."""
     width = max(1, -(-len(counts) // bins))
@@ -95,10 +113,12 @@ def print_leaderboard(model: AutoRecommender, console: Console) -> None:
     k, metric = model.top_k, model.metric
     table = Table(title=f"Leaderboard (selected on valid {metric}@{k}; test = refit on train + "
                         "valid)", title_justify="left")
-    for column in ("family", "model", "params", f"valid {metric}@{k}", f"test ndcg@{k}",
-                   f"test hr@{k}", f"test mrr@{k}", "seconds"):
-        table.add_column(column, justify="right" if "@" in column or column == "seconds" else
-                         "left")
+    for column in ("family", "model"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("params")
+    for column in (f"valid {metric}@{k}", f"test ndcg@{k}", f"test hr@{k}", f"test mrr@{k}",
+                   "s"):
+        table.add_column(column, justify="right", no_wrap=True)
     ranked = sorted(model.results_, key=lambda r: r.valid_score(metric, k), reverse=True)
     for result in ranked:
         best = result.family == model.best_family_ and result.model == model.best_model_name_
