@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from automl_rec.data.loading import load_interactions
+from automl_rec.data.profiling import profile_interactions
+from automl_rec.data.splitting import Split, split_interactions
+from automl_rec.data.validation import validate_interactions
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ML_100K = SHARED_DATA / "ml-100k" / "u.data"
+AMAZON = SHARED_DATA / "amazon-musical-instruments-5core" / "Musical_Instruments_5.csv"
+
+
+def split_of(frame: pd.DataFrame, **kwargs: object) -> Split:
+    """Load, validate, profile and split a small frame."""
+    data = validate_interactions(load_interactions(frame))
+    return split_interactions(data, profile_interactions(data), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def real_data() -> dict[str, Path]:
+    if not ML_100K.exists():
+        pytest.fail(f"the shared data sets are missing (looked for {ML_100K})")
+    return {"ml-100k": ML_100K, "amazon": AMAZON}

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from automl_rec.data.splitting import StageData
+from automl_rec.datasets import make_interactions
+from automl_rec.models.baselines import EASE, ItemKNN, Popularity, cosine_neighbours, ease_weights
+from automl_rec.tuning.baselines import run_baseline
+from tests.conftest import split_of
+
+
+def stage(rows: list[list[int]]) -> StageData:
+    matrix = np.array(rows)
+    users, items = np.nonzero(matrix)
+    return StageData(users, items, *matrix.shape)
+
+
+def test_popularity_scores_are_item_counts() -> None:
+    model = Popularity().fit(stage([[1, 1, 0], [1, 0, 0], [1, 0, 1]]))
+    assert model.score(np.array([0, 2])).tolist() == [[3, 1, 1], [3, 1, 1]]
+
+
+def test_ease_matches_the_closed_form_by_hand() -> None:
+    x = np.array([[1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float)
+    gram = x.T @ x + 2.0 * np.eye(3)
+    p = np.linalg.inv(gram)
+    expected = -p / np.diag(p)
+    np.fill_diagonal(expected, 0.0)
+    weights = ease_weights(sp.csr_matrix(x), 2.0)
+    assert weights == pytest.approx(expected.astype(np.float32), abs=1e-6)
+
+
+def test_cosine_neighbours_keep_k_most_similar_without_self() -> None:
+    x = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]],
+                               dtype=np.float32))
+    similarity = cosine_neighbours(x, 1).toarray()
+    assert np.all(np.diag(similarity) == 0)
+    assert (similarity > 0).sum(axis=1).tolist() == [1, 1, 1, 1]
+    # item 0 and 1: cosine 2 / sqrt(3 * 2)
+    assert similarity[1, 0] == pytest.approx(2 / np.sqrt(6), abs=1e-6)
+
+
+def test_ease_declares_catalogues_too_large() -> None:
+    assert EASE.unsupported_reason(100) is None
+    assert "dense" in (EASE.unsupported_reason(10**6) or "")
+
+
+def test_learned_baselines_beat_popularity_by_a_wide_margin_on_the_example_generator() -> None:
+    split = split_of(make_interactions(n_users=600, n_items=200, seed=3))
+    scores = {cls.name: run_baseline(cls, split).test["ndcg@10"]
+              for cls in (Popularity, ItemKNN, EASE)}
+    assert scores["ease"] > 1.5 * scores["popularity"]
+    assert scores["itemknn"] > 1.2 * scores["popularity"]
+
+
+def test_run_baseline_picks_the_best_grid_point_on_validation() -> None:
+    split = split_of(make_interactions(n_users=300, n_items=120, seed=4))
+    result = run_baseline(EASE, split)
+    assert result.status == "complete"
+    assert result.params in EASE.grid
+    assert set(result.valid) == set(result.test) == {
+        "ndcg@10", "hr@10", "mrr@10", "coverage@10", "popularity@10"}
+    assert result.test_result is not None and len(result.test_result.users) == 300
+
+
+def test_scores_do_not_depend_on_row_order_of_the_frame() -> None:
+    frame = make_interactions(n_users=100, n_items=50, seed=5)
+    a = run_baseline(ItemKNN, split_of(frame)).test["ndcg@10"]
+    b = run_baseline(ItemKNN, split_of(frame.sample(frac=1.0, random_state=0)
+                                       .sort_values("timestamp", kind="stable"))).test["ndcg@10"]
+    assert a == pytest.approx(b)
+    assert isinstance(frame, pd.DataFrame)

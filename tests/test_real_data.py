@@ -1,0 +1,41 @@
+"""End-to-end checks on the shared real data sets (MovieLens 100K, Amazon Musical Instruments)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from automl_rec import AutoRecommender
+from automl_rec.cli import main
+
+pytestmark = [pytest.mark.slow, pytest.mark.smoke]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("ml-100k", (943, 1682, 100000)),
+    ("amazon", (1429, 900, 10261)),
+])
+def test_profile_of_real_data_sets(
+    real_data: dict[str, Path], name: str, expected: tuple[int, int, int],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["profile", str(real_data[name]), "--format", "json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert (profile["n_users"], profile["n_items"], profile["n_interactions"]) == expected
+    assert profile["feedback"]["kind"] == "explicit"
+    assert profile["feedback"]["scale"] == [1.0, 5.0]
+    assert profile["has_timestamps"] is True
+
+
+def test_baselines_on_ml100k_land_where_the_protocol_puts_them(
+    real_data: dict[str, Path], tmp_path: Path
+) -> None:
+    model = AutoRecommender(families=["baselines"], output_dir=tmp_path).fit(real_data["ml-100k"])
+    test = {row["model"]: row["test_ndcg@10"] for _, row in model.leaderboard_.iterrows()}
+    # Temporal leave-last-out, full ranking, exclude seen: popularity about 0.045, EASE about 0.07.
+    assert test["popularity"] == pytest.approx(0.045, abs=0.004)
+    assert test["ease"] == pytest.approx(0.072, abs=0.006)
+    assert test["ease"] > test["itemknn"] > test["popularity"]
+    assert model.best_model_name_ == "ease"
