@@ -337,15 +337,14 @@ def _has_header(rows: list[list[str]], overrides: dict[str, str | None]) -> bool
         return True
     if not body:
         return False
+    # In the columns that hold numbers, a header row has text; a data row has numbers.
+    verdicts = []
     for position, cell in enumerate(first):
         column = [row[position] for row in body if position < len(row) and row[position]]
-        if not column:
-            continue
-        numeric_share = sum(_is_number(v) for v in column) / len(column)
-        if numeric_share > 0.9 and not _is_number(cell):
-            return True
-        if numeric_share > 0.9 and _is_number(cell):
-            return False
+        if column and sum(_is_number(v) for v in column) / len(column) > 0.9:
+            verdicts.append(not _is_number(cell))
+    if verdicts:
+        return all(verdicts)
     name_like = all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,40}", c or "") for c in first)
     unseen = all(
         cell not in {row[p] for row in body if p < len(row)} for p, cell in enumerate(first)

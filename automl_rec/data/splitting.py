@@ -80,6 +80,11 @@ class StageData:
         return matrix
 
     @cached_property
+    def offsets(self) -> np.ndarray:
+        """Start of each user's interactions in ``users``/``items`` (length ``n_users + 1``)."""
+        return np.searchsorted(self.users, np.arange(self.n_users + 1))
+
+    @cached_property
     def item_counts(self) -> np.ndarray:
         """Number of interactions per item."""
         return np.bincount(self.items, minlength=self.n_items)

@@ -93,8 +93,8 @@ def validate_interactions(loaded: LoadedInteractions) -> Interactions:
         if bad.any():
             example = frame["time"][bad].iloc[0]
             raise DataValidationError(
-                f"The time column '{roles.time}' of '{loaded.source}' has {int(bad.sum())} values "
-                f"that are not timestamps, such as {str(example)!r}; use Unix seconds or "
+                f"The time column '{roles.time}' of '{loaded.source}' has {_rows(bad.sum())} "
+                f"with values that are not timestamps, such as {str(example)!r}; use Unix seconds or "
                 "milliseconds or dates like 2024-01-31 12:00:00, or pass --time-col none."
             )
         frame["time"] = seconds
@@ -134,6 +134,10 @@ def validate_interactions(loaded: LoadedInteractions) -> Interactions:
                         n_missing, n_duplicates)
 
 
+def _rows(count: int) -> str:
+    return f"{int(count)} row" + ("" if int(count) == 1 else "s")
+
+
 def _clean_ids(values: pd.Series) -> pd.Series:
     text = values.astype(object)
     present = text.notna().to_numpy()
@@ -147,8 +151,8 @@ def _parse_ratings(values: pd.Series, column: str | None, source: str) -> pd.Ser
     bad = numbers.isna() & values.notna()
     if bad.any():
         raise DataValidationError(
-            f"The rating column '{column}' of '{source}' has {int(bad.sum())} non-numeric values, "
-            f"such as {str(values[bad].iloc[0])!r}; ratings must be numbers (pass --event-col "
+            f"The rating column '{column}' of '{source}' has {_rows(bad.sum())} with "
+            f"non-numeric values, such as {str(values[bad].iloc[0])!r}; ratings must be numbers (pass --event-col "
             f"'{column}' if it holds event types, or --rating-col none)."
         )
     return numbers.astype(float)
