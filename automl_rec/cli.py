@@ -59,6 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--output", "-o", help="run directory (default: runs/<file name>)")
     fit.add_argument("--families", default="all",
                      help="comma-separated families to run, or 'all' (default)")
+    fit.add_argument("--time-budget", help="wall-time budget of the fit: 90s, 10m, 1h (default: "
+                                            "none; without any budget each family gets 3 trials)")
+    fit.add_argument("--max-trials", type=_positive_int,
+                     help="most trials of the searched families together")
+    fit.add_argument("--tuner", default="optuna", choices=["optuna", "hyperband", "bayesian",
+                                                            "random"],
+                     help="what picks the next trial: optuna (TPE, default) or keras-tuner's "
+                          "hyperband, bayesian, random")
+    fit.add_argument("--search-space", action="append", default=[], metavar="FILE",
+                     help="a space file replacing the shipped space of its family (repeatable)")
+    fit.add_argument("--storage", help="Optuna storage URL (default: sqlite:///DIR/study.db)")
+    fit.add_argument("--study-name", default="automl-rec", help="Optuna study name (prefix)")
+    fit.add_argument("--max-epochs", type=_positive_int, default=50,
+                     help="most epochs of one trial (default: 50)")
+    fit.add_argument("--patience", type=_positive_int, default=3,
+                     help="epochs without improvement before a trial stops (default: 3)")
     fit.add_argument("--metric", default="ndcg", choices=["ndcg", "hr", "mrr"],
                      help="selection metric at K (default: ndcg)")
     fit.add_argument("--top-k", "-k", type=_positive_int, default=10,
@@ -108,8 +124,12 @@ def _fit(args: argparse.Namespace) -> int:
 
     output = Path(args.output) if args.output else Path("runs") / Path(args.file).stem
     exclude_seen = {"auto": None, "yes": True, "no": False}[args.exclude_seen]
-    model = AutoRecommender(args.families, metric=args.metric, top_k=args.top_k, seed=args.seed,
-                            exclude_seen=exclude_seen, output_dir=output)
+    model = AutoRecommender(
+        args.families, time_budget=args.time_budget, max_trials=args.max_trials,
+        tuner=args.tuner, metric=args.metric, top_k=args.top_k, seed=args.seed,
+        storage=args.storage, study_name=args.study_name, search_spaces=args.search_space,
+        max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
+        output_dir=output, progress=not args.quiet)
     model.fit(args.file, **_column_kwargs(args))
     if not args.quiet:
         console = Console()

@@ -26,3 +26,7 @@ class SearchSpaceError(AutoRecError, ValueError):
 
 class NotFittedError(AutoRecError, ValueError, AttributeError):
     """A method that needs a fitted object was called before ``fit``."""
+
+
+class SearchFailedError(AutoRecError, RuntimeError):
+    """Every candidate failed, so there is nothing to select."""

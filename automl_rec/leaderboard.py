@@ -11,7 +11,7 @@ import pandas as pd
 
 from automl_rec.evaluation import EvaluationResult
 
-COMPLETE, FAILED, PRUNED = "complete", "failed", "pruned"
+COMPLETE, FAILED, PRUNED, SKIPPED = "complete", "failed", "pruned", "skipped"
 _METRIC_NAMES = ("ndcg", "hr", "mrr")
 
 
@@ -23,7 +23,7 @@ class CandidateResult:
         family: Family name (``baselines``, ``mlp``...).
         model: Design within the family (``ease``, ``neumf``...).
         params: Hyperparameters it ran with.
-        status: ``complete``, ``failed`` or ``pruned``.
+        status: ``complete``, ``failed``, ``pruned`` or ``skipped`` (family left out).
         reason: Why it failed or was pruned.
         valid: Validation metrics (models trained on train).
         test: Test metrics (refit on train + validation), for the candidates that are scored on
@@ -31,6 +31,8 @@ class CandidateResult:
         epochs: Epochs trained (best epoch for early-stopped models), if any.
         seconds: Wall time of the candidate, search and test scoring included.
         n_params: Number of trainable parameters, if meaningful.
+        number: Trial number within its family's search (``None`` for baselines).
+        curve: Validation value of the selection metric after each epoch.
         test_result: Per-user test metrics, kept in memory for paired comparisons.
     """
 
@@ -44,6 +46,8 @@ class CandidateResult:
     epochs: int | None = None
     seconds: float = 0.0
     n_params: int | None = None
+    number: int | None = None
+    curve: list[float] = field(default_factory=list)
     test_result: EvaluationResult | None = field(default=None, repr=False)
 
     def valid_score(self, metric: str, k: int) -> float:
@@ -53,12 +57,26 @@ class CandidateResult:
         return self.valid.get(f"{metric}@{k}", float("-inf"))
 
 
+    def to_record(self) -> dict[str, Any]:
+        """The persistent part of the result, as JSON-ready data."""
+        return {"family": self.family, "model": self.model, "params": self.params,
+                "status": self.status, "reason": self.reason, "valid": self.valid,
+                "test": self.test, "epochs": self.epochs, "seconds": self.seconds,
+                "n_params": self.n_params, "number": self.number, "curve": self.curve}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CandidateResult:
+        """Rebuild a result from :meth:`to_record` output."""
+        return cls(**record)
+
+
 def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
     """The leaderboard as a table, one row per candidate, in the order they ran."""
     rows = []
     for result in results:
         row: dict[str, Any] = {
             "family": result.family,
+            "trial": result.number,
             "model": result.model,
             "params": json.dumps(result.params, sort_keys=True),
             "status": result.status,

@@ -7,10 +7,51 @@ classical baselines are not a searchable family: they always run, as references.
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+from types import ModuleType
+
 from automl_rec.errors import ConfigurationError
+from automl_rec.spaces import SearchSpace, load_space, space_dir
 
 BASELINES = "baselines"
-FAMILIES: dict[str, str] = {}
+FAMILIES: dict[str, str] = {
+    "mlp": "automl_rec.models.mlp",
+}
+
+
+def family_module(name: str) -> ModuleType:
+    """Import a family's module (this is where Keras gets imported)."""
+    quiet_tensorflow()
+    return importlib.import_module(FAMILIES[name])
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up chatter (CUDA probing, CPU features) kept off stderr.
+
+    TensorFlow's C++ logging prints before it reads ``TF_CPP_MIN_LOG_LEVEL``, so the process's
+    stderr is pointed at ``/dev/null`` for the duration of the import only; an import error is
+    still raised (and printed) as usual.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def default_space(name: str) -> SearchSpace:
+    """The shipped search space of a family, ``search_spaces/<name>.yaml``."""
+    return load_space(space_dir() / f"{name}.yaml")
 
 
 def resolve_families(requested: str | list[str] | tuple[str, ...] | None) -> list[str]:

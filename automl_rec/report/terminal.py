@@ -79,6 +79,10 @@ def print_profile(profile: DataProfile, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def _metric(metrics: dict[str, float], key: str) -> str:
     value = metrics.get(key)
     return "-" if value is None else f"{value:.4f}"
@@ -108,27 +112,35 @@ def _binned(counts: list[tuple[str, int]], bins: int) -> list[tuple[str, int]]:
     return merged
 
 
-def print_leaderboard(model: AutoRecommender, console: Console) -> None:
-    """Print the leaderboard of a fitted run, best validation score first."""
+def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) -> None:
+    """Print the best candidates of a fitted run (best validation score first), and every
+    baseline and family left out, so that the winner is always seen beside the references."""
     k, metric = model.top_k, model.metric
-    table = Table(title=f"Leaderboard (selected on valid {metric}@{k}; test = refit on train + "
-                        "valid)", title_justify="left")
-    for column in ("family", "model"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("params")
-    for column in (f"valid {metric}@{k}", f"test ndcg@{k}", f"test hr@{k}", f"test mrr@{k}",
-                   "s"):
-        table.add_column(column, justify="right", no_wrap=True)
     ranked = sorted(model.results_, key=lambda r: r.valid_score(metric, k), reverse=True)
-    for result in ranked:
-        best = result.family == model.best_family_ and result.model == model.best_model_name_
-        params = ", ".join(f"{key}={value}" for key, value in result.params.items())
-        cells = [result.family, result.model, params or result.reason or "-",
-                 _metric(result.valid, f"{metric}@{k}"), _metric(result.test, f"ndcg@{k}"),
-                 _metric(result.test, f"hr@{k}"), _metric(result.test, f"mrr@{k}"),
-                 f"{result.seconds:.1f}"]
-        table.add_row(*cells, style="bold green" if best else None)
+    shown = [r for i, r in enumerate(ranked) if i < rows or r.family == "baselines"
+             or r.status == "skipped"]
+    table = Table(title=f"Leaderboard: {len(shown)} of {len(ranked)} candidates, selected on "
+                        f"valid {metric}@{k}; test = refit on train + valid",
+                  title_justify="left")
+    table.add_column("candidate", no_wrap=True)
+    table.add_column("status", overflow="fold", ratio=1)
+    for column in (f"valid {metric}", "test ndcg", "test hr", "s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for result in shown:
+        best = result is model.best_result_
+        name = result.family if result.family == result.model else (
+            f"{result.family}/{result.model}")
+        if result.number is not None:
+            name += f" #{result.number}"
+        status = result.status if not result.reason else f"{result.status}: {result.reason}"
+        table.add_row(name, status, _metric(result.valid, f"{metric}@{k}"),
+                      _metric(result.test, f"ndcg@{k}"), _metric(result.test, f"hr@{k}"),
+                      f"{result.seconds:.0f}", style="bold green" if best else None)
     console.print(table)
+    params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items())
+    console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
+                  f"; every candidate with its parameters is in leaderboard.csv.",
+                  highlight=False)
     comparison = model.comparison_
     if comparison:
         console.print(

@@ -1,0 +1,152 @@
+"""The ``mlp`` family: a YouTube-DNN style model and NeuMF.
+
+- ``youtube``: the mean of the embeddings of the user's most recent items goes through an MLP
+  and a softmax over every item of the catalogue (full softmax cross-entropy), trained to predict
+  each interaction from the ones before it (Covington et al. 2016).
+- ``neumf``: user and item embeddings combined by a GMF tower (element-wise product) and an MLP
+  tower (He et al. 2017), trained with binary cross-entropy on sampled negatives; ``gmf`` keeps
+  the GMF tower only and ``dot`` is a plain dot product with item biases, which is known to be
+  a strong choice (Rendle et al. 2020).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from automl_rec.data.profiling import DataProfile
+from automl_rec.data.splitting import StageData
+from automl_rec.models.keras_base import KerasRecommender
+from automl_rec.models.sequences import recent_items, training_windows
+from automl_rec.spaces import SearchSpace
+
+NAME = "mlp"
+# Above this many items a dense softmax output layer is too large; NeuMF still applies.
+FULL_SOFTMAX_MAX_ITEMS = 100_000
+
+
+def unsupported_reason(profile: DataProfile) -> str | None:
+    """The mlp family applies to any interaction log."""
+    return None
+
+
+def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
+    """Bound the space by the data: history length by the 95th percentile of history length,
+    embedding size by the catalogue, and no dense softmax for very large catalogues."""
+    longest = max(5, int(np.ceil(profile.history_length["p95"])))
+    space = space.narrowed("history_length", high=longest)
+    space = space.narrowed("embedding_dim", high=max(16, min(profile.n_items, profile.n_users)))
+    if profile.n_items > FULL_SOFTMAX_MAX_ITEMS:
+        space = space.narrowed("design", choices=("neumf",))
+    return space
+
+
+def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommender:
+    """The model of the chosen design."""
+    designs = {"youtube": YouTubeDNN, "neumf": NeuMF}
+    return designs[params["design"]](params, data, seed)
+
+
+def _tower(x: Any, params: dict[str, Any]) -> Any:
+    for _ in range(int(params["hidden_layers"])):
+        x = keras.layers.Dense(int(params["hidden_units"]), activation="relu")(x)
+        x = keras.layers.Dropout(float(params["dropout"]))(x)
+    return x
+
+
+class YouTubeDNN(KerasRecommender):
+    """Pooled recent-history embeddings -> MLP -> softmax over all items."""
+
+    @property
+    def length(self) -> int:
+        return int(self.params["history_length"])
+
+    def build(self) -> keras.Model:
+        history = keras.Input(shape=(self.length,), dtype="int32", name="history")
+        embedded = keras.layers.Embedding(self.data.n_items + 1, int(self.params["embedding_dim"]),
+                                          mask_zero=True, name="item_embedding")(history)
+        pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+        pooled = keras.layers.Dropout(float(self.params["dropout"]))(pooled)
+        hidden = _tower(pooled, self.params)
+        logits = keras.layers.Dense(self.data.n_items, name="item_logits")(hidden)
+        return keras.Model(history, logits, name="youtube_dnn")
+
+    def loss(self) -> keras.losses.Loss:
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def examples(self) -> tuple[np.ndarray, np.ndarray]:
+        windows, targets, _ = training_windows(self.data, self.length)
+        return windows, targets.astype(np.int32)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        windows = recent_items(self.data, users, self.length)
+        return np.concatenate([np.asarray(self.model(windows[i:i + 1024], training=False))
+                               for i in range(0, len(windows), 1024)], axis=0)
+
+
+class NeuMF(KerasRecommender):
+    """GMF and MLP towers over user and item embeddings, binary cross-entropy on negatives."""
+
+    def build(self) -> keras.Model:
+        dim = int(self.params["embedding_dim"])
+        kind = self.params["interaction"]
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        self.user_gmf = keras.layers.Embedding(self.data.n_users, dim, name="user_gmf")
+        self.item_gmf = keras.layers.Embedding(self.data.n_items, dim, name="item_gmf")
+        self.item_bias = keras.layers.Embedding(self.data.n_items, 1, name="item_bias",
+                                                embeddings_initializer="zeros")
+        self.user_mlp = keras.layers.Embedding(self.data.n_users, dim, name="user_mlp")
+        self.item_mlp = keras.layers.Embedding(self.data.n_items, dim, name="item_mlp")
+        self.layers_mlp = [keras.layers.Dense(int(self.params["hidden_units"]), activation="relu")
+                           for _ in range(int(self.params["hidden_layers"]))]
+        self.output_layer = keras.layers.Dense(1, name="logit")
+        logit = self._logit(self.user_gmf(user), self.item_gmf(item), self.user_mlp(user),
+                            self.item_mlp(item), self.item_bias(item), training_dropout=True)
+        return keras.Model([user, item], logit, name=f"neumf_{kind}")
+
+    def _logit(self, ug: Any, ig: Any, um: Any, im: Any, bias: Any,
+               training_dropout: bool = False) -> Any:
+        kind = self.params["interaction"]
+        if kind == "dot":
+            return keras.ops.sum(ug * ig, axis=-1) + keras.ops.squeeze(bias, -1)
+        parts = [ug * ig]
+        if kind == "neumf":
+            x = keras.ops.concatenate([um, im], axis=-1)
+            for layer in self.layers_mlp:
+                x = layer(x)
+                if training_dropout:
+                    x = keras.layers.Dropout(float(self.params["dropout"]))(x)
+            parts.append(x)
+        joined = parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
+        return keras.ops.squeeze(self.output_layer(joined), -1)
+
+    def loss(self) -> keras.losses.Loss:
+        return keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def examples(self) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        positives = self.data.matrix.tocoo()
+        negatives = int(self.params["negatives"])
+        users = np.repeat(positives.row, 1 + negatives).astype(np.int32)
+        items = np.repeat(positives.col, 1 + negatives).astype(np.int32)
+        labels = np.zeros(len(users), dtype=np.float32)
+        labels[:: 1 + negatives] = 1.0
+        sampled = labels == 0
+        items[sampled] = self.rng.integers(0, self.data.n_items, int(sampled.sum()))
+        return (users, items), labels
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        out = []
+        all_items = np.arange(self.data.n_items)
+        ig, im = self.item_gmf(all_items), self.item_mlp(all_items)
+        bias = self.item_bias(all_items)
+        for batch in self.user_batches(np.asarray(users)):
+            ug, um = self.user_gmf(batch)[:, None, :], self.user_mlp(batch)[:, None, :]
+            shape = (len(batch), self.data.n_items, ug.shape[-1])
+            logit = self._logit(keras.ops.broadcast_to(ug, shape), keras.ops.broadcast_to(
+                ig[None], shape), keras.ops.broadcast_to(um, shape), keras.ops.broadcast_to(
+                im[None], shape), keras.ops.broadcast_to(bias[None], (*shape[:2], 1)))
+            out.append(np.asarray(logit))
+        return np.concatenate(out, axis=0)

@@ -1,0 +1,89 @@
+"""Live search progress in the terminal (rich): the budget, the current trial, the best so far."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from automl_rec.leaderboard import COMPLETE, CandidateResult
+from automl_rec.tuning.backend import Proposal
+from automl_rec.tuning.search import Budget
+from automl_rec.tuning.trial import TrialSettings
+
+
+class RichProgress:
+    """A search observer that draws a budget bar, the running trial and the best per family."""
+
+    def __init__(self, budget: Budget, settings: TrialSettings,
+                 console: Console | None = None) -> None:
+        self.budget = budget
+        self.key = f"{settings.metric}@{settings.k}"
+        self.console = console or Console(stderr=True)
+        self.started = time.monotonic()
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[done]}"), TimeElapsedColumn(),
+                                 console=self.console)
+        if budget.deadline is not None:
+            total, done = budget.deadline - self.started, "time budget"
+        else:
+            total, done = float(budget.max_trials or 1), "trials"
+        self.task = self.progress.add_task("search", total=total, done=done)
+        self.current = ""
+        self.trials = 0
+        self.best: dict[str, CandidateResult] = {}
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4,
+                         transient=True)
+
+    def __enter__(self) -> RichProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.live.__exit__(kind, error, trace)
+
+    def _render(self) -> Group:
+        table = Table(title=f"best valid {self.key} per family", title_justify="left")
+        for column in ("family", "model", self.key, "epochs", "trials"):
+            table.add_column(column)
+        for family, result in sorted(self.best.items()):
+            table.add_row(family, result.model, f"{result.valid[self.key]:.4f}",
+                          str(result.epochs), "")
+        return Group(self.progress, self.current, table)
+
+    def _update(self) -> None:
+        if self.budget.deadline is not None:
+            completed = min(time.monotonic() - self.started,
+                            self.budget.deadline - self.started)
+        else:
+            completed = float(self.trials)
+        self.progress.update(self.task, completed=completed,
+                             done=f"{self.trials} trials")
+        self.live.update(self._render())
+
+    def on_trial_start(self, proposal: Proposal) -> None:
+        self.current = f"trial {proposal.family} #{proposal.number}: starting"
+        self._update()
+
+    def on_epoch(self, proposal: Proposal, epoch: int, value: float) -> None:
+        design = proposal.params.get("design", proposal.family)
+        self.current = (f"trial {proposal.family} #{proposal.number} ({design}): epoch {epoch}, "
+                        f"valid {self.key} {value:.4f}")
+        self._update()
+
+    def on_trial_end(self, result: CandidateResult) -> None:
+        self.trials += 1
+        if result.status == COMPLETE:
+            best = self.best.get(result.family)
+            if best is None or result.valid[self.key] > best.valid[self.key]:
+                self.best[result.family] = result
+        detail = (f"valid {self.key} {result.valid[self.key]:.4f} at epoch {result.epochs}"
+                  if result.valid else result.reason)
+        self.console.print(f"  {result.family} #{result.number} {result.model}: {result.status}, "
+                           f"{detail} ({result.seconds:.0f} s)", highlight=False)
+        self._update()

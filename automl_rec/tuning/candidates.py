@@ -1,0 +1,85 @@
+"""Every candidate of a run, evaluated the same way: baselines, then the families' search, then
+one test score for each family's best configuration (refit on train + validation)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from automl_rec.data.profiling import DataProfile
+from automl_rec.data.splitting import Split
+from automl_rec.evaluation import evaluate_holdout
+from automl_rec.leaderboard import COMPLETE, CandidateResult
+from automl_rec.models.baselines import BASELINES
+from automl_rec.spaces import SearchSpace
+from automl_rec.tuning.backend import make_backend
+from automl_rec.tuning.baselines import run_baseline
+from automl_rec.tuning.search import (Budget, SearchObserver, fingerprint, prepare_families,
+                                      run_search)
+from automl_rec.tuning.trial import TrialSettings, train_for
+
+
+@dataclass
+class SearchConfig:
+    """Everything that shapes a run's search (the ``fit`` arguments, checked)."""
+
+    families: list[str]
+    settings: TrialSettings
+    budget: Budget
+    tuner: str = "optuna"
+    seed: int = 0
+    directory: Path | None = None
+    storage: str | None = None
+    study_name: str = "automl-rec"
+    spaces: dict[str, SearchSpace] = field(default_factory=dict)
+
+
+def evaluate_candidates(
+    split: Split,
+    profile: DataProfile,
+    config: SearchConfig,
+    observer: SearchObserver | None = None,
+) -> list[CandidateResult]:
+    """Run the baselines and the search; score each family's best configuration on test.
+
+    Returns:
+        Baseline results, then every trial (and a ``skipped`` record per family that does not
+        apply), with test metrics on each baseline and on each family's best trial.
+    """
+    settings = config.settings
+    results = [run_baseline(baseline, split, metric=settings.metric, k=settings.k)
+               for baseline in BASELINES.values()]
+    families = [name for name in config.families if name != "baselines"]
+    if not families:
+        return results
+    spaces, skipped = prepare_families(families, profile, config.spaces)
+    results += skipped
+    if spaces:
+        backend = make_backend(config.tuner, directory=config.directory, storage=config.storage,
+                               study_name=config.study_name, seed=config.seed,
+                               max_epochs=settings.max_epochs,
+                               fingerprint=fingerprint(split, settings, config.seed))
+        trials = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
+                            observer=observer)
+        for family in spaces:
+            complete = [t for t in trials if t.family == family and t.status == COMPLETE]
+            if complete:
+                best = max(complete, key=lambda t: t.valid_score(settings.metric, settings.k))
+                score_on_test(best, split, settings, config.seed)
+        results += trials
+    return results
+
+
+def score_on_test(result: CandidateResult, split: Split, settings: TrialSettings,
+                  seed: int) -> None:
+    """Refit a trial's configuration on train + validation for its best epoch count and score
+    the test split (fills ``result.test`` and ``result.test_result``)."""
+    started = time.perf_counter()
+    model = train_for(result.family, result.params, split, "train_valid", result.epochs or 1,
+                      seed + (result.number or 0))
+    evaluation = evaluate_holdout(model.score, split.holdout("test"),
+                                  exclude_seen=split.exclude_seen, k=settings.k)
+    result.test = evaluation.metrics()
+    result.test_result = evaluation
+    result.seconds += time.perf_counter() - started

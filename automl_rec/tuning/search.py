@@ -1,0 +1,197 @@
+"""The search loop: budgets, the order in which families get trials, and resuming.
+
+Budget across families: the baselines run first; then every applicable family gets its default
+trial; after that each new trial goes to the family with the highest *optimistic score*,
+``best validation score x (1 + 1 / (2 x trials so far))``. A family that is ahead therefore keeps
+getting trials, and a family that is close behind gets one whenever the leader's bonus has shrunk
+below its own; a family whose trials all failed gets no more. The search stops when
+``max_trials`` trials exist (those of earlier runs of the same study count) or when the time
+budget, less the time reserved for the final refits, would be exceeded. A trial running when
+the time runs out stops after its current epoch and keeps its best epoch.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from automl_rec.data.profiling import DataProfile
+from automl_rec.data.splitting import Split
+from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
+from automl_rec.models import default_space, family_module
+from automl_rec.spaces import SearchSpace
+from automl_rec.tuning.backend import Backend, Proposal
+from automl_rec.tuning.trial import TrialSettings, run_trial
+
+
+class SearchObserver(Protocol):
+    """Receives progress events (the CLI draws them; the API ignores them by default)."""
+
+    def on_trial_start(self, proposal: Proposal) -> None: ...
+
+    def on_epoch(self, proposal: Proposal, epoch: int, value: float) -> None: ...
+
+    def on_trial_end(self, result: CandidateResult) -> None: ...
+
+
+class SilentObserver:
+    """An observer that ignores every event."""
+
+    def on_trial_start(self, proposal: Proposal) -> None:
+        pass
+
+    def on_epoch(self, proposal: Proposal, epoch: int, value: float) -> None:
+        pass
+
+    def on_trial_end(self, result: CandidateResult) -> None:
+        pass
+
+
+@dataclass
+class Budget:
+    """When the search must stop.
+
+    Attributes:
+        deadline: ``time.monotonic()`` value by which the whole fit should end (``None``: no
+            time limit).
+        max_trials: Most trials in all families together (``None``: no limit).
+    """
+
+    deadline: float | None = None
+    max_trials: int | None = None
+
+
+@dataclass
+class FamilyState:
+    """What the search knows of one family."""
+
+    name: str
+    space: SearchSpace
+    results: list[CandidateResult] = field(default_factory=list)
+    exhausted: bool = False
+
+    @property
+    def best(self) -> CandidateResult | None:
+        complete = [r for r in self.results if r.status == COMPLETE]
+        return max(complete, key=lambda r: max(r.curve) if r.curve else -1.0, default=None)
+
+    def best_value(self, key: str) -> float:
+        best = self.best
+        return best.valid.get(key, 0.0) if best is not None else float("-inf")
+
+    def typical_seconds(self) -> float:
+        seconds = [r.seconds for r in self.results if r.status == COMPLETE]
+        return statistics.median(seconds) if seconds else 0.0
+
+    def refit_seconds(self) -> float:
+        """Rough cost of refitting the family's best configuration for its best epoch count."""
+        best = self.best
+        if best is None or not best.curve:
+            return 0.0
+        return best.seconds * (best.epochs or 1) / len(best.curve)
+
+
+def prepare_families(
+    families: list[str], profile: DataProfile, spaces: dict[str, SearchSpace]
+) -> tuple[dict[str, SearchSpace], list[CandidateResult]]:
+    """Each family's space adapted to the data, and a ``skipped`` record for those that do not
+    apply (with the family's reason)."""
+    prepared, skipped = {}, []
+    for name in families:
+        module = family_module(name)
+        reason = module.unsupported_reason(profile)
+        if reason:
+            skipped.append(CandidateResult(name, "-", {}, SKIPPED, reason))
+            continue
+        prepared[name] = module.adapt_space(spaces.get(name) or default_space(name), profile)
+    return prepared, skipped
+
+
+def run_search(
+    split: Split,
+    spaces: dict[str, SearchSpace],
+    backend: Backend,
+    settings: TrialSettings,
+    budget: Budget,
+    *,
+    seed: int,
+    observer: SearchObserver | None = None,
+) -> list[CandidateResult]:
+    """Run trials of the families until the budget is spent.
+
+    Args:
+        split: The protocol's split.
+        spaces: Adapted space of each applicable family.
+        backend: The tuner that proposes values.
+        settings: Objective, epochs, patience.
+        budget: Deadline and trial limit.
+        seed: Base seed; trial ``n`` of a family uses ``seed + n``.
+        observer: Progress events.
+
+    Returns:
+        Every trial's result, those of earlier runs of the same study included.
+    """
+    observer = observer or SilentObserver()
+    key = f"{settings.metric}@{settings.k}"
+    states = {name: FamilyState(name, space, backend.register(name, space))
+              for name, space in spaces.items()}
+    while True:
+        total = sum(len(s.results) for s in states.values())
+        if budget.max_trials is not None and total >= budget.max_trials:
+            break
+        family = _next_family(states, key)
+        if family is None:
+            break
+        reserve = _reserve(states)
+        if budget.deadline is not None:
+            expected = family.typical_seconds()
+            if time.monotonic() + expected + reserve > budget.deadline and family.results:
+                break
+            if time.monotonic() + reserve >= budget.deadline:
+                break
+        proposal = backend.ask(family.name)
+        if proposal is None:
+            family.exhausted = True
+            continue
+        observer.on_trial_start(proposal)
+
+        def report(epoch: int, value: float, proposal: Proposal = proposal) -> bool:
+            observer.on_epoch(proposal, epoch, value)
+            return backend.report(proposal, epoch, value)
+
+        deadline = None if budget.deadline is None else budget.deadline - reserve
+        result = run_trial(family.name, proposal.params, split, settings,
+                           seed=seed + proposal.number, number=proposal.number,
+                           max_epochs=proposal.max_epochs, deadline=deadline, report=report)
+        backend.tell(proposal, result)
+        family.results.append(result)
+        observer.on_trial_end(result)
+    return [result for state in states.values() for result in state.results]
+
+
+def _next_family(states: dict[str, FamilyState], key: str) -> FamilyState | None:
+    open_states = [s for s in states.values() if not s.exhausted]
+    untried = [s for s in open_states if not s.results]
+    if untried:
+        return untried[0]
+    scored = [(s.best_value(key) * (1 + 1 / (2 * len(s.results))), s) for s in open_states
+              if s.best is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda pair: pair[0])[1]
+
+
+def _reserve(states: dict[str, FamilyState]) -> float:
+    """Time kept for after the search: each family's test refit, plus the winner's final refit."""
+    refits = [s.refit_seconds() for s in states.values()]
+    return sum(refits) + max(refits, default=0.0)
+
+
+def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:
+    """What a stored study must match to be continued."""
+    return {"n_users": split.n_users, "n_items": split.n_items,
+            "n_interactions": int(len(split.items)), "protocol": split.protocol,
+            "exclude_seen": split.exclude_seen, "objective": f"{settings.metric}@{settings.k}",
+            "seed": seed}
