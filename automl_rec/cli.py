@@ -92,7 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--format", choices=["table", "json"], default="table",
                          help="rich tables (default) or the JSON object alone")
     _add_column_flags(profile)
-    for sub in (fit, profile):
+    families = commands.add_parser(
+        "families", help="list the model families, their spaces, and whether they apply",
+        description="List the families and their search spaces; with FILE, say which apply to "
+                    "that data and why the others do not.")
+    families.add_argument("file", nargs="?", help="interaction file to check the families on")
+    families.add_argument("--search-space", action="append", default=[], metavar="FILE",
+                          help="a space file replacing the shipped space of its family")
+    _add_column_flags(families)
+    for sub in (fit, profile, families):
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show tracebacks of errors")
     return parser
@@ -113,6 +121,34 @@ def _profile(args: argparse.Namespace) -> int:
     from automl_rec.report.terminal import print_profile
 
     print_profile(profile, Console())
+    return 0
+
+
+def _families(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from automl_rec.data.loading import load_interactions
+    from automl_rec.data.profiling import profile_interactions
+    from automl_rec.data.validation import validate_interactions
+    from automl_rec.models import FAMILIES, default_space, family_module
+    from automl_rec.report.terminal import print_families
+    from automl_rec.spaces import load_space
+
+    spaces = {name: default_space(name) for name in FAMILIES}
+    for path in args.search_space:
+        space = load_space(path)
+        spaces[space.family] = space
+    reasons: dict[str, str | None] = {}
+    profile = None
+    if args.file:
+        loaded = load_interactions(args.file, **_column_kwargs(args))
+        profile = profile_interactions(validate_interactions(loaded))
+        for name in FAMILIES:
+            module = family_module(name)
+            reasons[name] = module.unsupported_reason(profile)
+            if reasons[name] is None:
+                spaces[name] = module.adapt_space(spaces[name], profile)
+    print_families(spaces, reasons, profile.source if profile else None, Console())
     return 0
 
 
@@ -146,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return USAGE_ERROR
-    handlers = {"fit": _fit, "profile": _profile}
+    handlers = {"fit": _fit, "profile": _profile, "families": _families}
     from automl_rec.errors import AutoRecError
 
     try:

@@ -91,7 +91,10 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
         row["seconds"] = round(result.seconds, 3)
         row["n_params"] = result.n_params
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for column in ("trial", "epochs", "n_params"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def write_leaderboard(results: list[CandidateResult], k: int, path: Path) -> None:

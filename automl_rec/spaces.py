@@ -104,11 +104,16 @@ class SearchSpace:
 
     def defaults(self) -> dict[str, Any]:
         """The default configuration (active parameters only)."""
-        values: dict[str, Any] = {}
+        return self.completed({})
+
+    def completed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` for the parameters they give, defaults for the other active ones; inactive
+        parameters are dropped."""
+        out: dict[str, Any] = {}
         for param in self.params:
-            if param.is_active(values):
-                values[param.name] = param.default
-        return values
+            if param.is_active(out):
+                out[param.name] = values.get(param.name, param.default)
+        return out
 
     def active(self, values: dict[str, Any]) -> dict[str, Any]:
         """Keep only the values of parameters that are active under ``values``."""
@@ -137,21 +142,18 @@ class SearchSpace:
             new_low = max(param.low, low) if low is not None else param.low
             new_high = min(param.high, high) if high is not None else param.high
             if param.kind == "int":
-                new_low, new_high = int(math.ceil(new_low)), int(math.floor(new_high))
-            if new_low > new_high:
-                new_low = new_high = min(max(new_low, param.low), param.high)
-            step = param.step
-            if step is not None and new_low != param.low:
-                new_low = param.low + math.ceil((new_low - param.low) / step) * step
-                new_low = min(new_low, new_high)
+                new_low, new_high = math.ceil(new_low), math.floor(new_high)
+            if param.step is not None:
+                new_low = param.low + math.ceil((new_low - param.low) / param.step) * param.step
+                new_high = param.low + math.floor((new_high - param.low) / param.step) * param.step
+            new_high = max(new_low, new_high)
             default = min(max(param.default, new_low), new_high)
-            if step is not None:
-                default = new_low + round((default - new_low) / step) * step
-                default = min(default, new_high)
+            if param.step is not None:
+                default = min(new_low + round((default - new_low) / param.step) * param.step,
+                              new_high)
             if param.kind == "int":
-                default = int(default)
-            new = replace(param, low=new_low, high=new_high, default=default,
-                          step=step if step is None or new_high - new_low >= step else None)
+                new_low, new_high, default = int(new_low), int(new_high), int(default)
+            new = replace(param, low=new_low, high=new_high, default=default)
         return replace(self, params=tuple(new if p.name == name else p for p in self.params))
 
     def to_dict(self) -> dict[str, Any]:

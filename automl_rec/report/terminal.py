@@ -11,6 +11,7 @@ from automl_rec.data.profiling import DataProfile
 
 if TYPE_CHECKING:
     from automl_rec.api import AutoRecommender
+    from automl_rec.spaces import SearchSpace
 
 
 def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
@@ -148,3 +149,36 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
             f"{model.test_metrics_[comparison['metric']]:.4f}; versus {comparison['reference']}: "
             f"{comparison['difference']:+.4f} (95% CI {comparison['low']:+.4f} to "
             f"{comparison['high']:+.4f}).", highlight=False)
+
+
+def print_families(spaces: dict[str, SearchSpace], reasons: dict[str, str | None],
+                   source: str | None, console: Console) -> None:
+    """Print each family, whether it applies to the data (when given) and its space."""
+    from automl_rec.models.baselines import BASELINES
+
+    overview = Table(title="Families" + (f" on {source}" if source else ""), title_justify="left")
+    overview.add_column("family", no_wrap=True)
+    overview.add_column("applies" if source else "models", overflow="fold")
+    overview.add_row("baselines", "always run, as references: " + ", ".join(BASELINES))
+    for name, space in spaces.items():
+        if source is None:
+            designs = space["design"].choices if "design" in space.names() else ()
+            overview.add_row(name, ", ".join(map(str, designs)) or "-")
+        else:
+            reason = reasons.get(name)
+            overview.add_row(name, "yes" if reason is None else f"[red]no[/red]: {reason}")
+    console.print(overview)
+    for name, space in spaces.items():
+        table = Table(title=f"{name}: {space.source}", title_justify="left")
+        for column in ("parameter", "type", "range or choices", "default", "when"):
+            table.add_column(column, overflow="fold")
+        for param in space.params:
+            if param.kind == "categorical":
+                values = ", ".join(map(str, param.choices))
+            else:
+                values = f"{_short(param.low)} to {_short(param.high)}"
+                values += " (log)" if param.log else f" step {_short(param.step)}" if (
+                    param.step) else ""
+            when = "; ".join(f"{k} in {', '.join(map(str, v))}" for k, v in param.when.items())
+            table.add_row(param.name, param.kind, values, _short(param.default), when or "-")
+        console.print(table)

@@ -106,7 +106,8 @@ def _declare(hp: kt.HyperParameters, param: Any) -> None:
     if param.kind == "categorical":
         hp.Choice(param.name, list(param.choices), default=param.default)
     elif param.kind == "int":
-        hp.Int(param.name, int(param.low), int(param.high), step=int(param.step or 1),
+        hp.Int(param.name, int(param.low), int(param.high),
+               step=int(param.step) if param.step else None,
                sampling="log" if param.log else "linear", default=int(param.default))
     else:
         hp.Float(param.name, float(param.low), float(param.high), step=param.step,

@@ -45,16 +45,18 @@ class OptunaBackend:
         self.spaces: dict[str, SearchSpace] = {}
 
     def register(self, family: str, space: SearchSpace) -> list[CandidateResult]:
-        offset = sum(map(ord, family))
         study = optuna.create_study(
             study_name=f"{self.study_name}.{family}",
             storage=self.storage,
             direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=self.seed + offset, n_startup_trials=5),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
             load_if_exists=True,
         )
         self._check_fingerprint(study)
+        # A resumed study must not replay the proposals of its first run: the sampler's seed
+        # moves on with the number of trials already stored.
+        seed = self.seed + sum(map(ord, family)) + len(study.trials)
+        study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
         self.studies[family] = study
         self.spaces[family] = space
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -69,17 +69,21 @@ class FamilyState:
 
     name: str
     space: SearchSpace
+    key: str
     results: list[CandidateResult] = field(default_factory=list)
     exhausted: bool = False
 
     @property
     def best(self) -> CandidateResult | None:
         complete = [r for r in self.results if r.status == COMPLETE]
-        return max(complete, key=lambda r: max(r.curve) if r.curve else -1.0, default=None)
+        return max(complete, key=lambda r: r.valid[self.key], default=None)
 
-    def best_value(self, key: str) -> float:
+    def optimistic_score(self) -> float:
+        """Best validation score with a bonus that shrinks as the family gets more trials."""
         best = self.best
-        return best.valid.get(key, 0.0) if best is not None else float("-inf")
+        if best is None:
+            return float("-inf")
+        return best.valid[self.key] * (1 + 1 / (2 * len(self.results)))
 
     def typical_seconds(self) -> float:
         seconds = [r.seconds for r in self.results if r.status == COMPLETE]
@@ -135,13 +139,13 @@ def run_search(
     """
     observer = observer or SilentObserver()
     key = f"{settings.metric}@{settings.k}"
-    states = {name: FamilyState(name, space, backend.register(name, space))
+    states = {name: FamilyState(name, space, key, backend.register(name, space))
               for name, space in spaces.items()}
     while True:
         total = sum(len(s.results) for s in states.values())
         if budget.max_trials is not None and total >= budget.max_trials:
             break
-        family = _next_family(states, key)
+        family = _next_family(states)
         if family is None:
             break
         reserve = _reserve(states)
@@ -171,16 +175,13 @@ def run_search(
     return [result for state in states.values() for result in state.results]
 
 
-def _next_family(states: dict[str, FamilyState], key: str) -> FamilyState | None:
+def _next_family(states: dict[str, FamilyState]) -> FamilyState | None:
     open_states = [s for s in states.values() if not s.exhausted]
     untried = [s for s in open_states if not s.results]
     if untried:
         return untried[0]
-    scored = [(s.best_value(key) * (1 + 1 / (2 * len(s.results))), s) for s in open_states
-              if s.best is not None]
-    if not scored:
-        return None
-    return max(scored, key=lambda pair: pair[0])[1]
+    scored = [s for s in open_states if s.best is not None]
+    return max(scored, key=FamilyState.optimistic_score, default=None)
 
 
 def _reserve(states: dict[str, FamilyState]) -> float:

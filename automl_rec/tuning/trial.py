@@ -87,7 +87,8 @@ def run_trial(
         result.n_params = model.count_params()
         valid = split.holdout("valid")
         best_value, best_weights = -math.inf, None
-        for epoch in range(1, (max_epochs or settings.max_epochs) + 1):
+        last_epoch = max_epochs or settings.max_epochs
+        for epoch in range(1, last_epoch + 1):
             loss = model.fit_epoch()
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the training loss became {loss} at epoch {epoch}")
@@ -100,7 +101,7 @@ def run_trial(
                 result.valid, result.epochs = metrics, epoch
             elif epoch - (result.epochs or 0) >= settings.patience:
                 break
-            if report is not None and report(epoch, value):
+            if report is not None and report(epoch, value) and epoch < last_epoch:
                 result.status, result.reason = PRUNED, f"pruned by the tuner after epoch {epoch}"
                 break
             if deadline is not None and time.monotonic() >= deadline:
