@@ -18,6 +18,10 @@ from automl_rec.spaces import SearchSpace, load_space, space_dir
 BASELINES = "baselines"
 FAMILIES: dict[str, str] = {
     "mlp": "automl_rec.models.mlp",
+    "cnn": "automl_rec.models.cnn",
+    "autoencoder": "automl_rec.models.autoencoder",
+    "lstm": "automl_rec.models.lstm",
+    "attention": "automl_rec.models.attention",
 }
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
-from automl_rec.models.keras_base import KerasRecommender
+from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss
 from automl_rec.models.sequences import recent_items, training_windows
 from automl_rec.spaces import SearchSpace
 
@@ -73,17 +74,16 @@ class YouTubeDNN(KerasRecommender):
         logits = keras.layers.Dense(self.data.n_items, name="item_logits")(hidden)
         return keras.Model(history, logits, name="youtube_dnn")
 
-    def loss(self) -> keras.losses.Loss:
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def examples(self) -> tuple[np.ndarray, np.ndarray]:
+    def examples(self) -> tuple[np.ndarray, ...]:
         windows, targets, _ = training_windows(self.data, self.length)
         return windows, targets.astype(np.int32)
 
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        windows, targets = batch
+        return sparse_softmax_loss(self.model(windows, training=True), targets)
+
     def score(self, users: np.ndarray) -> np.ndarray:
-        windows = recent_items(self.data, users, self.length)
-        return np.concatenate([np.asarray(self.model(windows[i:i + 1024], training=False))
-                               for i in range(0, len(windows), 1024)], axis=0)
+        return self.predict(recent_items(self.data, users, self.length), len(users))
 
 
 class NeuMF(KerasRecommender):
@@ -123,10 +123,13 @@ class NeuMF(KerasRecommender):
         joined = parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
         return keras.ops.squeeze(self.output_layer(joined), -1)
 
-    def loss(self) -> keras.losses.Loss:
-        return keras.losses.BinaryCrossentropy(from_logits=True)
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        users, items, labels = batch
+        logits = tf.cast(self.model([users, items], training=True), tf.float32)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels,
+                                                                      logits=logits))
 
-    def examples(self) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    def examples(self) -> tuple[np.ndarray, ...]:
         positives = self.data.matrix.tocoo()
         negatives = int(self.params["negatives"])
         users = np.repeat(positives.row, 1 + negatives).astype(np.int32)
@@ -135,7 +138,7 @@ class NeuMF(KerasRecommender):
         labels[:: 1 + negatives] = 1.0
         sampled = labels == 0
         items[sampled] = self.rng.integers(0, self.data.n_items, int(sampled.sum()))
-        return (users, items), labels
+        return users, items, labels
 
     def score(self, users: np.ndarray) -> np.ndarray:
         out = []

@@ -38,3 +38,25 @@ def training_windows(data: StageData, length: int) -> tuple[np.ndarray, np.ndarr
     keep = rows > starts
     rows, starts = rows[keep], starts[keep]
     return _windows(data.items, starts, rows, length), data.items[rows], data.users[rows]
+
+
+def sequence_chunks(data: StageData, length: int, stride: int | None = None) -> np.ndarray:
+    """Every user's history cut into windows of ``length`` items, counted back from the end.
+
+    Window ``k`` of a user ends ``k * stride`` items before the user's last item; windows stop
+    once they reach the user's first item. With ``stride = length - 1`` consecutive windows share
+    one item, so that next-item models trained on ``window[:-1] -> window[1:]`` see every
+    transition exactly once.
+
+    Returns:
+        ``[n_windows, length]`` item indices + 1, left-padded with 0.
+    """
+    stride = stride or length
+    counts = np.diff(data.offsets)
+    present = np.flatnonzero(counts > 0)
+    counts = counts[present]
+    windows = np.maximum(1, -(-(counts - length) // stride) + 1)
+    user = np.repeat(present, windows)
+    k = np.arange(len(user)) - np.repeat(np.cumsum(windows) - windows, windows)
+    ends = data.offsets[user + 1] - k * stride
+    return _windows(data.items, data.offsets[user], ends, length)

@@ -1,7 +1,9 @@
 """Optuna backend (the default): TPE sampling, median pruning, studies kept in an RDB storage.
 
 Each family has its own study, ``<study name>.<family>``, in one storage (by default
-``<run dir>/study.db``, SQLite). The family's default values are enqueued as its first trial.
+``<run dir>/study.db``, SQLite). The family's default values are enqueued as its first trial,
+followed by the defaults of each of its other designs, so that every design is tried before the
+sampler takes over.
 Running the same command again continues the studies: completed trials are kept, and a trial
 that was still running when its process died is marked failed and retried with the same values.
 """
@@ -63,7 +65,8 @@ class OptunaBackend:
             study.tell(trial.number, state=TrialState.FAIL)
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         if not study.trials:
-            study.enqueue_trial(space.defaults())
+            for values in default_trials(space):
+                study.enqueue_trial(values)
         return [CandidateResult.from_record(json.loads(t.user_attrs[RESULT_ATTR]))
                 for t in study.get_trials(deepcopy=False)
                 if t.state.is_finished() and RESULT_ATTR in t.user_attrs]
@@ -99,6 +102,13 @@ class OptunaBackend:
             study.tell(trial, state=TrialState.PRUNED)
         else:
             study.tell(trial, state=TrialState.FAIL)
+
+
+def default_trials(space: SearchSpace) -> list[dict[str, Any]]:
+    """The space's defaults, then the defaults under each other design: the first trials."""
+    first = space.defaults()
+    designs = space["design"].choices if "design" in space.names() else ()
+    return [first] + [space.completed({"design": d}) for d in designs if d != first["design"]]
 
 
 def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:

@@ -32,6 +32,10 @@ class TrialSettings:
         k: Cut-off of the objective.
         max_epochs: Most epochs a trial may train.
         patience: Epochs without improvement before early stopping.
+
+    A family whose epochs are very short (one gradient step per few users) declares
+    ``EPOCH_SCALE`` in its module; its trials count ``max_epochs`` and ``patience`` in units of
+    that many epochs.
     """
 
     metric: str = "ndcg"
@@ -87,7 +91,9 @@ def run_trial(
         result.n_params = model.count_params()
         valid = split.holdout("valid")
         best_value, best_weights = -math.inf, None
-        last_epoch = max_epochs or settings.max_epochs
+        scale = int(getattr(module, "EPOCH_SCALE", 1))
+        last_epoch = (max_epochs or settings.max_epochs) * scale
+        patience = settings.patience * scale
         for epoch in range(1, last_epoch + 1):
             loss = model.fit_epoch()
             if not math.isfinite(loss):
@@ -99,7 +105,7 @@ def run_trial(
             if value > best_value:
                 best_value, best_weights = value, model.get_weights()
                 result.valid, result.epochs = metrics, epoch
-            elif epoch - (result.epochs or 0) >= settings.patience:
+            elif epoch - (result.epochs or 0) >= patience:
                 break
             if report is not None and report(epoch, value) and epoch < last_epoch:
                 result.status, result.reason = PRUNED, f"pruned by the tuner after epoch {epoch}"

@@ -1,0 +1,164 @@
+"""The ``autoencoder`` family: Mult-VAE, Mult-DAE (Liang et al. 2018) and CDAE (Wu et al. 2016).
+
+Each user is the vector of the items they interacted with. ``multvae`` and ``multdae`` corrupt
+the normalised vector with dropout, encode it, and decode a multinomial distribution over all
+items (multinomial log-likelihood); the VAE adds a KL term whose weight is annealed linearly
+from 0 to ``anneal_cap`` over ``anneal_epochs`` epochs. ``cdae`` adds a user embedding to a
+denoising autoencoder trained with a logistic loss over every item. No order is needed, so the
+family applies to data without timestamps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from automl_rec.data.profiling import DataProfile
+from automl_rec.data.splitting import StageData
+from automl_rec.models.keras_base import KerasRecommender
+from automl_rec.spaces import SearchSpace
+
+NAME = "autoencoder"
+# One epoch shows each user once: few gradient steps, so trials count patience and epochs in
+# units of this many epochs.
+EPOCH_SCALE = 4
+# The decoder is a dense [hidden, n_items] layer, and batches are dense [batch, n_items] rows.
+MAX_ITEMS = 200_000
+
+
+def unsupported_reason(profile: DataProfile) -> str | None:
+    """Dense item-vector decoders stop making sense on very large catalogues."""
+    if profile.n_items > MAX_ITEMS:
+        return (f"its dense decoder over all {profile.n_items:,} items is too large; it runs on "
+                f"catalogues of up to {MAX_ITEMS:,} items")
+    return None
+
+
+def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
+    """Hidden layers no wider than the catalogue."""
+    space = space.narrowed("hidden_units", high=max(32, profile.n_items))
+    return space.narrowed("latent_dim", high=max(16, profile.n_items // 2))
+
+
+def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommender:
+    """The model of the chosen design."""
+    return {"multvae": MultVAE, "multdae": MultDAE, "cdae": CDAE}[params["design"]](
+        params, data, seed)
+
+
+class _UserVectors(KerasRecommender):
+    """Shared input side: dense interaction vectors gathered from the stage's item lists."""
+
+    def __init__(self, params: dict[str, Any], data: StageData, seed: int) -> None:
+        self.rows = tf.RaggedTensor.from_row_splits(
+            tf.constant(data.items, tf.int64), tf.constant(data.offsets, tf.int64))
+        super().__init__(params, data, seed)
+
+    def vectors(self, users: tf.Tensor) -> tf.Tensor:
+        """``[batch, n_items]`` binary interaction vectors of ``users``."""
+        picked = tf.gather(self.rows, tf.cast(users, tf.int64))
+        index = tf.stack([picked.value_rowids(), picked.flat_values], axis=1)
+        dense = tf.scatter_nd(index, tf.ones_like(picked.flat_values, tf.float32),
+                              [tf.shape(users, out_type=tf.int64)[0], self.data.n_items])
+        return tf.minimum(dense, 1.0)
+
+    def examples(self) -> tuple[np.ndarray, ...]:
+        counts = np.diff(self.data.offsets)
+        return (np.flatnonzero(counts > 0).astype(np.int64),)
+
+    def forward(self, users: tf.Tensor, training: bool) -> tf.Tensor:
+        return self.model(self._inputs(users), training=training)
+
+    def _inputs(self, users: tf.Tensor) -> Any:
+        return self.vectors(users)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        out = [np.asarray(self.forward(tf.constant(chunk, tf.int64), training=False))
+               for chunk in self.user_batches(np.asarray(users))]
+        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
+
+
+def _multinomial_loss(logits: tf.Tensor, vectors: tf.Tensor) -> tf.Tensor:
+    log_softmax = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+    return -tf.reduce_mean(tf.reduce_sum(log_softmax * vectors, axis=-1))
+
+
+class MultDAE(_UserVectors):
+    """Normalise -> dropout -> tanh encoder -> decoder, multinomial likelihood."""
+
+    def build(self) -> keras.Model:
+        vectors = keras.Input(shape=(self.data.n_items,), name="vectors")
+        x = keras.layers.UnitNormalization()(vectors)
+        x = keras.layers.Dropout(float(self.params["dropout"]))(x)
+        x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
+        x = keras.layers.Dense(int(self.params["latent_dim"]), activation="tanh")(x)
+        x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
+        return keras.Model(vectors, keras.layers.Dense(self.data.n_items)(x), name="multdae")
+
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        (users,) = batch
+        vectors = self.vectors(users)
+        return _multinomial_loss(self.model(vectors, training=True), vectors)
+
+
+class MultVAE(_UserVectors):
+    """Variational version: Gaussian latent, KL weight annealed over the first epochs."""
+
+    def build(self) -> keras.Model:
+        latent = int(self.params["latent_dim"])
+        vectors = keras.Input(shape=(self.data.n_items,), name="vectors")
+        x = keras.layers.UnitNormalization()(vectors)
+        x = keras.layers.Dropout(float(self.params["dropout"]))(x)
+        x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
+        mean = keras.layers.Dense(latent, name="mean")(x)
+        log_var = keras.layers.Dense(latent, name="log_var")(x)
+        self.decoder = keras.Sequential([
+            keras.Input(shape=(latent,)),
+            keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh"),
+            keras.layers.Dense(self.data.n_items)], name="decoder")
+        return keras.Model(vectors, [mean, log_var, self.decoder(mean)], name="multvae")
+
+    def _anneal_steps(self) -> float:
+        steps_per_epoch = -(-len(self.examples()[0]) // self.batch_size)
+        return float(max(1, int(self.params["anneal_epochs"]) * steps_per_epoch))
+
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        (users,) = batch
+        vectors = self.vectors(users)
+        mean, log_var, _ = self.model(vectors, training=True)
+        noise = tf.random.normal(tf.shape(mean))
+        logits = self.decoder(mean + noise * tf.exp(0.5 * log_var), training=True)
+        kl = tf.reduce_mean(tf.reduce_sum(
+            0.5 * (tf.exp(log_var) + tf.square(mean) - 1.0 - log_var), axis=-1))
+        progress = tf.cast(self.optimizer.iterations, tf.float32) / self._anneal_steps()
+        beta = tf.minimum(float(self.params["anneal_cap"]), progress)
+        return _multinomial_loss(logits, vectors) + beta * kl
+
+    def forward(self, users: tf.Tensor, training: bool) -> tf.Tensor:
+        return self.model(self.vectors(users), training=training)[2]
+
+
+class CDAE(_UserVectors):
+    """Denoising autoencoder with a user embedding, logistic loss over every item."""
+
+    def build(self) -> keras.Model:
+        hidden = int(self.params["hidden_units"])
+        vectors = keras.Input(shape=(self.data.n_items,), name="vectors")
+        user = keras.Input(shape=(), dtype="int64", name="user")
+        x = keras.layers.Dropout(float(self.params["dropout"]))(vectors)
+        x = keras.layers.Dense(hidden)(x) + keras.layers.Embedding(self.data.n_users, hidden)(user)
+        x = keras.layers.Activation("sigmoid")(x)
+        return keras.Model([vectors, user], keras.layers.Dense(self.data.n_items)(x), name="cdae")
+
+    def _inputs(self, users: tf.Tensor) -> Any:
+        return [self.vectors(users), users]
+
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        (users,) = batch
+        vectors = self.vectors(users)
+        logits = tf.cast(self.model([vectors, users], training=True), tf.float32)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=vectors,
+                                                                      logits=logits))

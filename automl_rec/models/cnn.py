@@ -1,0 +1,112 @@
+"""The ``cnn`` family: Caser and NextItNet.
+
+- ``caser``: horizontal convolutions (heights 1..h, max-pooled over time) and vertical
+  convolutions over the embedding matrix of the user's last L items, joined with a user
+  embedding (Tang & Wang 2018); it scores every item with a softmax and is trained on every
+  position of each user's history.
+- ``nextitnet``: a stack of residual blocks of dilated causal 1-D convolutions over the item
+  sequence (Yuan et al. 2019), predicting the next item at every position in one pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from automl_rec.data.profiling import DataProfile
+from automl_rec.data.splitting import StageData
+from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss
+from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS, NextItemModel, fitting_batch_sizes
+from automl_rec.models.sequences import recent_items, training_windows
+from automl_rec.spaces import SearchSpace
+
+NAME = "cnn"
+
+
+def unsupported_reason(profile: DataProfile) -> str | None:
+    """Convolutions over sequences need histories in time order."""
+    if not profile.has_timestamps:
+        return "needs timestamps to put each user's history in order"
+    return None
+
+
+def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
+    """Windows up to the 95th percentile of history length; Caser's dense output layer only
+    where the catalogue allows a full softmax; batches that fit memory."""
+    longest = max(5, int(np.ceil(profile.history_length["p95"])))
+    space = space.narrowed("max_length", high=longest)
+    space = space.narrowed("caser_length", high=longest)
+    if profile.n_items > FULL_SOFTMAX_MAX_ITEMS:
+        space = space.narrowed("design", choices=("nextitnet",))
+    sizes = fitting_batch_sizes(space["batch_size"].choices, int(space["max_length"].high),
+                                profile.n_items)
+    return space.narrowed("batch_size", choices=sizes)
+
+
+def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommender:
+    """The model of the chosen design."""
+    return {"caser": Caser, "nextitnet": NextItNet}[params["design"]](params, data, seed)
+
+
+class NextItNet(NextItemModel):
+    """Residual blocks of dilated causal convolutions."""
+
+    def encode(self, items: keras.KerasTensor) -> keras.KerasTensor:
+        dim, kernel = self.dim, int(self.params["kernel_size"])
+        dropout = float(self.params["dropout"])
+        present = keras.ops.cast(keras.ops.expand_dims(items > 0, -1), "float32")
+        x = self.embed(items)
+        for _ in range(int(self.params["blocks"])):
+            for dilation in (1, 2, 4):
+                y = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+                y = keras.layers.Conv1D(dim, kernel, padding="causal", dilation_rate=dilation,
+                                        activation="relu")(y)
+                y = keras.layers.LayerNormalization(epsilon=1e-6)(y)
+                y = keras.layers.Conv1D(dim, kernel, padding="causal",
+                                        dilation_rate=2 * dilation, activation="relu")(y)
+                x = (x + keras.layers.Dropout(dropout)(y)) * present
+        return keras.layers.LayerNormalization(epsilon=1e-6)(x)
+
+
+class Caser(KerasRecommender):
+    """Horizontal and vertical convolutions over the last L items, plus a user embedding."""
+
+    @property
+    def length(self) -> int:
+        return int(self.params["caser_length"])
+
+    def build(self) -> keras.Model:
+        dim, dropout = int(self.params["embedding_dim"]), float(self.params["dropout"])
+        window = keras.Input(shape=(self.length,), dtype="int32", name="window")
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        embedded = keras.layers.Embedding(self.data.n_items + 1, dim, name="item_embedding")(
+            window)
+        embedded = embedded * keras.ops.cast(keras.ops.expand_dims(window > 0, -1), "float32")
+        filters = int(self.params["filters"])
+        pooled = [keras.layers.GlobalMaxPooling1D()(
+            keras.layers.Conv1D(filters, height, activation="relu")(embedded))
+            for height in range(1, self.length + 1)]
+        vertical = keras.layers.Dense(int(self.params["vertical_filters"]))(
+            keras.ops.transpose(embedded, (0, 2, 1)))
+        joined = keras.layers.Concatenate()([*pooled, keras.layers.Flatten()(vertical)])
+        z = keras.layers.Dense(dim, activation="relu")(keras.layers.Dropout(dropout)(joined))
+        users = keras.layers.Embedding(self.data.n_users, dim, name="user_embedding")(user)
+        logits = keras.layers.Dense(self.data.n_items, name="item_logits")(
+            keras.layers.Concatenate()([z, users]))
+        return keras.Model([window, user], logits, name="caser")
+
+    def examples(self) -> tuple[np.ndarray, ...]:
+        windows, targets, users = training_windows(self.data, self.length)
+        return windows, users.astype(np.int32), targets.astype(np.int32)
+
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        windows, users, targets = batch
+        return sparse_softmax_loss(self.model([windows, users], training=True), targets)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        users = np.asarray(users)
+        return self.predict((recent_items(self.data, users, self.length),
+                             users.astype(np.int32)), len(users))

@@ -1,0 +1,117 @@
+"""Shared machinery of the sequence families that predict the next item at every position.
+
+A window of a user's items (left-padded, most recent last) goes through a family's encoder to
+one hidden vector per position; the item scores are the dot products of a position's vector with
+the item embeddings (tied input and output embeddings). Training cuts every user's history into
+windows and learns all positions of a window in one pass, with full softmax cross-entropy over
+the catalogue, or sampled softmax with a popularity-based sampler (and its log-q correction) when
+the catalogue is too large for a dense softmax. Scoring reads each user's full history up to the
+prediction point (the most recent ``max_length`` items of the stage the model learned from).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss
+from automl_rec.models.sequences import recent_items, sequence_chunks
+
+# Above this many items, training uses sampled softmax instead of the full softmax.
+FULL_SOFTMAX_MAX_ITEMS = 50_000
+SAMPLED_CANDIDATES = 2_000
+# Training batches are kept below this many (position, item) logits.
+MAX_LOGIT_CELLS = 60_000_000
+
+
+def fitting_batch_sizes(choices: tuple[int, ...], length: int, n_items: int) -> tuple[int, ...]:
+    """The batch sizes whose full-softmax logits (batch x length x items) fit in memory."""
+    width = min(n_items, SAMPLED_CANDIDATES if n_items > FULL_SOFTMAX_MAX_ITEMS else n_items)
+    fitting = tuple(b for b in choices if b * length * width <= MAX_LOGIT_CELLS)
+    return fitting or (min(choices),)
+
+
+class NextItemModel(KerasRecommender):
+    """Base of SASRec, GRU4Rec and NextItNet: ``encode`` maps item windows to hidden vectors."""
+
+    causal = True
+
+    @property
+    def length(self) -> int:
+        """Window length (``max_length``)."""
+        return int(self.params["max_length"])
+
+    @property
+    def dim(self) -> int:
+        """Size of the item embeddings and of the hidden vectors."""
+        return int(self.params["embedding_dim"])
+
+    @property
+    def mask_token(self) -> int:
+        """Input id of the [MASK] token (0 is padding, items are 1..n_items)."""
+        return self.data.n_items + 1
+
+    def encode(self, items: keras.KerasTensor) -> keras.KerasTensor:
+        """``[batch, length]`` item ids -> ``[batch, length, dim]`` hidden vectors."""
+        raise NotImplementedError
+
+    def build(self) -> keras.Model:
+        self.item_embedding = keras.layers.Embedding(self.data.n_items + 2, self.dim,
+                                                     name="item_embedding")
+        items = keras.Input(shape=(self.length,), dtype="int32", name="items")
+        return keras.Model(items, self.encode(items), name=type(self).__name__.lower())
+
+    def item_vectors(self) -> tf.Tensor:
+        """Output embeddings of the catalogue's items, ``[n_items, dim]``."""
+        return self.item_embedding.embeddings[1:self.data.n_items + 1]
+
+    def embed(self, items: keras.KerasTensor) -> keras.KerasTensor:
+        """Item embeddings with padding zeroed."""
+        present = keras.ops.cast(keras.ops.expand_dims(items > 0, -1), "float32")
+        return self.item_embedding(items) * present
+
+    def examples(self) -> tuple[np.ndarray, ...]:
+        chunks = sequence_chunks(self.data, self.length + 1, self.length)
+        chunks = chunks[(chunks > 0).sum(axis=1) >= 2]
+        return chunks[:, :-1], chunks[:, 1:]
+
+    def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        inputs, targets = batch
+        hidden = self.model(inputs, training=True)
+        present = targets > 0
+        return self.item_loss(tf.boolean_mask(hidden, present),
+                              tf.boolean_mask(targets, present) - 1)
+
+    def item_loss(self, hidden: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """Softmax cross-entropy of ``targets`` (0-based items) given hidden vectors."""
+        items = self.item_vectors()
+        if self.data.n_items <= FULL_SOFTMAX_MAX_ITEMS:
+            return sparse_softmax_loss(tf.matmul(hidden, items, transpose_b=True), targets)
+        labels = tf.cast(tf.expand_dims(targets, -1), tf.int64)
+        sampled = tf.random.fixed_unigram_candidate_sampler(
+            true_classes=labels, num_true=1, num_sampled=SAMPLED_CANDIDATES, unique=True,
+            range_max=self.data.n_items, unigrams=(self.data.item_counts + 1).tolist())
+        return tf.reduce_mean(tf.nn.sampled_softmax_loss(
+            weights=items, biases=tf.zeros(self.data.n_items), labels=labels,
+            inputs=tf.cast(hidden, tf.float32), num_sampled=SAMPLED_CANDIDATES,
+            num_classes=self.data.n_items, sampled_values=sampled))
+
+    def score_inputs(self, users: np.ndarray) -> np.ndarray:
+        """The window each user's next item is predicted from (the most recent items)."""
+        return recent_items(self.data, users, self.length)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        windows = self.score_inputs(users)
+        items = self.item_vectors()
+        out = []
+        for chunk in self.user_batches(np.arange(len(users))):
+            hidden = self.model(windows[chunk], training=False)[:, -1, :]
+            out.append(np.asarray(tf.matmul(hidden, items, transpose_b=True)))
+        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
+
+
+def padding_attention_mask(items: keras.KerasTensor) -> keras.KerasTensor:
+    """``[batch, length, length]`` mask letting every position attend to non-padding items."""
+    keys = keras.ops.expand_dims(items > 0, 1)
+    return keras.ops.repeat(keys, items.shape[1], axis=1)
