@@ -24,8 +24,8 @@ from automl_rec.data.profiling import DataProfile, profile_interactions
 from automl_rec.data.splitting import Split, split_interactions
 from automl_rec.data.validation import validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
-from automl_rec.evaluation import BootstrapInterval, paired_bootstrap, top_k
-from automl_rec.evaluation.metrics import METRICS, mask_seen
+from automl_rec.evaluation import BootstrapInterval, paired_bootstrap
+from automl_rec.evaluation.metrics import METRICS
 from automl_rec.leaderboard import COMPLETE, CandidateResult, leaderboard_frame, write_leaderboard
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
@@ -89,7 +89,7 @@ class AutoRecommender:
         study_name: str = "automl-rec",
         search_spaces: list[str | Path] | tuple[str | Path, ...] = (),
         max_epochs: int = 50,
-        patience: int = 3,
+        patience: int = 5,
         exclude_seen: bool | None = None,
         output_dir: str | Path | None = None,
         progress: bool = False,
@@ -164,9 +164,10 @@ class AutoRecommender:
                             result.number, result.status,
                             result.reason or json.dumps(result.params), result.valid, result.test)
             self._select(profile, split, results, config.families)
+            self.fit_seconds_ = time.monotonic() - started
             if out is not None:
                 write_leaderboard(results, self.top_k, out / "leaderboard.csv")
-            self.fit_seconds_ = time.monotonic() - started
+                self.export(out)
             logger.info("best: %s %s %s, %.1f s in all", self.best_family_, self.best_model_name_,
                         json.dumps(self.best_params_), self.fit_seconds_)
         finally:
@@ -223,6 +224,8 @@ class AutoRecommender:
                 "leaderboard.csv or run.log); try another family or a larger budget."
             )
         best = ranked[0]
+        self._serving = None
+        self._saved_model = None
         self.profile_ = profile
         self.split_ = split
         self.results_ = results
@@ -258,40 +261,212 @@ class AutoRecommender:
     def recommend(self, user_ids: list[str] | np.ndarray, k: int | None = None) -> pd.DataFrame:
         """Top-``k`` items for each raw user id, from the best model refit on all data.
 
-        Unknown users get the most popular items. Items a user already has are left out when the
-        protocol excludes seen items.
+        The lists are those of the exported SavedModel (the same serving graph answers both):
+        unknown users get the most popular items, and items a user already has are left out when
+        the protocol excludes seen items.
 
         Args:
             user_ids: Raw user ids, as in the input.
-            k: List length (defaults to ``top_k``).
+            k: List length, at most ``top_k`` (the default).
 
         Returns:
             A long table with columns ``user_id``, ``rank`` (1-based), ``item_id``, ``score``.
+
+        Raises:
+            NotFittedError: Before ``fit`` (or ``load``).
+            ConfigurationError: ``k`` is above the ``top_k`` the model was fitted with.
+        """
+        raw = [str(u) for u in user_ids]
+        out = self._call_serving("serving_default", user_id=raw)
+        return _lists_frame(raw, out, self._list_length(k))
+
+    def recommend_from_history(self, histories: list[list[str]], k: int | None = None
+                               ) -> pd.DataFrame:
+        """Top-``k`` items for histories given now (raw item ids, oldest first).
+
+        Only models that can score a new history offer this (not those that learn one
+        embedding per user: NeuMF, Caser, CDAE). The ``user_id`` column of the result is the
+        position of each history in ``histories``.
+
+        Raises:
+            NotFittedError: Before ``fit`` (or ``load``).
+            ConfigurationError: The model cannot score a new history, or ``k`` is too large.
+        """
+        width = max((len(h) for h in histories), default=0)
+        padded = [[str(i) for i in h] + [""] * (width - len(h)) for h in histories]
+        out = self._call_serving("recommend_from_history", item_ids=padded)
+        return _lists_frame([str(i) for i in range(len(histories))], out, self._list_length(k))
+
+    def evaluate(self, data: str | Path | pd.DataFrame, *, k: int | None = None,
+                 **columns: str | None) -> dict[str, Any]:
+        """Score held-out (user, item) pairs: NDCG@K, HR@K and MRR@K of each pair's item in its
+        user's top-K list (full ranking, the model's seen-item policy), averaged over pairs.
+
+        Args:
+            data: A file or DataFrame of held-out interactions (column roles as for ``fit``).
+            k: Cut-off, at most ``top_k`` (the default).
+            **columns: ``user_col``, ``item_col``, ``sep``... as for ``fit``.
+
+        Returns:
+            The metrics, with the numbers of pairs and of distinct users.
+        """
+        from automl_rec.evaluation.metrics import rank_metrics
+
+        k = self._list_length(k)
+        pairs = validate_interactions(load_interactions(data, **columns), min_distinct=1).frame
+        users = pairs["user"].astype(str).tolist()
+        unique = list(dict.fromkeys(users))
+        lists = self.recommend(unique, k=k)
+        position = {(u, i): r - 1 for u, i, r in zip(lists["user_id"], lists["item_id"],
+                                                      lists["rank"])}
+        found = np.array([position.get((u, str(i)), -1) for u, i in zip(users, pairs["item"])])
+        ndcg, hit, rr = rank_metrics(found)
+        return {f"ndcg@{k}": float(ndcg.mean()), f"hr@{k}": float(hit.mean()),
+                f"mrr@{k}": float(rr.mean()), "pairs": len(pairs), "users": len(unique)}
+
+    def _list_length(self, k: int | None) -> int:
+        if k is None:
+            return self.top_k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.top_k:
+            raise ConfigurationError(
+                f"k must be a whole number from 1 to {self.top_k} (the top_k the model was "
+                f"fitted with); received {k!r}. Fit with a larger top_k for longer lists."
+            )
+        return k
+
+    def _call_serving(self, signature: str, **inputs: Any) -> dict[str, np.ndarray]:
+        _check_is_fitted(self)
+        import tensorflow as tf
+
+        loaded = getattr(self, "_saved_model", None)
+        if loaded is not None:
+            if signature not in loaded.signatures:
+                raise ConfigurationError(
+                    f"This model ({self.best_family_}/{self.best_model_name_}) has no "
+                    f"{signature} signature: it scores users by a learned user embedding."
+                )
+            out = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        else:
+            module = self.serving_module()
+            function = module.serve if signature == "serving_default" else module.from_history
+            if function is None:
+                raise ConfigurationError(
+                    f"This model ({self.best_family_}/{self.best_model_name_}) cannot score a "
+                    "new history: it scores users by a learned user embedding."
+                )
+            (value,) = inputs.values()
+            out = function(tf.constant(value))
+        return {name: np.asarray(tensor) for name, tensor in out.items()}
+
+    def serving_module(self) -> Any:
+        """The serving graph of the fitted model (what ``export`` saves), built once."""
+        _check_is_fitted(self)
+        if getattr(self, "_serving", None) is None:
+            from automl_rec.export import serving_module
+
+            self._serving = serving_module(self.best_model_, self.split_, self.top_k)
+        return self._serving
+
+    def export(self, directory: str | Path) -> Path:
+        """Write the SavedModel, ``model.keras`` and ``metadata.json`` to ``directory``.
+
+        Writes are atomic: an interrupted export leaves the previous model in place.
+
+        Returns:
+            The directory.
         """
         _check_is_fitted(self)
-        k = self.top_k if k is None else k
-        split = self.split_
-        raw = np.asarray(list(user_ids), dtype=object)
-        users = split.user_ids.encode(raw)
-        known = users >= 0
-        everything = split.stage("all")
-        scores = np.empty((len(raw), split.n_items), dtype=np.float32)
-        if known.any():
-            scores[known] = self.best_model_.score(users[known])
-            if split.exclude_seen:
-                scores_known = scores[known]
-                mask_seen(scores_known, users[known], everything.matrix)
-                scores[known] = scores_known
-        scores[~known] = everything.item_counts.astype(np.float32)
-        lists = top_k(scores, k)
-        picked = np.take_along_axis(scores, lists, axis=1)
-        keep = np.isfinite(picked)
-        return pd.DataFrame({
-            "user_id": np.repeat(raw, lists.shape[1])[keep.ravel()],
-            "rank": np.tile(np.arange(1, lists.shape[1] + 1), len(raw))[keep.ravel()],
-            "item_id": split.item_ids.decode(lists[keep]),
-            "score": picked[keep],
-        })
+        from automl_rec.export import export_run
+
+        directory = Path(directory)
+        keras_model = getattr(self.best_model_, "model", None)
+        export_run(directory, self.serving_module(), keras_model, self.metadata())
+        return directory
+
+    def metadata(self) -> dict[str, Any]:
+        """What the exported model is: versions, schema, profile summary, protocol, winner,
+        hyperparameters, metrics, serving contract."""
+        _check_is_fitted(self)
+        from automl_rec.export import environment
+
+        profile, split = self.profile_, self.split_
+        can_score_history = self.serving_module().from_history is not None
+        return {
+            "environment": environment(),
+            "schema": {"columns": profile.columns, "reading": profile.reading},
+            "profile": {key: getattr(profile, key) for key in (
+                "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps",
+                "feedback", "repeat_rate", "warnings")},
+            "protocol": {"name": split.protocol, "exclude_seen": split.exclude_seen,
+                         "metric": f"{self.metric}@{self.top_k}", "seed": self.seed},
+            "families": resolve_families(self.families),
+            "winner": {"family": self.best_family_, "model": self.best_model_name_,
+                       "params": self.best_params_, "epochs": self.best_result_.epochs},
+            "valid_metrics": self.valid_metrics_,
+            "test_metrics": self.test_metrics_,
+            "comparison": self.comparison_,
+            "serving": {"k": min(self.top_k, split.n_items), "exclude_seen": split.exclude_seen,
+                        "signatures": ["serving_default"] + (
+                            ["recommend_from_history"] if can_score_history else []),
+                        "unknown_users": "most popular items"},
+            "fit_seconds": getattr(self, "fit_seconds_", None),
+        }
+
+    @classmethod
+    def load(cls, directory: str | Path) -> AutoRecommender:
+        """Load an exported run; ``recommend`` then answers from its SavedModel.
+
+        Args:
+            directory: A run directory written by ``fit`` (or ``export``).
+
+        Raises:
+            ConfigurationError: The directory holds no exported model.
+        """
+        directory = Path(directory)
+        metadata_path = directory / "model" / "assets" / "metadata.json"
+        if not metadata_path.is_file():
+            raise ConfigurationError(
+                f"'{directory}' holds no exported model (no model/assets/metadata.json); give "
+                "the run directory of a finished fit."
+            )
+        from automl_rec.models import quiet_tensorflow
+
+        quiet_tensorflow()
+        import tensorflow as tf
+
+        metadata = json.loads(metadata_path.read_text())
+        protocol, winner = metadata["protocol"], metadata["winner"]
+        metric, k = protocol["metric"].split("@")
+        model = cls(metadata["families"], metric=metric, top_k=int(k), seed=protocol["seed"],
+                    exclude_seen=protocol["exclude_seen"], output_dir=directory)
+        model.best_family_ = winner["family"]
+        model.best_model_name_ = winner["model"]
+        model.best_params_ = winner["params"]
+        model.valid_metrics_ = metadata["valid_metrics"]
+        model.test_metrics_ = metadata["test_metrics"]
+        model.comparison_ = metadata["comparison"]
+        model.metadata_ = metadata
+        if (directory / "profile.json").is_file():
+            model.profile_ = DataProfile.from_dict(json.loads((directory / "profile.json")
+                                                              .read_text()))
+        if (directory / "leaderboard.csv").is_file():
+            model.leaderboard_ = pd.read_csv(directory / "leaderboard.csv")
+        model._saved_model = tf.saved_model.load(str(directory / "model"))
+        model.best_model_ = model._saved_model
+        return model
+
+
+def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.DataFrame:
+    """A long table of top-``k`` lists from the serving outputs."""
+    items = out["item_ids"][:, :k]
+    scores = out["scores"][:, :k]
+    keep = np.isfinite(scores)
+    return pd.DataFrame({
+        "user_id": np.repeat(np.asarray(keys, dtype=object), items.shape[1])[keep.ravel()],
+        "rank": np.tile(np.arange(1, items.shape[1] + 1), len(keys))[keep.ravel()],
+        "item_id": [i.decode("utf-8") for i in items[keep]],
+        "score": scores[keep],
+    })
 
 
 def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:

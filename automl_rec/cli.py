@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--study-name", default="automl-rec", help="Optuna study name (prefix)")
     fit.add_argument("--max-epochs", type=_positive_int, default=50,
                      help="most epochs of one trial (default: 50)")
-    fit.add_argument("--patience", type=_positive_int, default=3,
-                     help="epochs without improvement before a trial stops (default: 3)")
+    fit.add_argument("--patience", type=_positive_int, default=5,
+                     help="epochs without improvement before a trial stops (default: 5)")
     fit.add_argument("--metric", default="ndcg", choices=["ndcg", "hr", "mrr"],
                      help="selection metric at K (default: ndcg)")
     fit.add_argument("--top-k", "-k", type=_positive_int, default=10,
@@ -92,6 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--format", choices=["table", "json"], default="table",
                          help="rich tables (default) or the JSON object alone")
     _add_column_flags(profile)
+    recommend = commands.add_parser(
+        "recommend", help="top-K items for users, from an exported run",
+        description="Recommend items to users with the SavedModel of a finished fit.")
+    recommend.add_argument("directory", help="run directory of a finished fit")
+    recommend.add_argument("--user", "-u", action="append", required=True,
+                           help="a raw user id (repeatable)")
+    recommend.add_argument("-k", type=_positive_int, help="list length (default: the fit's K)")
+    recommend.add_argument("--format", choices=["text", "json", "csv"], default="text")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score held-out (user, item) pairs with an exported run",
+        description="Full-ranking metrics of an exported model on a file of held-out "
+                    "(user, item) pairs: each pair is a hit when the item is in the user's "
+                    "top-K list.")
+    evaluate.add_argument("directory", help="run directory of a finished fit")
+    evaluate.add_argument("file", help="held-out interactions (same formats as fit)")
+    evaluate.add_argument("-k", type=_positive_int, help="cut-off (default: the fit's K)")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table")
+    _add_column_flags(evaluate)
+
     families = commands.add_parser(
         "families", help="list the model families, their spaces, and whether they apply",
         description="List the families and their search spaces; with FILE, say which apply to "
@@ -100,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     families.add_argument("--search-space", action="append", default=[], metavar="FILE",
                           help="a space file replacing the shipped space of its family")
     _add_column_flags(families)
-    for sub in (fit, profile, families):
+    for sub in (fit, profile, families, recommend, evaluate):
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show tracebacks of errors")
     return parser
@@ -121,6 +141,47 @@ def _profile(args: argparse.Namespace) -> int:
     from automl_rec.report.terminal import print_profile
 
     print_profile(profile, Console())
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    import json
+
+    from automl_rec.api import AutoRecommender
+
+    lists = AutoRecommender.load(args.directory).recommend(args.user, k=args.k)
+    if args.format == "csv":
+        sys.stdout.write(lists.to_csv(index=False))
+    elif args.format == "json":
+        grouped = {user: [{"item_id": row.item_id, "score": float(row.score)}
+                          for row in rows.itertuples()]
+                   for user, rows in lists.groupby("user_id", sort=False)}
+        sys.stdout.write(json.dumps(grouped, indent=2) + "\n")
+    else:
+        for user, rows in lists.groupby("user_id", sort=False):
+            sys.stdout.write(f"{user}: {', '.join(rows['item_id'])}\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from automl_rec.api import AutoRecommender
+
+    model = AutoRecommender.load(args.directory)
+    metrics = model.evaluate(args.file, k=args.k, **_column_kwargs(args))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.file} scored by {args.directory}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
     return 0
 
 
@@ -182,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return USAGE_ERROR
-    handlers = {"fit": _fit, "profile": _profile, "families": _families}
+    handlers = {"fit": _fit, "profile": _profile, "families": _families,
+                "recommend": _recommend, "evaluate": _evaluate}
     from automl_rec.errors import AutoRecError
 
     try:

@@ -32,6 +32,7 @@ class CandidateResult:
         seconds: Wall time of the candidate, search and test scoring included.
         n_params: Number of trainable parameters, if meaningful.
         number: Trial number within its family's search (``None`` for baselines).
+        epoch_seconds: Mean training time of one epoch (validation scoring excluded).
         curve: Validation value of the selection metric after each epoch.
         test_result: Per-user test metrics, kept in memory for paired comparisons.
     """
@@ -47,6 +48,7 @@ class CandidateResult:
     seconds: float = 0.0
     n_params: int | None = None
     number: int | None = None
+    epoch_seconds: float | None = None
     curve: list[float] = field(default_factory=list)
     test_result: EvaluationResult | None = field(default=None, repr=False)
 
@@ -62,7 +64,8 @@ class CandidateResult:
         return {"family": self.family, "model": self.model, "params": self.params,
                 "status": self.status, "reason": self.reason, "valid": self.valid,
                 "test": self.test, "epochs": self.epochs, "seconds": self.seconds,
-                "n_params": self.n_params, "number": self.number, "curve": self.curve}
+                "n_params": self.n_params, "number": self.number,
+                "epoch_seconds": self.epoch_seconds, "curve": self.curve}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> CandidateResult:
@@ -89,6 +92,8 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
         row[f"test_popularity@{k}"] = result.test.get(f"popularity@{k}")
         row["epochs"] = result.epochs
         row["seconds"] = round(result.seconds, 3)
+        row["seconds_per_epoch"] = (None if result.epoch_seconds is None
+                                    else round(result.epoch_seconds, 3))
         row["n_params"] = result.n_params
         rows.append(row)
     frame = pd.DataFrame(rows)

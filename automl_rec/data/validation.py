@@ -51,11 +51,13 @@ class Interactions:
         return "time" in self.frame.columns
 
 
-def validate_interactions(loaded: LoadedInteractions) -> Interactions:
+def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) -> Interactions:
     """Type-check and clean a loaded table.
 
     Args:
         loaded: The output of :func:`automl_rec.data.loading.load_interactions`.
+        min_distinct: Fewest distinct users and items the table must have (2 to learn from it;
+            1 for a held-out file to score).
 
     Returns:
         The cleaned, typed table.
@@ -124,7 +126,7 @@ def validate_interactions(loaded: LoadedInteractions) -> Interactions:
 
     for role in ("user", "item"):
         distinct = frame[role].nunique()
-        if distinct < 2:
+        if distinct < min_distinct:
             raise DataValidationError(
                 f"'{loaded.source}' has a single {role} ({frame[role].iloc[0]!r} in column "
                 f"'{getattr(roles, role)}'); recommendations need at least two users and two "

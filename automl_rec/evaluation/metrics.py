@@ -77,6 +77,14 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(candidates, order, axis=1)
 
 
+def rank_metrics(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-target NDCG, hit and reciprocal rank from the 0-based position of each target in its
+    top-K list (``-1`` when it is not in the list)."""
+    hit = (positions >= 0).astype(np.float64)
+    rank = np.maximum(positions, 0) + 1.0
+    return hit / np.log2(rank + 1.0), hit, hit / rank
+
+
 def mask_seen(scores: np.ndarray, users: np.ndarray, seen: sp.csr_matrix) -> None:
     """Set the scores of items in each user's history to ``-inf``, in place."""
     rows = seen[users].tocoo()
@@ -122,10 +130,7 @@ def evaluate(
         popularity_sum += float(item_counts[lists[valid]].sum())
         found = (lists == targets[batch, None]) & valid
         positions[batch] = np.where(found.any(axis=1), found.argmax(axis=1), -1)
-    hit = (positions >= 0).astype(np.float64)
-    rank = np.maximum(positions, 0) + 1.0
-    ndcg = hit / np.log2(rank + 1.0)
-    rr = hit / rank
+    ndcg, hit, rr = rank_metrics(positions)
     total = int(recommended.sum())
     n_listed = n * min(k, len(item_counts))
     return EvaluationResult(

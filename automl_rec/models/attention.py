@@ -15,12 +15,13 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
-from automl_rec.models.keras_base import KerasRecommender
+from automl_rec.models.keras_base import KerasRecommender, windows
 from automl_rec.models.next_item import NextItemModel, fitting_batch_sizes, padding_attention_mask
-from automl_rec.models.sequences import recent_items, sequence_chunks
+from automl_rec.models.sequences import sequence_chunks
 from automl_rec.spaces import SearchSpace
 
 NAME = "attention"
@@ -86,7 +87,7 @@ class BERT4Rec(SASRec):
         inputs = np.where(masked, self.mask_token, chunks).astype(np.int32)
         return inputs, np.where(masked, chunks, 0).astype(np.int32)
 
-    def score_inputs(self, users: np.ndarray) -> np.ndarray:
-        recent = recent_items(self.data, users, self.length - 1)
-        mask = np.full((len(users), 1), self.mask_token, dtype=np.int32)
-        return np.concatenate([recent, mask], axis=1)
+    def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:
+        recent = windows(rows, self.length - 1)
+        mask = tf.fill(tf.stack([tf.shape(recent)[0], 1]), self.mask_token)
+        return tf.concat([recent, mask], axis=1)

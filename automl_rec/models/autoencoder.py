@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
-from automl_rec.models.keras_base import KerasRecommender
+from automl_rec.models.keras_base import KerasRecommender, vectors
 from automl_rec.spaces import SearchSpace
 
 NAME = "autoencoder"
@@ -50,35 +50,18 @@ def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommende
 
 
 class _UserVectors(KerasRecommender):
-    """Shared input side: dense interaction vectors gathered from the stage's item lists."""
-
-    def __init__(self, params: dict[str, Any], data: StageData, seed: int) -> None:
-        self.rows = tf.RaggedTensor.from_row_splits(
-            tf.constant(data.items, tf.int64), tf.constant(data.offsets, tf.int64))
-        super().__init__(params, data, seed)
+    """Shared input side: dense interaction vectors of the users' histories."""
 
     def vectors(self, users: tf.Tensor) -> tf.Tensor:
-        """``[batch, n_items]`` binary interaction vectors of ``users``."""
-        picked = tf.gather(self.rows, tf.cast(users, tf.int64))
-        index = tf.stack([picked.value_rowids(), picked.flat_values], axis=1)
-        dense = tf.scatter_nd(index, tf.ones_like(picked.flat_values, tf.float32),
-                              [tf.shape(users, out_type=tf.int64)[0], self.data.n_items])
-        return tf.minimum(dense, 1.0)
+        """``[batch, n_items]`` binary interaction vectors of ``users`` (training stage)."""
+        return vectors(self.history.rows(users), self.data.n_items)
 
     def examples(self) -> tuple[np.ndarray, ...]:
         counts = np.diff(self.data.offsets)
         return (np.flatnonzero(counts > 0).astype(np.int64),)
 
-    def forward(self, users: tf.Tensor, training: bool) -> tf.Tensor:
-        return self.model(self._inputs(users), training=training)
-
-    def _inputs(self, users: tf.Tensor) -> Any:
-        return self.vectors(users)
-
-    def score(self, users: np.ndarray) -> np.ndarray:
-        out = [np.asarray(self.forward(tf.constant(chunk, tf.int64), training=False))
-               for chunk in self.user_batches(np.asarray(users))]
-        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        return self.model(vectors(rows, self.data.n_items), training=False)
 
 
 def _multinomial_loss(logits: tf.Tensor, vectors: tf.Tensor) -> tf.Tensor:
@@ -137,8 +120,8 @@ class MultVAE(_UserVectors):
         beta = tf.minimum(float(self.params["anneal_cap"]), progress)
         return _multinomial_loss(logits, vectors) + beta * kl
 
-    def forward(self, users: tf.Tensor, training: bool) -> tf.Tensor:
-        return self.model(self.vectors(users), training=training)[2]
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        return self.model(vectors(rows, self.data.n_items), training=False)[2]
 
 
 class CDAE(_UserVectors):
@@ -153,8 +136,11 @@ class CDAE(_UserVectors):
         x = keras.layers.Activation("sigmoid")(x)
         return keras.Model([vectors, user], keras.layers.Dense(self.data.n_items)(x), name="cdae")
 
-    def _inputs(self, users: tf.Tensor) -> Any:
-        return [self.vectors(users), users]
+    needs_user = True
+
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        return self.model([vectors(rows, self.data.n_items), tf.cast(users, tf.int64)],
+                          training=False)
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         (users,) = batch

@@ -66,11 +66,11 @@ class ItemKNN(Baseline):
     grid = [{"k": k} for k in (5, 10, 20, 50, 100, 200)]
 
     def _fit(self, data: StageData) -> None:
-        self._similarity = cosine_neighbours(data.matrix, int(self.params["k"]))
+        self.similarity = cosine_neighbours(data.matrix, int(self.params["k"]))
 
     def score(self, users: np.ndarray) -> np.ndarray:
         assert self._history is not None
-        return np.asarray((self._history[users] @ self._similarity).todense())
+        return np.asarray((self._history[users] @ self.similarity).todense())
 
 
 class EASE(Baseline):
@@ -81,11 +81,11 @@ class EASE(Baseline):
                                        30000.0)]
 
     def _fit(self, data: StageData) -> None:
-        self._weights = ease_weights(data.matrix, float(self.params["l2"]))
+        self.weights = ease_weights(data.matrix, float(self.params["l2"]))
 
     def score(self, users: np.ndarray) -> np.ndarray:
         assert self._history is not None
-        return np.asarray(self._history[users] @ self._weights)
+        return np.asarray(self._history[users] @ self.weights)
 
     @classmethod
     def unsupported_reason(cls, n_items: int) -> str | None:

@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
-from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss
+from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
 from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS, NextItemModel, fitting_batch_sizes
-from automl_rec.models.sequences import recent_items, training_windows
+from automl_rec.models.sequences import training_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "cnn"
@@ -106,7 +106,8 @@ class Caser(KerasRecommender):
         windows, users, targets = batch
         return sparse_softmax_loss(self.model([windows, users], training=True), targets)
 
-    def score(self, users: np.ndarray) -> np.ndarray:
-        users = np.asarray(users)
-        return self.predict((recent_items(self.data, users, self.length),
-                             users.astype(np.int32)), len(users))
+    needs_user = True
+
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        return self.model([windows(rows, self.length), tf.cast(users, tf.int32)],
+                          training=False)

@@ -2,9 +2,11 @@
 
 A family subclasses :class:`KerasRecommender` and provides the network (``build``), one epoch's
 training examples as arrays (``examples``), the training loss of one batch (``loss_on``) and the
-scores of all items for a batch of users (``score``). Training runs a compiled TensorFlow step
-over a ``tf.data`` pipeline, so that losses with masks, KL annealing or sampled softmax fit the
-same loop. The trial runner only calls ``fit_epoch``, ``score`` and the weight accessors.
+scores of all items given users and their histories, in TensorFlow operations (``scores_for``).
+Training runs a compiled TensorFlow step over a ``tf.data`` pipeline, so that losses with masks,
+KL annealing or sampled softmax fit the same loop. The same ``scores_for`` serves evaluation
+(on the histories of the stage the model learned from) and the exported SavedModel (on the
+histories stored inside it, or on a history given at request time).
 """
 
 from __future__ import annotations
@@ -36,6 +38,47 @@ def free_memory() -> None:
     keras.backend.clear_session()
 
 
+class Histories:
+    """Users' time-ordered item lists as a ragged tensor (rows are users, values item indices).
+
+    Args:
+        items: Item index of each interaction, grouped by user in time order.
+        offsets: Start of each user's interactions (length ``n_users + 1``).
+    """
+
+    def __init__(self, items: Any, offsets: Any) -> None:
+        self.ragged = tf.RaggedTensor.from_row_splits(tf.cast(items, tf.int64),
+                                                      tf.cast(offsets, tf.int64))
+
+    @classmethod
+    def of(cls, data: StageData) -> Histories:
+        """The histories of a stage."""
+        return cls(data.items, data.offsets)
+
+    def rows(self, users: tf.Tensor) -> tf.RaggedTensor:
+        """The histories of ``users``."""
+        return tf.gather(self.ragged, tf.cast(users, tf.int64))
+
+
+def windows(rows: tf.RaggedTensor, length: int) -> tf.Tensor:
+    """The last ``length`` items of each row as ``[batch, length]`` ids (item + 1), left-padded
+    with 0, most recent last."""
+    starts = rows.row_starts()[:, None]
+    ends = starts + rows.row_lengths()[:, None]
+    index = ends - length + tf.range(length, dtype=tf.int64)[None, :]
+    values = tf.concat([rows.flat_values, tf.zeros([1], tf.int64)], axis=0)
+    picked = tf.gather(values, tf.maximum(index, 0)) + 1
+    return tf.cast(tf.where(index >= starts, picked, 0), tf.int32)
+
+
+def vectors(rows: tf.RaggedTensor, n_items: int) -> tf.Tensor:
+    """``[batch, n_items]`` binary vectors of the items in each row."""
+    index = tf.stack([rows.value_rowids(), rows.flat_values], axis=1)
+    dense = tf.scatter_nd(index, tf.ones_like(rows.flat_values, tf.float32),
+                          tf.stack([rows.nrows(), tf.constant(n_items, tf.int64)]))
+    return tf.minimum(dense, 1.0)
+
+
 class KerasRecommender:
     """One trainable model of a family, bound to the stage it learns from.
 
@@ -48,12 +91,14 @@ class KerasRecommender:
     def __init__(self, params: dict[str, Any], data: StageData, seed: int) -> None:
         self.params = params
         self.data = data
+        self.history = Histories.of(data)
         self.rng = np.random.default_rng(seed)
         self.model = self.build()
         self.optimizer = keras.optimizers.Adam(learning_rate=float(params["learning_rate"]))
         self.optimizer.build(self.model.trainable_variables)
         self.steps = 0
         self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._scores = tf.function(self.scores_for, reduce_retracing=True)
 
     def build(self) -> keras.Model:
         """The network to train."""
@@ -68,9 +113,23 @@ class KerasRecommender:
         """Mean training loss of one batch (called under a gradient tape, ``training=True``)."""
         raise NotImplementedError
 
-    def score(self, users: np.ndarray) -> np.ndarray:
-        """Scores of every item for each user, ``[len(users), n_items]``."""
+    # Whether scores depend on a learned embedding of the user (then a history given at
+    # request time, without a known user, cannot be scored).
+    needs_user = False
+
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        """Scores of every item (``[batch, n_items]``) for ``users`` whose histories are ``rows``,
+        in inference mode, as TensorFlow operations."""
         raise NotImplementedError
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        """Scores of every item for each user, ``[len(users), n_items]``, from the histories of
+        the stage the model learned from."""
+        out = []
+        for chunk in self.user_batches(np.asarray(users, dtype=np.int64)):
+            batch = tf.constant(chunk)
+            out.append(np.asarray(self._scores(batch, self.history.rows(batch))))
+        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
 
     @property
     def batch_size(self) -> int:
@@ -111,22 +170,14 @@ class KerasRecommender:
         """Restore weights taken by :meth:`get_weights`."""
         self.model.set_weights(weights)
 
-    def user_batches(self, users: np.ndarray, cells_per_user: int | None = None
-                     ) -> list[np.ndarray]:
-        """Split ``users`` into chunks whose score matrices stay within memory bounds."""
-        size = max(1, SCORE_CELLS // max(cells_per_user or self.data.n_items, 1))
-        return [users[i:i + size] for i in range(0, len(users), size)]
+    def cells_per_user(self) -> int:
+        """Size of the largest tensor scoring one user builds (the row of item scores)."""
+        return self.data.n_items
 
-    def predict(self, inputs: np.ndarray | tuple[np.ndarray, ...], users: int) -> np.ndarray:
-        """Run ``self.model`` in inference mode over ``users`` rows of ``inputs``, in chunks."""
-        out = []
-        for chunk in self.user_batches(np.arange(users)):
-            if isinstance(inputs, tuple):
-                piece: Any = tuple(x[chunk] for x in inputs)
-            else:
-                piece = inputs[chunk]
-            out.append(np.asarray(self.model(piece, training=False)))
-        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
+    def user_batches(self, users: np.ndarray) -> list[np.ndarray]:
+        """Split ``users`` into chunks whose scoring tensors stay within memory bounds."""
+        size = max(1, SCORE_CELLS // max(self.cells_per_user(), 1))
+        return [users[i:i + size] for i in range(0, len(users), size)]
 
 
 def sparse_softmax_loss(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:

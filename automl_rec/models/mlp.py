@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
-from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss
-from automl_rec.models.sequences import recent_items, training_windows
+from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
+from automl_rec.models.sequences import training_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "mlp"
@@ -82,8 +82,8 @@ class YouTubeDNN(KerasRecommender):
         windows, targets = batch
         return sparse_softmax_loss(self.model(windows, training=True), targets)
 
-    def score(self, users: np.ndarray) -> np.ndarray:
-        return self.predict(recent_items(self.data, users, self.length), len(users))
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        return self.model(windows(rows, self.length), training=False)
 
 
 class NeuMF(KerasRecommender):
@@ -140,16 +140,19 @@ class NeuMF(KerasRecommender):
         items[sampled] = self.rng.integers(0, self.data.n_items, int(sampled.sum()))
         return users, items, labels
 
-    def score(self, users: np.ndarray) -> np.ndarray:
-        out = []
-        all_items = np.arange(self.data.n_items)
+    needs_user = True
+
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        all_items = tf.range(self.data.n_items)
         ig, im = self.item_gmf(all_items), self.item_mlp(all_items)
         bias = self.item_bias(all_items)
-        for batch in self.user_batches(np.asarray(users)):
-            ug, um = self.user_gmf(batch)[:, None, :], self.user_mlp(batch)[:, None, :]
-            shape = (len(batch), self.data.n_items, ug.shape[-1])
-            logit = self._logit(keras.ops.broadcast_to(ug, shape), keras.ops.broadcast_to(
-                ig[None], shape), keras.ops.broadcast_to(um, shape), keras.ops.broadcast_to(
-                im[None], shape), keras.ops.broadcast_to(bias[None], (*shape[:2], 1)))
-            out.append(np.asarray(logit))
-        return np.concatenate(out, axis=0)
+        ug, um = self.user_gmf(users)[:, None, :], self.user_mlp(users)[:, None, :]
+        shape = tf.stack([tf.shape(users)[0], self.data.n_items, ug.shape[-1]])
+        return self._logit(tf.broadcast_to(ug, shape), tf.broadcast_to(ig[None], shape),
+                           tf.broadcast_to(um, shape), tf.broadcast_to(im[None], shape),
+                           tf.broadcast_to(bias[None, :, 0], shape[:2])[..., None])
+
+    def cells_per_user(self) -> int:
+        """Each user's scores pass through [n_items, width] activations."""
+        width = 2 * int(self.params["embedding_dim"]) + int(self.params["hidden_units"])
+        return self.data.n_items * width

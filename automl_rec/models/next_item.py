@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss
-from automl_rec.models.sequences import recent_items, sequence_chunks
+from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
+from automl_rec.models.sequences import sequence_chunks
 
 # Above this many items, training uses sampled softmax instead of the full softmax.
 FULL_SOFTMAX_MAX_ITEMS = 50_000
@@ -97,18 +97,13 @@ class NextItemModel(KerasRecommender):
             inputs=tf.cast(hidden, tf.float32), num_sampled=SAMPLED_CANDIDATES,
             num_classes=self.data.n_items, sampled_values=sampled))
 
-    def score_inputs(self, users: np.ndarray) -> np.ndarray:
-        """The window each user's next item is predicted from (the most recent items)."""
-        return recent_items(self.data, users, self.length)
+    def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:
+        """The window the next item is predicted from (the most recent items)."""
+        return windows(rows, self.length)
 
-    def score(self, users: np.ndarray) -> np.ndarray:
-        windows = self.score_inputs(users)
-        items = self.item_vectors()
-        out = []
-        for chunk in self.user_batches(np.arange(len(users))):
-            hidden = self.model(windows[chunk], training=False)[:, -1, :]
-            out.append(np.asarray(tf.matmul(hidden, items, transpose_b=True)))
-        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
+    def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        hidden = self.model(self.score_inputs(rows), training=False)[:, -1, :]
+        return tf.matmul(hidden, self.item_vectors(), transpose_b=True)
 
 
 def padding_attention_mask(items: keras.KerasTensor) -> keras.KerasTensor:

@@ -21,12 +21,6 @@ def _windows(items: np.ndarray, starts: np.ndarray, ends: np.ndarray, length: in
     return np.where(valid, picked, PAD).astype(np.int32)
 
 
-def recent_items(data: StageData, users: np.ndarray, length: int) -> np.ndarray:
-    """The last ``length`` items of each user's history in ``data`` (``[len(users), length]``)."""
-    users = np.asarray(users)
-    return _windows(data.items, data.offsets[users], data.offsets[users + 1], length)
-
-
 def training_windows(data: StageData, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every interaction after a user's first: the window of items before it, and the item.
 

@@ -2,9 +2,10 @@
 
 Budget across families: the baselines run first; then every applicable family gets its default
 trial; after that each new trial goes to the family with the highest *optimistic score*,
-``best validation score x (1 + 1 / (2 x trials so far))``. A family that is ahead therefore keeps
-getting trials, and a family that is close behind gets one whenever the leader's bonus has shrunk
-below its own; a family whose trials all failed gets no more. The search stops when
+``best validation score x (1 + 1 / trials so far)``. A family that is ahead therefore keeps
+getting trials, and one behind gets its next trial once the leader's bonus has shrunk enough (a
+family at half the leader's score gets its second trial when the leader has had many); a family
+whose trials all failed gets no more. The search stops when
 ``max_trials`` trials exist (those of earlier runs of the same study count) or when the time
 budget, less the time reserved for the final refits, would be exceeded. A trial running when
 the time runs out stops after its current epoch and keeps its best epoch.
@@ -83,7 +84,7 @@ class FamilyState:
         best = self.best
         if best is None:
             return float("-inf")
-        return best.valid[self.key] * (1 + 1 / (2 * len(self.results)))
+        return best.valid[self.key] * (1 + 1 / len(self.results))
 
     def typical_seconds(self) -> float:
         seconds = [r.seconds for r in self.results if r.status == COMPLETE]

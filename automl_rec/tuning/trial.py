@@ -41,7 +41,7 @@ class TrialSettings:
     metric: str = "ndcg"
     k: int = 10
     max_epochs: int = 50
-    patience: int = 3
+    patience: int = 5
 
 
 class _Stopped(Exception):
@@ -94,8 +94,12 @@ def run_trial(
         scale = int(getattr(module, "EPOCH_SCALE", 1))
         last_epoch = (max_epochs or settings.max_epochs) * scale
         patience = settings.patience * scale
+        training = 0.0
         for epoch in range(1, last_epoch + 1):
+            epoch_started = time.perf_counter()
             loss = model.fit_epoch()
+            training += time.perf_counter() - epoch_started
+            result.epoch_seconds = training / epoch
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the training loss became {loss} at epoch {epoch}")
             metrics = evaluate_holdout(model.score, valid, exclude_seen=split.exclude_seen,

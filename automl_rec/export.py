@@ -1,0 +1,216 @@
+"""Export a fitted run: a self-contained TensorFlow SavedModel, the Keras model, the metadata.
+
+``<dir>/model/`` is a SavedModel whose ``serving_default`` signature maps raw user ids
+(``user_id: tf.string [batch]``) to the top-K raw item ids and their scores. Inside it: the id
+vocabularies, every user's history, the exclude-seen policy, a popularity fallback for unknown
+users, and the winning model's weights. Families that can score a history given at request time
+also get ``recommend_from_history`` (``item_ids: tf.string [batch, L]``, padded with empty
+strings). It loads with ``tf.saved_model.load`` alone. Writes are atomic: everything goes to a
+temporary folder first, and the previous model is swapped out only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from automl_rec.models import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from automl_rec import __version__  # noqa: E402
+from automl_rec.data.splitting import Split  # noqa: E402
+from automl_rec.models.baselines import EASE, Baseline, ItemKNN, Popularity  # noqa: E402
+from automl_rec.models.keras_base import KerasRecommender, vectors  # noqa: E402
+
+Scorer = Callable[[tf.Tensor, tf.RaggedTensor], tf.Tensor]
+MODEL_DIR, KERAS_FILE, METADATA_FILE = "model", "model.keras", "metadata.json"
+PREVIOUS_MODEL_DIR = ".model-previous"
+
+
+class ServingModule(tf.Module):
+    """The serving graph: vocabularies, histories, seen-item policy, fallback and scorer.
+
+    Args:
+        scorer: Scores of every item for user indices and their histories (TensorFlow ops).
+        state: What holds the scorer's weights (a Keras model or a dict of variables).
+        split: The run's split; its ``all`` stage gives every user's history.
+        k: Length of the returned lists.
+        from_history: Whether to offer ``recommend_from_history``.
+    """
+
+    def __init__(self, scorer: Scorer, state: Any, split: Split, k: int,
+                 from_history: bool) -> None:
+        super().__init__(name="automl_rec_serving")
+        everything = split.stage("all")
+        self.scorer = scorer
+        self.state = state
+        self.k = min(k, split.n_items)
+        self.n_items = split.n_items
+        self.exclude_seen = split.exclude_seen
+        self.user_table = _lookup(split.user_ids.ids)
+        self.item_table = _lookup(split.item_ids.ids)
+        self.item_ids = tf.Variable(split.item_ids.ids.astype(str), trainable=False,
+                                    name="item_ids")
+        self.history_items = tf.Variable(everything.items.astype(np.int64), trainable=False,
+                                         name="history_items")
+        self.history_splits = tf.Variable(everything.offsets.astype(np.int64), trainable=False,
+                                          name="history_splits")
+        self.popularity = tf.Variable(everything.item_counts.astype(np.float32),
+                                      trainable=False, name="popularity")
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None], tf.string, name="user_id")])
+        self.from_history = tf.function(self._from_history, input_signature=[
+            tf.TensorSpec([None, None], tf.string, name="item_ids")]) if from_history else None
+
+    def signatures(self) -> dict[str, Any]:
+        """The SavedModel signatures."""
+        out = {"serving_default": self.serve.get_concrete_function()}
+        if self.from_history is not None:
+            out["recommend_from_history"] = self.from_history.get_concrete_function()
+        return out
+
+    def _top(self, scores: tf.Tensor, rows: tf.RaggedTensor, fallback: tf.Tensor
+             ) -> dict[str, tf.Tensor]:
+        """Mask seen items, put popularity where ``fallback`` holds, keep the top K."""
+        if self.exclude_seen:
+            seen = vectors(rows, self.n_items) > 0
+            scores = tf.where(seen, tf.constant(-np.inf, tf.float32), scores)
+        popular = tf.broadcast_to(self.popularity[None, :], tf.shape(scores))
+        scores = tf.where(fallback[:, None], popular, scores)
+        top = tf.math.top_k(scores, k=self.k)
+        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+
+    def _serve(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        users = self.user_table.lookup(user_id)
+        unknown = users < 0
+        known_users = tf.maximum(users, 0)
+        history = tf.RaggedTensor.from_row_splits(self.history_items, self.history_splits)
+        rows = tf.gather(history, known_users)
+        scores = tf.cast(self.scorer(known_users, rows), tf.float32)
+        return self._top(scores, rows, unknown)
+
+    def _from_history(self, item_ids: tf.Tensor) -> dict[str, tf.Tensor]:
+        items = self.item_table.lookup(item_ids)
+        rows = tf.ragged.boolean_mask(items, items >= 0)
+        users = tf.zeros([tf.shape(item_ids)[0]], tf.int64)
+        scores = tf.cast(self.scorer(users, rows), tf.float32)
+        return self._top(scores, rows, rows.row_lengths() == 0)
+
+
+def _lookup(ids: np.ndarray) -> tf.lookup.StaticHashTable:
+    keys = tf.constant(ids.astype(str))
+    values = tf.range(len(ids), dtype=tf.int64)
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
+
+
+def serving_module(model: Any, split: Split, k: int) -> ServingModule:
+    """The serving module of a fitted model (a Keras family's model or a baseline)."""
+    if isinstance(model, KerasRecommender):
+        return ServingModule(model.scores_for, model.model, split, k, not model.needs_user)
+    scorer, state = _baseline_scorer(model, split.n_items)
+    return ServingModule(scorer, state, split, k, True)
+
+
+def _baseline_scorer(model: Baseline, n_items: int) -> tuple[Scorer, dict[str, tf.Variable]]:
+    """TensorFlow versions of the baselines' scoring, with their weights as variables."""
+    if isinstance(model, Popularity):
+        counts = tf.Variable(model.score(np.zeros(1, dtype=np.int64))[0], trainable=False)
+
+        def popularity(users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+            return tf.broadcast_to(counts[None, :], [tf.shape(users)[0], n_items])
+
+        return popularity, {"popularity": counts}
+    if isinstance(model, EASE):
+        weights = tf.Variable(model.weights, trainable=False)
+
+        def ease(users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+            return tf.matmul(vectors(rows, n_items), weights)
+
+        return ease, {"weights": weights}
+    if isinstance(model, ItemKNN):
+        similarity = model.similarity.tocoo()
+        index = tf.Variable(np.stack([similarity.row, similarity.col], 1).astype(np.int64),
+                            trainable=False)
+        values = tf.Variable(similarity.data.astype(np.float32), trainable=False)
+
+        def itemknn(users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+            sparse = tf.SparseTensor(index, values, [n_items, n_items])
+            return tf.sparse.sparse_dense_matmul(vectors(rows, n_items), sparse)
+
+        return itemknn, {"index": index, "values": values}
+    raise TypeError(f"no serving scorer for {type(model).__name__}")
+
+
+def export_run(directory: Path, module: ServingModule, keras_model: keras.Model | None,
+               metadata: dict[str, Any]) -> None:
+    """Write ``model/``, ``model.keras`` and ``metadata.json`` under ``directory`` atomically.
+
+    The metadata is also stored inside the SavedModel (``model/assets/metadata.json``), so that
+    the model and its description always travel together.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    _recover(directory)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
+    try:
+        text = json.dumps(metadata, indent=2, default=_jsonable)
+        saved = staging / MODEL_DIR
+        tf.saved_model.save(module, str(saved), signatures=module.signatures())
+        (saved / "assets").mkdir(exist_ok=True)
+        (saved / "assets" / METADATA_FILE).write_text(text)
+        (staging / METADATA_FILE).write_text(text)
+        if keras_model is not None:
+            keras_model.save(staging / KERAS_FILE)
+        _swap_in(staging / MODEL_DIR, directory / MODEL_DIR, directory / PREVIOUS_MODEL_DIR)
+        for name in (KERAS_FILE, METADATA_FILE):
+            if (staging / name).exists():
+                os.replace(staging / name, directory / name)
+            elif name == KERAS_FILE and (directory / name).exists():
+                (directory / name).unlink()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(new: Path, target: Path, previous: Path) -> None:
+    if previous.exists():
+        shutil.rmtree(previous)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(new, target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _recover(directory: Path) -> None:
+    """Put back the previous model if an export died between its two renames."""
+    previous, target = directory / PREVIOUS_MODEL_DIR, directory / MODEL_DIR
+    if previous.exists() and not target.exists():
+        os.replace(previous, target)
+    for stale in directory.glob(".export-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def environment() -> dict[str, str]:
+    """Versions of the tool and of what it ran on."""
+    return {"automl_rec": __version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "python": platform.python_version(),
+            "platform": platform.platform(),
+            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
