@@ -168,6 +168,9 @@ class AutoRecommender:
             if out is not None:
                 write_leaderboard(results, self.top_k, out / "leaderboard.csv")
                 self.export(out)
+                from automl_rec.report.html import write_report
+
+                self.report_path_ = write_report(out)
             logger.info("best: %s %s %s, %.1f s in all", self.best_family_, self.best_model_name_,
                         json.dumps(self.best_params_), self.fit_seconds_)
         finally:
@@ -380,7 +383,8 @@ class AutoRecommender:
 
         directory = Path(directory)
         keras_model = getattr(self.best_model_, "model", None)
-        export_run(directory, self.serving_module(), keras_model, self.metadata())
+        self.metadata_ = self.metadata()
+        export_run(directory, self.serving_module(), keras_model, self.metadata_)
         return directory
 
     def metadata(self) -> dict[str, Any]:
@@ -409,8 +413,31 @@ class AutoRecommender:
                         "signatures": ["serving_default"] + (
                             ["recommend_from_history"] if can_score_history else []),
                         "unknown_users": "most popular items"},
+            "budget": {"time_budget": self.time_budget, "max_trials": self.max_trials,
+                       "tuner": self.tuner, "max_epochs": self.max_epochs,
+                       "patience": self.patience, "storage": self.storage,
+                       "study_name": self.study_name},
             "fit_seconds": getattr(self, "fit_seconds_", None),
+            "examples": self._examples(),
         }
+
+    def _examples(self, count: int = 5, recent: int = 10) -> list[dict[str, Any]]:
+        """A few evaluated users (seeded choice) with their latest items and their lists."""
+        split = self.split_
+        everything = split.stage("all")
+        evaluated = split.holdout("test").users
+        rng = np.random.default_rng(self.seed)
+        chosen = np.sort(rng.choice(evaluated, size=min(count, len(evaluated)), replace=False))
+        raw = [str(u) for u in split.user_ids.decode(chosen)]
+        lists = self.recommend(raw)
+        examples = []
+        for user, index in zip(raw, chosen):
+            start, end = everything.offsets[index], everything.offsets[index + 1]
+            history = split.item_ids.decode(everything.items[max(start, end - recent):end])
+            examples.append({
+                "user_id": user, "recent": [str(i) for i in history][::-1],
+                "recommended": lists.loc[lists["user_id"] == user, "item_id"].tolist()})
+        return examples
 
     @classmethod
     def load(cls, directory: str | Path) -> AutoRecommender:

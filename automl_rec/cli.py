@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=["table", "json"], default="table")
     _add_column_flags(evaluate)
 
+    report = commands.add_parser(
+        "report", help="re-render the HTML report of a run",
+        description="Write DIR/report.html again from the files of a finished fit.")
+    report.add_argument("directory", help="run directory of a finished fit")
+
     families = commands.add_parser(
         "families", help="list the model families, their spaces, and whether they apply",
         description="List the families and their search spaces; with FILE, say which apply to "
@@ -120,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     families.add_argument("--search-space", action="append", default=[], metavar="FILE",
                           help="a space file replacing the shipped space of its family")
     _add_column_flags(families)
-    for sub in (fit, profile, families, recommend, evaluate):
+    for sub in (fit, profile, families, recommend, evaluate, report):
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show tracebacks of errors")
     return parser
@@ -185,6 +190,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from automl_rec.report.html import write_report
+
+    path = write_report(args.directory)
+    print(f"Report written to {path}")
+    return 0
+
+
 def _families(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -232,7 +245,11 @@ def _fit(args: argparse.Namespace) -> int:
         console = Console()
         print_run_header(model.profile_, model.split_.protocol, model.split_.exclude_seen, console)
         print_leaderboard(model, console)
-        console.print(f"Run directory: {output}", highlight=False)
+        from automl_rec.report.html import verdict
+
+        console.print(f"[bold]{verdict(model.metadata_)}[/bold]", highlight=False)
+        console.print(f"Report: {model.report_path_}  (model in {output / 'model'})",
+                      highlight=False)
     return 0
 
 
@@ -244,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return USAGE_ERROR
     handlers = {"fit": _fit, "profile": _profile, "families": _families,
-                "recommend": _recommend, "evaluate": _evaluate}
+                "recommend": _recommend, "evaluate": _evaluate, "report": _report}
     from automl_rec.errors import AutoRecError
 
     try:

@@ -205,6 +205,7 @@ def environment() -> dict[str, str]:
     return {"automl_rec": __version__, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(),
             "platform": platform.platform(),
+            "device": ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "CPU",
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

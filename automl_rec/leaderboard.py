@@ -95,6 +95,7 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
         row["seconds_per_epoch"] = (None if result.epoch_seconds is None
                                     else round(result.epoch_seconds, 3))
         row["n_params"] = result.n_params
+        row["curve"] = json.dumps([round(v, 6) for v in result.curve]) if result.curve else ""
         rows.append(row)
     frame = pd.DataFrame(rows)
     for column in ("trial", "epochs", "n_params"):

@@ -30,7 +30,9 @@ class DataProfile:
     ``repeat_rate`` the share of interactions whose item the same user had already met;
     ``cold_user_share`` the share of users with too short a history to be evaluated;
     ``columns`` the source column of each role and ``reading`` how the file was read (separator,
-    encoding, header, whether roles came from column names or content).
+    encoding, header, whether roles came from column names or content); ``distributions`` holds
+    compact curves for plots (a log-binned histogram of interactions per user, and interactions
+    per item against popularity rank).
     """
 
     source: str
@@ -53,6 +55,7 @@ class DataProfile:
     cold_user_share: float
     time_span: dict[str, Any] | None
     activity: dict[str, Any] | None
+    distributions: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +121,8 @@ def profile_interactions(data: Interactions) -> DataProfile:
         cold_user_share=cold_share,
         time_span=time_span,
         activity=activity,
+        distributions={"interactions_per_user": _log_histogram(per_user),
+                       "item_popularity": _rank_curve(per_item)},
         warnings=warnings,
     )
 
@@ -134,6 +139,20 @@ def _summary(counts: np.ndarray) -> dict[str, float]:
 
 def _percentiles(counts: np.ndarray) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(counts, q)), 4) for q in (5, 25, 50, 75, 95, 99)}
+
+
+def _log_histogram(counts: np.ndarray, bins: int = 30) -> dict[str, list[float]]:
+    """Histogram of ``counts`` on log-spaced bins (for heavy-tailed activity)."""
+    edges = np.unique(np.round(np.geomspace(1, max(2, counts.max() + 1), bins + 1)))
+    hist, edges = np.histogram(counts, bins=edges)
+    return {"edges": edges.tolist(), "counts": hist.astype(int).tolist()}
+
+
+def _rank_curve(per_item: np.ndarray, points: int = 200) -> dict[str, list[int]]:
+    """Interactions of the item at each popularity rank, at up to ``points`` log-spaced ranks."""
+    ordered = np.sort(per_item)[::-1]
+    ranks = np.unique(np.round(np.geomspace(1, len(ordered), points)).astype(int))
+    return {"rank": ranks.tolist(), "count": ordered[ranks - 1].astype(int).tolist()}
 
 
 def _long_tail(per_item: np.ndarray) -> dict[str, float]:

@@ -142,13 +142,6 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
                   f"; every candidate with its parameters is in leaderboard.csv.",
                   highlight=False)
-    comparison = model.comparison_
-    if comparison:
-        console.print(
-            f"Winner: {model.best_family_}/{model.best_model_name_}, test {comparison['metric']} "
-            f"{model.test_metrics_[comparison['metric']]:.4f}; versus {comparison['reference']}: "
-            f"{comparison['difference']:+.4f} (95% CI {comparison['low']:+.4f} to "
-            f"{comparison['high']:+.4f}).", highlight=False)
 
 
 def print_families(spaces: dict[str, SearchSpace], reasons: dict[str, str | None],

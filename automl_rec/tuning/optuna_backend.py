@@ -126,3 +126,17 @@ def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
             values[param.name] = trial.suggest_float(param.name, param.low, param.high,
                                                      step=param.step, log=param.log)
     return values
+
+
+def parameter_importances(storage: str, study_name: str) -> dict[str, float]:
+    """Importance of each parameter for the objective (Optuna's fANOVA evaluator), or an empty
+    dict when the study has too few completed trials to tell."""
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(complete) < 3:
+            return {}
+        return {name: float(value) for name, value in
+                optuna.importance.get_param_importances(study, seed=0).items()}
+    except Exception:  # importances are a nicety of the report; never fail a run on them
+        return {}
