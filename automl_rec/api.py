@@ -176,6 +176,7 @@ class AutoRecommender:
         finally:
             if handler is not None:
                 logger.removeHandler(handler)
+                logger.propagate = True
                 handler.close()
         return self
 
@@ -536,4 +537,7 @@ def _attach_run_log(out: Path | None) -> logging.Handler | None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # The run's progress goes to run.log; libraries that configure the root logger (TensorFlow
+    # does) would otherwise echo every line on the terminal.
+    logger.propagate = False
     return handler

@@ -34,7 +34,8 @@ from automl_rec.models.baselines import EASE
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k" / "u.data"
 
 
-def measure(name: str, source: Path | pd.DataFrame, console: Console) -> None:
+def measure(name: str, source: Path | pd.DataFrame, families: list[str],
+            console: Console) -> None:
     from automl_rec.models.keras_base import free_memory, seed_everything
 
     data = validate_interactions(load_interactions(source))
@@ -54,7 +55,7 @@ def measure(name: str, source: Path | pd.DataFrame, console: Console) -> None:
     metrics = evaluate_holdout(ease.score, valid, exclude_seen=split.exclude_seen).metrics()
     table.add_row("baselines/ease", f"fit {fit_seconds:.1f}", f"{time.perf_counter() - started:.2f}",
                   f"{metrics['ndcg@10']:.4f}")
-    for family in FAMILIES:
+    for family in families:
         module = family_module(family)
         if module.unsupported_reason(profile):
             continue
@@ -82,13 +83,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--synthetic-users", type=int, default=0)
+    parser.add_argument("--families", default=",".join(FAMILIES))
     args = parser.parse_args()
+    families = args.families.split(",")
     console = Console(width=140)
-    measure(args.data.name, args.data, console)
+    measure(args.data.name, args.data, families, console)
     if args.synthetic_users:
         frame = make_interactions(n_users=args.synthetic_users, n_items=3706,
                                   mean_history=165.0, seed=0)
-        measure("synthetic ML-1M-sized log", frame, console)
+        measure("synthetic ML-1M-sized log", frame, families, console)
     return 0
 
 

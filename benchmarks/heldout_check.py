@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--time-budget", default="5m")
     parser.add_argument("--families", default="all")
+    parser.add_argument("--keep", type=Path, help="also copy the run directory here")
     args = parser.parse_args()
     log = pd.read_csv(args.data, sep="\t", header=None, names=["user", "item", "rating", "time"],
                       dtype={"user": str, "item": str})
@@ -48,6 +50,8 @@ def main() -> int:
                         "--time-budget", args.time_budget, "--families", args.families,
                         "-o", str(run), "--quiet"], check=True)
         metadata = json.loads((run / "metadata.json").read_text())
+        if args.keep:
+            shutil.copytree(run, args.keep, dirs_exist_ok=True)
         model = tf.saved_model.load(str(run / "model"))
         served = model.signatures["serving_default"](user_id=tf.constant(last["user"].tolist()))
     lists = [[i.decode() for i in row] for row in served["item_ids"].numpy()]

@@ -51,6 +51,9 @@ def quiet_tensorflow() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
 
 
 def default_space(name: str) -> SearchSpace:

@@ -54,8 +54,8 @@ class SASRec(NextItemModel):
     def encode(self, items: keras.KerasTensor) -> keras.KerasTensor:
         dim, dropout = self.dim, float(self.params["dropout"])
         heads = int(self.params["heads"])
-        positions = keras.layers.Embedding(self.length, dim, name="positions")(
-            keras.ops.arange(self.length))
+        index = keras.ops.cumsum(keras.ops.ones_like(items), axis=1) - 1
+        positions = keras.layers.Embedding(self.length, dim, name="positions")(index)
         present = keras.ops.cast(keras.ops.expand_dims(items > 0, -1), "float32")
         x = (self.embed(items) * float(np.sqrt(dim)) + positions) * present
         x = keras.layers.Dropout(dropout)(x)

@@ -111,7 +111,9 @@ def run_trial(
                 result.valid, result.epochs = metrics, epoch
             elif epoch - (result.epochs or 0) >= patience:
                 break
-            if report is not None and report(epoch, value) and epoch < last_epoch:
+            # Scaled families report once per ``scale`` epochs, in their own units.
+            reported = report is not None and epoch % scale == 0
+            if reported and report(epoch // scale, value) and epoch < last_epoch:
                 result.status, result.reason = PRUNED, f"pruned by the tuner after epoch {epoch}"
                 break
             if deadline is not None and time.monotonic() >= deadline:

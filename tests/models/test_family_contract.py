@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,8 @@ def built(family: str, values: dict[str, Any], split: Split, profile: Any, seed:
 
 @pytest.mark.parametrize("family, values", configurations(),
                          ids=lambda v: v if isinstance(v, str) else v.get("design", ""))
-def test_family_contract(family: str, values: dict[str, Any], data: tuple[Split, Any]) -> None:
+def test_family_contract(family: str, values: dict[str, Any], data: tuple[Split, Any],
+                         tmp_path: Path) -> None:
     split, profile = data
     model = built(family, values, split, profile, seed=3)
     loss = model.fit_epoch()
@@ -69,4 +71,13 @@ def test_family_contract(family: str, values: dict[str, Any], data: tuple[Split,
     again = built(family, values, split, profile, seed=3)
     assert again.fit_epoch() == pytest.approx(loss, rel=1e-6)
     np.testing.assert_allclose(again.score(users[:10]), model.score(users[:10]), rtol=1e-5,
+                               atol=1e-6)
+
+    import keras
+
+    model.model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    fresh = built(family, values, split, profile, seed=4)
+    fresh.set_weights(loaded.get_weights())
+    np.testing.assert_allclose(fresh.score(users[:10]), model.score(users[:10]), rtol=1e-5,
                                atol=1e-6)
