@@ -19,31 +19,25 @@ import tensorflow as tf
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
 from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
-from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS, NextItemModel, fitting_batch_sizes
+from automl_rec.models.next_item import (FULL_SOFTMAX_MAX_ITEMS, NextItemModel,
+                                         adapt_window_space, needs_order)
 from automl_rec.models.sequences import training_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "cnn"
 
 
-def unsupported_reason(profile: DataProfile) -> str | None:
-    """Convolutions over sequences need histories in time order."""
-    if not profile.has_timestamps:
-        return "needs timestamps to put each user's history in order"
-    return None
+unsupported_reason = needs_order
 
 
 def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
-    """Windows up to the 95th percentile of history length; Caser's dense output layer only
-    where the catalogue allows a full softmax; batches that fit memory."""
-    longest = max(5, int(np.ceil(profile.history_length["p95"])))
-    space = space.narrowed("max_length", high=longest)
-    space = space.narrowed("caser_length", high=longest)
+    """Windows bounded by the data (for both designs); Caser's dense output layer only where the
+    catalogue allows a full softmax."""
+    space = adapt_window_space(space, profile)
+    space = space.narrowed("caser_length", high=int(space["max_length"].high))
     if profile.n_items > FULL_SOFTMAX_MAX_ITEMS:
         space = space.narrowed("design", choices=("nextitnet",))
-    sizes = fitting_batch_sizes(space["batch_size"].choices, int(space["max_length"].high),
-                                profile.n_items)
-    return space.narrowed("batch_size", choices=sizes)
+    return space
 
 
 def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommender:

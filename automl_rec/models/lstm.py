@@ -11,31 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
 
-from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
 from automl_rec.models.keras_base import KerasRecommender
-from automl_rec.models.next_item import NextItemModel, fitting_batch_sizes
-from automl_rec.spaces import SearchSpace
+from automl_rec.models.next_item import NextItemModel, adapt_window_space, needs_order
 
 NAME = "lstm"
 
 
-def unsupported_reason(profile: DataProfile) -> str | None:
-    """Recurrent models read histories in time order."""
-    if not profile.has_timestamps:
-        return "needs timestamps to put each user's history in order"
-    return None
-
-
-def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
-    """Window length up to the 95th percentile of history length; batches that fit memory."""
-    longest = max(5, int(np.ceil(profile.history_length["p95"])))
-    space = space.narrowed("max_length", high=longest)
-    sizes = fitting_batch_sizes(space["batch_size"].choices, int(space["max_length"].high),
-                                profile.n_items)
-    return space.narrowed("batch_size", choices=sizes)
+unsupported_reason = needs_order
+adapt_space = adapt_window_space
 
 
 def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommender:

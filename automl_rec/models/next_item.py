@@ -15,14 +15,33 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from automl_rec.data.profiling import DataProfile
 from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
 from automl_rec.models.sequences import sequence_chunks
+from automl_rec.spaces import SearchSpace
 
 # Above this many items, training uses sampled softmax instead of the full softmax.
 FULL_SOFTMAX_MAX_ITEMS = 50_000
 SAMPLED_CANDIDATES = 2_000
 # Training batches are kept below this many (position, item) logits.
 MAX_LOGIT_CELLS = 60_000_000
+
+
+def needs_order(profile: DataProfile) -> str | None:
+    """Sequence models read histories in time order: they need timestamps."""
+    if not profile.has_timestamps:
+        return "needs timestamps to put each user's history in order"
+    return None
+
+
+def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
+    """Window length (``max_length``) up to the 95th percentile of history length, and the batch
+    sizes whose logits fit in memory for the longest window."""
+    longest = max(5, int(np.ceil(profile.history_length["p95"])))
+    space = space.narrowed("max_length", high=longest)
+    sizes = fitting_batch_sizes(space["batch_size"].choices, int(space["max_length"].high),
+                                profile.n_items)
+    return space.narrowed("batch_size", choices=sizes)
 
 
 def fitting_batch_sizes(choices: tuple[int, ...], length: int, n_items: int) -> tuple[int, ...]:
