@@ -23,7 +23,7 @@ def _scale(values: Sequence[float], log: bool) -> tuple[float, float]:
     if log:
         low, high = math.log10(low), math.log10(high)
     if high == low:
-        high = low + 1.0
+        high = low + (abs(low) * 0.2 or 1.0)
     return low, high
 
 

@@ -129,7 +129,8 @@ def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], k: int) -> dic
                 f"time budget {budget['time_budget']}" if budget.get("time_budget") else "",
                 f"at most {budget['max_trials']} trials" if budget.get("max_trials") else "",
                 f"tuner {budget.get('tuner', 'optuna')}") if part),
-            "used": f"{used:.0f} s" if used else "-", "trials": trials}
+            "used": f"{used:.0f} s" if used else "-",
+            "trials": f"{trials} trial" + ("" if trials == 1 else "s")}
 
 
 def _profile_rows(profile: dict[str, Any]) -> list[tuple[str, str]]:
@@ -218,7 +219,7 @@ def _leaderboard_rows(leaderboard: pd.DataFrame, metric: str) -> list[dict[str, 
             "status": row["status"],
             "reason": row["reason"] if isinstance(row["reason"], str) else "",
             "valid": _number(value), "valid_sort": -1.0 if pd.isna(value) else float(value),
-            "epochs": _number(row["epochs"] if not pd.isna(row["epochs"]) else None),
+            "epochs": "-" if pd.isna(row["epochs"]) else str(int(row["epochs"])),
             "seconds": f"{row['seconds']:.1f}", "best": is_best,
         })
     return rows
@@ -301,9 +302,9 @@ def _test_chart(leaderboard: pd.DataFrame, k: int, metadata: dict[str, Any]) -> 
 
 
 def _files(directory: Path) -> list[tuple[str, str]]:
-    files = []
+    files = [(REPORT_FILE, "this page")]
     for path in sorted(directory.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or path.name in (REPORT_FILE, REPORT_FILE + ".tmp"):
             continue
         size = (sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
                 if path.is_dir() else path.stat().st_size)

@@ -10,7 +10,7 @@ from pathlib import Path
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import Split
 from automl_rec.evaluation import evaluate_holdout
-from automl_rec.leaderboard import COMPLETE, CandidateResult
+from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
 from automl_rec.models.baselines import BASELINES
 from automl_rec.spaces import SearchSpace
 from automl_rec.tuning.backend import make_backend
@@ -62,6 +62,10 @@ def evaluate_candidates(
                                fingerprint=fingerprint(split, settings, config.seed))
         trials = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
                             observer=observer)
+        searched = {t.family for t in trials}
+        results += [CandidateResult(family, "-", {}, SKIPPED,
+                                    "the budget ran out before its first trial")
+                    for family in spaces if family not in searched]
         for family in spaces:
             complete = [t for t in trials if t.family == family and t.status == COMPLETE]
             if complete:

@@ -1,7 +1,8 @@
 """The search loop: budgets, the order in which families get trials, and resuming.
 
 Budget across families: the baselines run first; then every applicable family gets its default
-trial; after that each new trial goes to the family with the highest *optimistic score*,
+trial (while families wait for it, a trial may use only an equal share of the time left); after
+that each new trial goes to the family with the highest *optimistic score*,
 ``best validation score x (1 + 1 / trials so far)``. A family that is ahead therefore keeps
 getting trials, and one behind gets its next trial once the leader's bonus has shrunk enough (a
 family at half the leader's score gets its second trial when the leader has had many); a family
@@ -166,7 +167,15 @@ def run_search(
             observer.on_epoch(proposal, epoch, value)
             return backend.report(proposal, epoch, value)
 
-        deadline = None if budget.deadline is None else budget.deadline - reserve
+        deadline = None
+        if budget.deadline is not None:
+            deadline = budget.deadline - reserve
+            untried = sum(1 for s in states.values() if not s.results and not s.exhausted)
+            if untried:
+                # While some families still wait for their first trial, a trial may use only its
+                # share of the time left, so that every family gets its default trial.
+                deadline = min(deadline, time.monotonic() + (deadline - time.monotonic()) /
+                               untried)
         result = run_trial(family.name, proposal.params, split, settings,
                            seed=seed + proposal.number, number=proposal.number,
                            max_epochs=proposal.max_epochs, deadline=deadline, report=report)

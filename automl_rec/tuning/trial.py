@@ -70,7 +70,8 @@ def run_trial(
         seed: Seed of this trial.
         number: Trial number, for the record.
         max_epochs: Overrides ``settings.max_epochs`` (e.g. Hyperband's epoch budget).
-        deadline: ``time.monotonic()`` value after which no further epoch starts.
+        deadline: ``time.monotonic()`` value by which the trial and the refits of its
+            configuration should be done; no epoch starts that would leave too little time.
         report: Receives each epoch's objective; returning True prunes the trial.
 
     Returns:
@@ -116,7 +117,9 @@ def run_trial(
             if reported and report(epoch // scale, value) and epoch < last_epoch:
                 result.status, result.reason = PRUNED, f"pruned by the tuner after epoch {epoch}"
                 break
-            if deadline is not None and time.monotonic() >= deadline:
+            # Leave time to refit this configuration twice (for the test score, and on all the
+            # data should it win), each at most as long as the training so far.
+            if deadline is not None and time.monotonic() + 2 * training >= deadline:
                 result.reason = f"stopped by the time budget after epoch {epoch}"
                 break
         if best_weights is not None:
