@@ -52,7 +52,7 @@ def run(name: str, path: Path, budget: str, seed: int, console: Console) -> None
         complete = [r for r in results if r.status == COMPLETE]
         if family == "baselines":
             for r in results:
-                table.add_row(f"baseline", r.model, "-", "-", f"{r.valid[f'ndcg@{k}']:.4f}",
+                table.add_row("baseline", r.model, "-", "-", f"{r.valid[f'ndcg@{k}']:.4f}",
                               f"{r.test[f'ndcg@{k}']:.4f}", f"{r.test[f'hr@{k}']:.4f}", "-", "-")
             continue
         if not complete:

@@ -85,7 +85,7 @@ def run_trial(
     module = family_module(family)
     model = None
     try:
-        from automl_rec.models.keras_base import free_memory, seed_everything
+        from automl_rec.models.keras_base import seed_everything
 
         seed_everything(seed)
         model = module.build(params, split.stage("train"), seed)
