@@ -43,6 +43,7 @@ class KerasTunerBackend:
         self.max_epochs = max_epochs
         self.oracles: dict[str, kt.Oracle] = {}
         self.spaces: dict[str, SearchSpace] = {}
+        self._results: dict[str, list[CandidateResult]] = {}
 
     def register(self, family: str, space: SearchSpace) -> list[CandidateResult]:
         objective = kt.Objective(OBJECTIVE, direction="max")
@@ -60,7 +61,26 @@ class KerasTunerBackend:
         oracle.verbose = 0
         self.oracles[family] = oracle
         self.spaces[family] = space
+        self._results[family] = []
         return []
+
+    def results(self, family: str) -> list[CandidateResult]:
+        return list(self._results[family])
+
+    def in_flight(self) -> int:
+        return 0  # one process: nothing runs but the trial in hand
+
+    def claim(self, proposal: Proposal, max_trials: int | None) -> bool:
+        return True
+
+    def open_run(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close_run(self) -> None:
+        pass
+
+    def closed(self) -> bool:
+        return False
 
     def ask(self, family: str) -> Proposal | None:
         oracle = self.oracles[family]
@@ -89,6 +109,7 @@ class KerasTunerBackend:
             trial.status = kt.engine.trial.TrialStatus.FAILED
             trial.message = result.reason
         oracle.end_trial(trial)
+        self._results[proposal.family].append(result)
 
 
 def hyperparameters(space: SearchSpace) -> kt.HyperParameters:

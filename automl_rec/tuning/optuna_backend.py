@@ -1,20 +1,30 @@
 """Optuna backend (the default): TPE sampling, median pruning, studies kept in an RDB storage.
 
 Each family has its own study, ``<study name>.<family>``, in one storage (by default
-``<run dir>/study.db``, SQLite). The family's default values are enqueued as its first trial,
-followed by the defaults of each of its other designs, so that every design is tried before the
-sampler takes over.
-Running the same command again continues the studies: completed trials are kept, and a trial
-that was still running when its process died is marked failed and retried with the same values.
+``<run dir>/study.db``, SQLite; ``postgresql://...`` for searches spread over machines). The
+family's default values are enqueued as its first trial, followed by the defaults of each of its
+other designs, so that every design is tried before the sampler takes over.
+
+Several processes may share the studies (``automl-rec worker``). Every running trial sends a
+heartbeat to the storage; a trial whose heartbeat stops (its process died) is marked failed after
+``STALE_AFTER_BEATS`` missed beats and enqueued again with the same values, at most
+``MAX_RETRIES`` times, so a dead process loses only the trial it was running. A trial left
+running by a dead process of this same machine is retried at once. Running the same command
+again therefore continues the studies: completed trials are kept, lost ones are retried.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import threading
+import warnings
+from datetime import datetime
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from automl_rec.errors import ConfigurationError
 from automl_rec.leaderboard import COMPLETE, PRUNED, CandidateResult
@@ -22,11 +32,80 @@ from automl_rec.spaces import SearchSpace
 from automl_rec.tuning.backend import Proposal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Heartbeats are used with ask-and-tell here, which Optuna flags as experimental.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
 RESULT_ATTR = "automl_rec_result"
+OWNER_ATTR = "automl_rec_owner"
+RETRY_ATTR = "retry_of"
+HEARTBEAT_SECONDS = 10
+STALE_AFTER_BEATS = 3
+MAX_RETRIES = 2
+RUN_ATTR = "automl_rec_run"
+STATE_ATTR = "automl_rec_state"
+
+
+def open_storage(url: str | None, heartbeat: int = HEARTBEAT_SECONDS
+                 ) -> optuna.storages.RDBStorage | None:
+    """The RDB storage at ``url`` with heartbeats on (``None``: in memory, one process only)."""
+    if url is None:
+        return None
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Several processes write to one SQLite file: wait for its lock rather than fail.
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    try:
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+            grace_period=heartbeat * STALE_AFTER_BEATS,
+            heartbeat_stale_trial_callback=_retry_trial)
+    except ImportError as error:
+        raise ConfigurationError(
+            f"The storage {url!r} needs a database driver that is not installed ({error}); "
+            "for PostgreSQL run: pip install psycopg2-binary."
+        ) from None
+    except Exception as error:  # an unreachable or malformed database is the user's to fix
+        raise ConfigurationError(
+            f"Cannot open the storage {url!r}: {str(error).splitlines()[0]}"
+        ) from None
+
+
+def _retry_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Enqueue a lost trial's values again (at most ``MAX_RETRIES`` times per original)."""
+    retries = int(trial.user_attrs.get("retries", 0))
+    if retries >= MAX_RETRIES:
+        return
+    original = trial.user_attrs.get(RETRY_ATTR, trial.number)
+    study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: original, "retries": retries + 1})
+
+
+class _Heartbeat:
+    """A thread that records a trial's heartbeat until stopped."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
+        self._stop = threading.Event()
+        interval = storage.get_heartbeat_interval() or HEARTBEAT_SECONDS
+
+        def beat() -> None:
+            while True:
+                try:
+                    storage.record_heartbeat(trial_id)
+                except Exception:  # a missed beat is retried at the next interval
+                    pass
+                if self._stop.wait(interval):
+                    return
+
+        self._thread = threading.Thread(target=beat, daemon=True, name=f"heartbeat-{trial_id}")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class OptunaBackend:
-    """Optuna studies over the families' spaces.
+    """Optuna studies over the families' spaces, shared by every process of one search.
 
     Args:
         storage: An Optuna storage URL (``sqlite:///...``, ``postgresql://...``) or ``None`` for
@@ -35,57 +114,122 @@ class OptunaBackend:
         seed: Seed of the samplers.
         fingerprint: What the data and protocol look like; a stored study made on other data is
             refused rather than mixed in.
+        worker: True in a process that joins a search another process leads: it finds the
+            studies made, and samples with a seed of its own.
+        heartbeat: Seconds between heartbeats of a running trial.
     """
 
     def __init__(self, storage: str | None, study_name: str, seed: int,
-                 fingerprint: dict[str, Any]) -> None:
-        self.storage = storage
+                 fingerprint: dict[str, Any], *, worker: bool = False,
+                 heartbeat: int = HEARTBEAT_SECONDS) -> None:
+        self.url = storage
+        self.storage = open_storage(storage, heartbeat)
         self.study_name = study_name
         self.seed = seed
         self.fingerprint = fingerprint
+        self.worker = worker
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.studies: dict[str, optuna.Study] = {}
         self.spaces: dict[str, SearchSpace] = {}
+        self._beats: dict[int, _Heartbeat] = {}
 
     def register(self, family: str, space: SearchSpace) -> list[CandidateResult]:
-        study = optuna.create_study(
-            study_name=f"{self.study_name}.{family}",
-            storage=self.storage,
-            direction="maximize",
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-            load_if_exists=True,
-        )
+        name = f"{self.study_name}.{family}"
+        if self.worker:
+            study = optuna.load_study(study_name=name, storage=self.storage)
+        else:
+            study = optuna.create_study(study_name=name, storage=self.storage,
+                                        direction="maximize", load_if_exists=True)
+        study.pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
         self._check_fingerprint(study)
-        # A resumed study must not replay the proposals of its first run: the sampler's seed
-        # moves on with the number of trials already stored.
+        # A resumed study must not replay the proposals of its first run, and two processes of
+        # one search must not propose the same values: the sampler's seed moves on with the
+        # trials already stored, and differs in every worker.
         seed = self.seed + sum(map(ord, family)) + len(study.trials)
-        study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+        if self.worker:
+            seed += 7919 * os.getpid()
+        study.sampler = optuna.samplers.TPESampler(seed=seed % 2**32, n_startup_trials=5)
         self.studies[family] = study
         self.spaces[family] = space
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            study.tell(trial.number, state=TrialState.FAIL)
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        if not study.trials:
+        if not self.worker and not study.trials:
             for values in default_trials(space):
                 study.enqueue_trial(values)
-        return [CandidateResult.from_record(json.loads(t.user_attrs[RESULT_ATTR]))
-                for t in study.get_trials(deepcopy=False)
-                if t.state.is_finished() and RESULT_ATTR in t.user_attrs]
+        return self.results(family)
 
     def _check_fingerprint(self, study: optuna.Study) -> None:
         stored = study.user_attrs.get("fingerprint")
-        if stored is None:
+        if stored is None and not self.worker:
             study.set_user_attr("fingerprint", self.fingerprint)
         elif stored != self.fingerprint:
             raise ConfigurationError(
-                f"The study '{study.study_name}' in {self.storage} was made on other data or "
+                f"The study '{study.study_name}' in {self.url} was made on other data or "
                 f"settings ({stored}); use another --output directory or --study-name, or delete "
                 "the old study."
             )
 
+    def results(self, family: str) -> list[CandidateResult]:
+        """Every finished trial of the family with its result, whichever process ran it."""
+        return [CandidateResult.from_record(json.loads(t.user_attrs[RESULT_ATTR]))
+                for t in self.studies[family].get_trials(deepcopy=False)
+                if t.state.is_finished() and RESULT_ATTR in t.user_attrs]
+
+    def in_flight(self) -> int:
+        """Trials running now in other processes (lost ones are failed and re-enqueued first)."""
+        running = 0
+        for study in self.studies.values():
+            self._fail_lost_trials(study)
+            running += len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        return running
+
+    def _fail_lost_trials(self, study: optuna.Study) -> None:
+        if self.storage is None:
+            return
+        optuna.storages.fail_stale_trials(study)
+        host = socket.gethostname()
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner_host, _, pid = str(trial.user_attrs.get(OWNER_ATTR, "")).rpartition(":")
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                try:
+                    self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    continue  # another process got there first
+                _retry_trial(study, trial)
+
     def ask(self, family: str) -> Proposal:
-        trial = self.studies[family].ask()
+        study = self.studies[family]
+        trial = study.ask()
+        trial.set_user_attr(OWNER_ATTR, self.owner)
+        if self.storage is not None:
+            self._beats[trial._trial_id] = _Heartbeat(self.storage, trial._trial_id)
         params = sample(trial, self.spaces[family])
         return Proposal(family, trial.number, params, handle=trial)
+
+    def claim(self, proposal: Proposal, max_trials: int | None) -> bool:
+        """Whether the trial is within ``max_trials`` of all the processes' trials together.
+
+        Trials are ordered by the time they started; a trial past the limit (another process
+        started one at the same moment) is withdrawn: its values go back to the queue if they
+        were queued, and it never counts as a trial.
+        """
+        if max_trials is None:
+            return True
+        trial: optuna.Trial = proposal.handle
+        counted = sorted(
+            (t.datetime_start or datetime.max, t._trial_id)
+            for study in self.studies.values()
+            for t in study.get_trials(deepcopy=False)
+            if t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+            or (t.state == TrialState.FAIL and RESULT_ATTR in t.user_attrs))
+        if [i for _, i in counted].index(trial._trial_id) < max_trials:
+            return True
+        self._stop_heartbeat(trial)
+        study = self.studies[proposal.family]
+        frozen = study._storage.get_trial(trial._trial_id)
+        study.tell(trial, state=TrialState.FAIL)
+        if "fixed_params" in frozen.system_attrs:
+            study.enqueue_trial(frozen.params, user_attrs={
+                k: v for k, v in frozen.user_attrs.items() if k != OWNER_ATTR})
+        return False
 
     def report(self, proposal: Proposal, epoch: int, value: float) -> bool:
         trial: optuna.Trial = proposal.handle
@@ -94,6 +238,7 @@ class OptunaBackend:
 
     def tell(self, proposal: Proposal, result: CandidateResult) -> None:
         trial: optuna.Trial = proposal.handle
+        self._stop_heartbeat(trial)
         trial.set_user_attr(RESULT_ATTR, json.dumps(result.to_record()))
         study = self.studies[proposal.family]
         if result.status == COMPLETE:
@@ -102,6 +247,60 @@ class OptunaBackend:
             study.tell(trial, state=TrialState.PRUNED)
         else:
             study.tell(trial, state=TrialState.FAIL)
+
+    def _stop_heartbeat(self, trial: optuna.Trial) -> None:
+        beat = self._beats.pop(trial._trial_id, None)
+        if beat is not None:
+            beat.stop()
+
+    # The run record: what a worker needs to join (data, settings, budget), and whether the
+    # search is still open.
+
+    def _control(self, create: bool) -> optuna.Study:
+        if create:
+            return optuna.create_study(study_name=self.study_name, storage=self.storage,
+                                       load_if_exists=True)
+        return optuna.load_study(study_name=self.study_name, storage=self.storage)
+
+    def open_run(self, record: dict[str, Any]) -> None:
+        """Publish the run record and mark the search open (the leader, before its trials)."""
+        if self.storage is None:
+            return
+        control = self._control(create=True)
+        control.set_user_attr(RUN_ATTR, record)
+        control.set_user_attr(STATE_ATTR, "open")
+
+    def close_run(self) -> None:
+        """Mark the search closed: workers start no more trials."""
+        if self.storage is not None:
+            self._control(create=True).set_user_attr(STATE_ATTR, "closed")
+
+    def closed(self) -> bool:
+        """Whether the leader has closed the search."""
+        if self.storage is None or not self.worker:
+            return False
+        return self._control(create=False).user_attrs.get(STATE_ATTR) == "closed"
+
+
+def load_run(storage: str, study_name: str) -> dict[str, Any] | None:
+    """The open run record of a study, or ``None`` while no leader has published one."""
+    try:
+        control = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    except KeyError:
+        return None
+    if control.user_attrs.get(STATE_ATTR) != "open":
+        return None
+    return control.user_attrs.get(RUN_ATTR)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_trials(space: SearchSpace) -> list[dict[str, Any]]:

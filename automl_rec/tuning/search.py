@@ -7,9 +7,10 @@ that each new trial goes to the family with the highest *optimistic score*,
 getting trials, and one behind gets its next trial once the leader's bonus has shrunk enough (a
 family at half the leader's score gets its second trial when the leader has had many); a family
 whose trials all failed gets no more. The search stops when
-``max_trials`` trials exist (those of earlier runs of the same study count) or when the time
-budget, less the time reserved for the final refits, would be exceeded. A trial running when
-the time runs out stops after its current epoch and keeps its best epoch.
+``max_trials`` trials exist (those of earlier runs of the same study, and of every process
+sharing it, count) or when the time budget, less the time reserved for the final refits, would
+be exceeded. A trial running when the time runs out stops after its current epoch and keeps its
+best epoch.
 """
 
 from __future__ import annotations
@@ -124,8 +125,17 @@ def run_search(
     *,
     seed: int,
     observer: SearchObserver | None = None,
+    record: dict[str, Any] | None = None,
+    worker: bool = False,
+    poll_seconds: float = 1.0,
 ) -> list[CandidateResult]:
     """Run trials of the families until the budget is spent.
+
+    Several processes may run this loop on one shared study: the leader (``worker=False``)
+    publishes ``record`` for workers to join by, closes the search when its budget is spent and
+    waits for the trials still running elsewhere; workers (``worker=True``) stop when the leader
+    closes the search. Every process sees the results of all, so the budget, the trial limit and
+    the choice of family are shared.
 
     Args:
         split: The protocol's split.
@@ -135,31 +145,60 @@ def run_search(
         budget: Deadline and trial limit.
         seed: Base seed; trial ``n`` of a family uses ``seed + n``.
         observer: Progress events.
+        record: What a worker needs to join (the leader publishes it).
+        worker: Join a search led by another process.
+        poll_seconds: Pause between looks at the storage while other processes' trials run.
 
     Returns:
-        Every trial's result, those of earlier runs of the same study included.
+        Every trial's result, those of earlier runs and of other processes included.
     """
     observer = observer or SilentObserver()
     key = f"{settings.metric}@{settings.k}"
     states = {name: FamilyState(name, space, key, backend.register(name, space))
               for name, space in spaces.items()}
+    if not worker:
+        backend.open_run(record or {})
+    try:
+        _search(states, split, backend, settings, budget, seed, observer, poll_seconds)
+    finally:
+        if not worker:
+            backend.close_run()
+    if not worker:
+        while backend.in_flight():
+            time.sleep(poll_seconds)
+    return [result for state in states.values() for result in backend.results(state.name)]
+
+
+def _search(states: dict[str, FamilyState], split: Split, backend: Backend,
+            settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
+            poll_seconds: float) -> None:
     while True:
+        for state in states.values():
+            state.results = backend.results(state.name)
+        if backend.closed():
+            return
         total = sum(len(s.results) for s in states.values())
         if budget.max_trials is not None and total >= budget.max_trials:
-            break
+            return
         family = _next_family(states)
         if family is None:
-            break
+            return
         reserve = _reserve(states)
         if budget.deadline is not None:
             expected = family.typical_seconds()
             if time.monotonic() + expected + reserve > budget.deadline and family.results:
-                break
+                return
             if time.monotonic() + reserve >= budget.deadline:
-                break
+                return
+        if budget.max_trials is not None and total + backend.in_flight() >= budget.max_trials:
+            time.sleep(poll_seconds)  # the last trials run elsewhere; one may yet be lost
+            continue
         proposal = backend.ask(family.name)
         if proposal is None:
             family.exhausted = True
+            continue
+        if not backend.claim(proposal, budget.max_trials):
+            time.sleep(poll_seconds)
             continue
         observer.on_trial_start(proposal)
 
@@ -180,9 +219,7 @@ def run_search(
                            seed=seed + proposal.number, number=proposal.number,
                            max_epochs=proposal.max_epochs, deadline=deadline, report=report)
         backend.tell(proposal, result)
-        family.results.append(result)
         observer.on_trial_end(result)
-    return [result for state in states.values() for result in state.results]
 
 
 def _next_family(states: dict[str, FamilyState]) -> FamilyState | None:
