@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,12 @@ class AutoRecommender:
         output_dir: Run directory (``profile.json``, ``leaderboard.csv``, ``study.db``,
             ``run.log``); ``None`` writes nothing.
         progress: Show live progress in the terminal.
+        device: ``auto`` (a GPU when TensorFlow finds one), ``cpu`` or ``gpu``.
+        workers: Worker processes this fit starts on this machine to run trials beside its own
+            (each on a GPU of its own when there are several); ``None``: one per GPU beyond the
+            first. Workers on other machines join with ``automl-rec worker``.
+        heartbeat: Seconds between heartbeats of running trials; a trial whose process stops
+            beating for three of them is failed and retried.
 
     Example:
         >>> from automl_rec.datasets import make_interactions
@@ -93,6 +100,9 @@ class AutoRecommender:
         exclude_seen: bool | None = None,
         output_dir: str | Path | None = None,
         progress: bool = False,
+        device: str = "auto",
+        workers: int | None = None,
+        heartbeat: int = 10,
     ) -> None:
         self.families = families
         self.time_budget = time_budget
@@ -109,6 +119,9 @@ class AutoRecommender:
         self.exclude_seen = exclude_seen
         self.output_dir = output_dir
         self.progress = progress
+        self.device = device
+        self.workers = workers
+        self.heartbeat = heartbeat
 
     def fit(
         self,
@@ -143,21 +156,23 @@ class AutoRecommender:
         started = time.monotonic()
         config = self._search_config(started)
         out = config.directory
+        columns = {"user_col": user_col, "item_col": item_col, "rating_col": rating_col,
+                   "time_col": time_col, "event_col": event_col, "sep": sep}
         handler = _attach_run_log(out)
         try:
-            loaded = load_interactions(data, user_col=user_col, item_col=item_col,
-                                       rating_col=rating_col, time_col=time_col,
-                                       event_col=event_col, sep=sep)
-            interactions = validate_interactions(loaded)
-            profile = profile_interactions(interactions)
-            logger.info("profiled %s: %d users, %d items, %d interactions", profile.source,
-                        profile.n_users, profile.n_items, profile.n_interactions)
+            workers = self._workers()
+            from automl_rec.device import select_device
+
+            self.device_ = select_device(self.device, gpu=0 if workers.on_gpus else None)
+            profile, split = prepare(data, columns, exclude_seen=self.exclude_seen,
+                                     seed=self.seed)
             if out is not None:
                 (out / "profile.json").write_text(profile.to_json())
-            split = split_interactions(interactions, profile, exclude_seen=self.exclude_seen,
-                                       seed=self.seed)
-            logger.info("protocol %s, exclude seen: %s", split.protocol, split.exclude_seen)
-            with _observer(self.progress, config) as observer:
+            config.record = self._run_record(data, columns, split, config)
+            from automl_rec.distributed import local_workers
+
+            with local_workers(workers, config, out), \
+                    _observer(self.progress, config) as observer:
                 results = evaluate_candidates(split, profile, config, observer)
             for result in results:
                 logger.info("%s %s #%s: %s %s, valid %s, test %s", result.family, result.model,
@@ -180,13 +195,47 @@ class AutoRecommender:
                 handler.close()
         return self
 
+    def _workers(self) -> LocalWorkers:
+        """How many local worker processes to start, and whether each gets a GPU."""
+        from automl_rec.device import gpu_count
+
+        gpus = gpu_count() if self.device != "cpu" else 0
+        count = self.workers if self.workers is not None else max(gpus - 1, 0)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigurationError(
+                f"workers must be a whole number of at least 0; received {self.workers!r}.")
+        if count and self.tuner != "optuna":
+            raise ConfigurationError(
+                f"Worker processes share an Optuna study; the {self.tuner} tuner distributes "
+                "with keras-tuner's own chief/worker mode instead (see the README).")
+        if count and self.storage is None and self.output_dir is None:
+            raise ConfigurationError(
+                "Worker processes share the study through a storage; give output_dir (the "
+                "study goes to DIR/study.db) or a storage URL.")
+        return LocalWorkers(count, on_gpus=gpus > 1 and count > 0)
+
+    def _run_record(self, data: str | Path | pd.DataFrame, columns: dict[str, str | None],
+                    split: Split, config: SearchConfig) -> dict[str, Any]:
+        """What a worker process needs to join this fit's search (published in the study)."""
+        deadline = config.budget.deadline
+        return {
+            "data": None if isinstance(data, pd.DataFrame) else str(Path(data).resolve()),
+            "columns": columns, "families": config.families,
+            "spaces": {name: space.to_dict() for name, space in config.spaces.items()},
+            "metric": self.metric, "top_k": self.top_k, "max_epochs": self.max_epochs,
+            "patience": self.patience, "seed": self.seed, "exclude_seen": split.exclude_seen,
+            "tuner": self.tuner, "heartbeat": self.heartbeat,
+            "deadline": None if deadline is None else time.time() + deadline - time.monotonic(),
+            "max_trials": config.budget.max_trials, "device": self.device,
+        }
+
     def _search_config(self, started: float) -> SearchConfig:
         """Check the arguments and turn them into the search's configuration."""
         if self.metric not in METRICS:
             raise ConfigurationError(
                 f"Unknown metric {self.metric!r}; use one of: {', '.join(METRICS)}."
             )
-        for name in ("top_k", "max_epochs", "patience"):
+        for name in ("top_k", "max_epochs", "patience", "heartbeat"):
             _check_positive(name, getattr(self, name))
         if self.max_trials is not None:
             _check_positive("max_trials", self.max_trials)
@@ -215,7 +264,7 @@ class AutoRecommender:
             settings=TrialSettings(self.metric, self.top_k, self.max_epochs, self.patience),
             budget=Budget(None if seconds is None else started + seconds, max_trials),
             tuner=self.tuner, seed=self.seed, directory=directory, storage=self.storage,
-            study_name=self.study_name, spaces=spaces)
+            study_name=self.study_name, spaces=spaces, heartbeat=self.heartbeat)
 
     def _select(self, profile: DataProfile, split: Split, results: list[CandidateResult],
                 families: list[str]) -> None:
@@ -482,6 +531,27 @@ class AutoRecommender:
         model._saved_model = tf.saved_model.load(str(directory / "model"))
         model.best_model_ = model._saved_model
         return model
+
+
+@dataclass(frozen=True)
+class LocalWorkers:
+    """Worker processes a fit starts beside itself."""
+
+    count: int = 0
+    on_gpus: bool = False
+
+
+def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
+            exclude_seen: bool | None, seed: int) -> tuple[DataProfile, Split]:
+    """Load, validate, profile and split: the data side of a fit (a worker's too)."""
+    loaded = load_interactions(data, **columns)
+    interactions = validate_interactions(loaded)
+    profile = profile_interactions(interactions)
+    logger.info("profiled %s: %d users, %d items, %d interactions", profile.source,
+                profile.n_users, profile.n_items, profile.n_interactions)
+    split = split_interactions(interactions, profile, exclude_seen=exclude_seen, seed=seed)
+    logger.info("protocol %s, exclude seen: %s", split.protocol, split.exclude_seen)
+    return profile, split
 
 
 def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.DataFrame:

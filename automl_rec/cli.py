@@ -42,6 +42,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, received {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, received {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``automl-rec``."""
     parser = argparse.ArgumentParser(
@@ -84,7 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="never recommend items a user already has (default: auto, from the "
                           "repeat rate)")
     fit.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    fit.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
+                     help="where models train: a GPU when there is one (auto, default), cpu, gpu")
+    fit.add_argument("--workers", type=_count,
+                     help="worker processes to start on this machine beside the fit, sharing "
+                          "its study (default: one per GPU beyond the first)")
+    fit.add_argument("--heartbeat", type=_positive_int, default=10, metavar="SECONDS",
+                     help="seconds between heartbeats of running trials; a trial silent for "
+                          "three is retried (default: 10)")
     _add_column_flags(fit)
+
+    worker = commands.add_parser(
+        "worker", help="run trials in a search that a fit leads (from any machine)",
+        description="Join the search of 'automl-rec fit FILE --storage URL --study-name NAME' "
+                    "and run its trials until the fit closes it. The fit publishes the data "
+                    "file, settings and budget in the study.")
+    worker.add_argument("--storage", required=True,
+                        help="the fit's storage URL (postgresql://... or sqlite:///...)")
+    worker.add_argument("--study-name", default="automl-rec", help="the fit's study name")
+    worker.add_argument("--data", help="the interaction file, if the fit's path is not valid "
+                                       "here")
+    worker.add_argument("--device", choices=["auto", "cpu", "gpu"],
+                        help="where models train (default: the fit's choice)")
+    worker.add_argument("--gpu", type=int, metavar="INDEX",
+                        help="use only this GPU (one worker per GPU)")
+    worker.add_argument("--wait", default="10m",
+                        help="how long to wait for the fit to open the search (default: 10m)")
+    worker.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
     profile = commands.add_parser("profile", help="describe an interaction file",
                                   description="Print the data profile of an interaction file.")
@@ -125,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     families.add_argument("--search-space", action="append", default=[], metavar="FILE",
                           help="a space file replacing the shipped space of its family")
     _add_column_flags(families)
-    for sub in (fit, profile, families, recommend, evaluate, report):
+    for sub in (fit, worker, profile, families, recommend, evaluate, report):
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show tracebacks of errors")
     return parser
@@ -239,7 +275,8 @@ def _fit(args: argparse.Namespace) -> int:
         tuner=args.tuner, metric=args.metric, top_k=args.top_k, seed=args.seed,
         storage=args.storage, study_name=args.study_name, search_spaces=args.search_space,
         max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
-        output_dir=output, progress=not args.quiet)
+        output_dir=output, progress=not args.quiet, device=args.device, workers=args.workers,
+        heartbeat=args.heartbeat)
     model.fit(args.file, **_column_kwargs(args))
     if not args.quiet:
         console = Console()
@@ -253,6 +290,18 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from automl_rec.distributed import join_search
+    from automl_rec.tuning.budget import parse_duration
+
+    results = join_search(args.storage, args.study_name, data=args.data, device=args.device,
+                          gpu=args.gpu, wait_seconds=parse_duration(args.wait),
+                          verbose=not args.quiet)
+    if not args.quiet:
+        print(f"The search is closed ({len(results)} trials in all); this worker is done.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``automl-rec`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
@@ -260,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return USAGE_ERROR
-    handlers = {"fit": _fit, "profile": _profile, "families": _families,
+    handlers = {"fit": _fit, "worker": _worker, "profile": _profile, "families": _families,
                 "recommend": _recommend, "evaluate": _evaluate, "report": _report}
     from automl_rec.errors import AutoRecError
 

@@ -193,6 +193,15 @@ def load_space(path: str | Path) -> SearchSpace:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         raise SearchSpaceError(f"The {where} is not valid YAML{line}; fix the syntax.") from exc
+    return parse_space(document, where, str(path))
+
+
+def parse_space(document: Any, where: str = "search space", source: str = "") -> SearchSpace:
+    """Check a space given as a mapping (a parsed space file, or ``SearchSpace.to_dict()``).
+
+    Raises:
+        SearchSpaceError: The mapping breaks a rule of the format.
+    """
     if not isinstance(document, dict) or set(document) != {"family", "parameters"}:
         keys = sorted(document) if isinstance(document, dict) else type(document).__name__
         raise SearchSpaceError(
@@ -210,7 +219,7 @@ def load_space(path: str | Path) -> SearchSpace:
     params: list[Param] = []
     for name, spec in parameters.items():
         params.append(_parse_param(str(name), spec, params, where))
-    return SearchSpace(family, tuple(params), str(path))
+    return SearchSpace(family, tuple(params), source)
 
 
 def _fail(where: str, name: str, message: str) -> SearchSpaceError:

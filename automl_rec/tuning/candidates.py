@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import Split
@@ -33,6 +34,8 @@ class SearchConfig:
     storage: str | None = None
     study_name: str = "automl-rec"
     spaces: dict[str, SearchSpace] = field(default_factory=dict)
+    heartbeat: int | None = None
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 def evaluate_candidates(
@@ -59,9 +62,10 @@ def evaluate_candidates(
         backend = make_backend(config.tuner, directory=config.directory, storage=config.storage,
                                study_name=config.study_name, seed=config.seed,
                                max_epochs=settings.max_epochs,
-                               fingerprint=fingerprint(split, settings, config.seed))
+                               fingerprint=fingerprint(split, settings, config.seed),
+                               heartbeat=config.heartbeat)
         trials = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
-                            observer=observer)
+                            observer=observer, record=config.record)
         searched = {t.family for t in trials}
         results += [CandidateResult(family, "-", {}, SKIPPED,
                                     "the budget ran out before its first trial")

@@ -15,10 +15,13 @@ again therefore continues the studies: completed trials are kept, lost ones are 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
 import socket
 import threading
+import time
 import warnings
 from datetime import datetime
 from typing import Any
@@ -44,6 +47,7 @@ STALE_AFTER_BEATS = 3
 MAX_RETRIES = 2
 RUN_ATTR = "automl_rec_run"
 STATE_ATTR = "automl_rec_state"
+OPEN_ATTEMPTS = 5
 
 
 def open_storage(url: str | None, heartbeat: int = HEARTBEAT_SECONDS
@@ -55,20 +59,24 @@ def open_storage(url: str | None, heartbeat: int = HEARTBEAT_SECONDS
     if url.startswith("sqlite"):
         # Several processes write to one SQLite file: wait for its lock rather than fail.
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-            grace_period=heartbeat * STALE_AFTER_BEATS,
-            heartbeat_stale_trial_callback=_retry_trial)
-    except ImportError as error:
-        raise ConfigurationError(
-            f"The storage {url!r} needs a database driver that is not installed ({error}); "
-            "for PostgreSQL run: pip install psycopg2-binary."
-        ) from None
-    except Exception as error:  # an unreachable or malformed database is the user's to fix
-        raise ConfigurationError(
-            f"Cannot open the storage {url!r}: {str(error).splitlines()[0]}"
-        ) from None
+    for attempt in itertools.count(1):
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                grace_period=heartbeat * STALE_AFTER_BEATS,
+                heartbeat_stale_trial_callback=_retry_trial)
+        except ImportError as error:
+            raise ConfigurationError(
+                f"The storage {url!r} needs a database driver that is not installed ({error}); "
+                "for PostgreSQL run: pip install psycopg2-binary."
+            ) from None
+        except Exception as error:  # an unreachable or malformed database is the user's to fix
+            # Processes that start together may race to create the tables: try again.
+            if attempt == OPEN_ATTEMPTS:
+                raise ConfigurationError(
+                    f"Cannot open the storage {url!r}: {str(error).splitlines()[0]}"
+                ) from None
+            time.sleep(0.5 + random.random())
 
 
 def _retry_trial(study: optuna.Study, trial: FrozenTrial) -> None:

@@ -1,0 +1,173 @@
+"""Searching in several processes: workers that join a fit's study, on this machine or others.
+
+A fit with an RDB storage (``--storage``, by default ``DIR/study.db``) publishes a *run record*
+in its study: the data file, the column roles, the families and their spaces, the protocol
+settings and the budget. ``automl-rec worker --storage URL --study-name NAME`` waits for that
+record, prepares the same split from the same file (the split is seeded, so every process holds
+the same one), and runs trials in the shared studies until the leader closes the search. The
+leader then waits for the trials still running, and selects, refits, exports and reports as
+usual. A fit may also start workers on its own machine (``--workers``, one per extra GPU by
+default), each on its own GPU when there are several.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automl_rec.errors import ConfigurationError
+from automl_rec.leaderboard import CandidateResult
+from automl_rec.models import BASELINES
+from automl_rec.spaces import parse_space
+from automl_rec.tuning.backend import Proposal, make_backend, storage_url
+from automl_rec.tuning.search import Budget, fingerprint, prepare_families, run_search
+from automl_rec.tuning.trial import TrialSettings
+
+if TYPE_CHECKING:
+    from automl_rec.api import LocalWorkers
+    from automl_rec.tuning.candidates import SearchConfig
+
+# How long local workers may take to leave once the search is closed.
+WORKER_EXIT_SECONDS = 120
+
+
+def wait_for_run(storage: str, study_name: str, wait_seconds: float,
+                 poll_seconds: float = 2.0) -> dict[str, Any]:
+    """The run record of an open search, waiting for its leader to publish it.
+
+    Raises:
+        ConfigurationError: No open search of that name appeared within ``wait_seconds``.
+    """
+    from automl_rec.tuning.optuna_backend import load_run
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        record = load_run(storage, study_name)
+        if record is not None:
+            return record
+        if time.monotonic() >= deadline:
+            raise ConfigurationError(
+                f"No open search named {study_name!r} in {storage} (waited {wait_seconds:.0f} "
+                f"s); start one with: automl-rec fit FILE --storage {storage} --study-name "
+                f"{study_name}")
+        time.sleep(poll_seconds)
+
+
+def join_search(storage: str, study_name: str, *, data: str | Path | None = None,
+                device: str | None = None, gpu: int | None = None, wait_seconds: float = 600,
+                verbose: bool = True) -> list[CandidateResult]:
+    """Run trials in the search a leader opened, until it closes.
+
+    Args:
+        storage: The study's storage URL.
+        study_name: The study name (prefix) the leader was given.
+        data: The interaction file, where the leader's path is not valid on this machine.
+        device: ``auto``, ``cpu`` or ``gpu`` (default: the leader's choice).
+        gpu: Index of the one GPU this worker uses.
+        wait_seconds: How long to wait for the leader to open the search.
+        verbose: Print a line as each of this worker's trials starts and ends.
+
+    Returns:
+        The results of every trial of the search, whichever process ran it.
+
+    Raises:
+        ConfigurationError: No open search, the leader uses another tuner, or the data file
+            cannot be found.
+    """
+    from automl_rec.api import prepare
+    from automl_rec.device import select_device
+
+    record = wait_for_run(storage, study_name, wait_seconds)
+    source = data or record["data"]
+    if source is None:
+        raise ConfigurationError(
+            "The leader of this search was given a DataFrame, not a file; give the same data "
+            "to the worker with --data FILE.")
+    if not Path(source).exists():
+        raise ConfigurationError(
+            f"The data file {str(source)!r} of this search does not exist on this machine; "
+            "give its path here with --data FILE.")
+    select_device(device or record["device"], gpu=gpu)
+    profile, split = prepare(source, record["columns"], exclude_seen=record["exclude_seen"],
+                             seed=record["seed"])
+    settings = TrialSettings(record["metric"], record["top_k"], record["max_epochs"],
+                             record["patience"])
+    given = {name: parse_space(space, f"search space of family {name}")
+             for name, space in record["spaces"].items()}
+    spaces, _ = prepare_families([f for f in record["families"] if f != BASELINES], profile,
+                                 given)
+    deadline = record["deadline"]
+    budget = Budget(None if deadline is None else time.monotonic() + deadline - time.time(),
+                    record["max_trials"])
+    backend = make_backend("optuna", directory=None, storage=storage, study_name=study_name,
+                           seed=record["seed"], max_epochs=settings.max_epochs,
+                           fingerprint=fingerprint(split, settings, record["seed"]),
+                           worker=True, heartbeat=record["heartbeat"])
+    observer = LineObserver(f"{settings.metric}@{settings.k}") if verbose else None
+    return run_search(split, spaces, backend, settings, budget, seed=record["seed"],
+                      observer=observer, worker=True)
+
+
+@contextmanager
+def local_workers(workers: LocalWorkers, config: SearchConfig, directory: Path | None
+                  ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start ``workers.count`` worker processes on this machine for the span of a search.
+
+    Each writes its output to ``DIR/worker-N.log``; with ``workers.on_gpus`` worker ``N`` uses
+    GPU ``N`` (the leader keeps GPU 0). On leaving, the workers (which stop once the search is
+    closed) are waited for, and stopped if they linger.
+    """
+    if not workers.count:
+        yield []
+        return
+    storage = storage_url(config.storage, directory)
+    assert storage is not None  # checked by AutoRecommender._workers
+    processes = []
+    try:
+        for number in range(1, workers.count + 1):
+            command = [sys.executable, "-m", "automl_rec.cli", "worker", "--storage", storage,
+                       "--study-name", config.study_name]
+            if workers.on_gpus:
+                command += ["--gpu", str(number)]
+            log = (directory / f"worker-{number}.log").open("wb") if directory else None
+            processes.append(subprocess.Popen(
+                command, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=dict(os.environ)))
+            if log is not None:
+                log.close()
+        yield processes
+    finally:
+        deadline = time.monotonic() + WORKER_EXIT_SECONDS
+        for process in processes:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 1))
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait()
+
+
+class LineObserver:
+    """Prints one line per finished trial (a worker's progress)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def on_trial_start(self, proposal: Proposal) -> None:
+        print(f"trial {proposal.family} #{proposal.number} started: {proposal.params}",
+              flush=True)
+
+    def on_epoch(self, proposal: Proposal, epoch: int, value: float) -> None:
+        pass
+
+    def on_trial_end(self, result: CandidateResult) -> None:
+        score = result.valid.get(self.key)
+        shown = f", best validation {score:.4f}" if score is not None else ""
+        print(f"trial {result.family} #{result.number} {result.status}{shown} "
+              f"({result.seconds:.1f} s){': ' + result.reason if result.reason else ''}",
+              flush=True)
