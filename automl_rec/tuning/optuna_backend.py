@@ -68,7 +68,7 @@ def open_storage(url: str | None, heartbeat: int = HEARTBEAT_SECONDS
         except ImportError as error:
             raise ConfigurationError(
                 f"The storage {url!r} needs a database driver that is not installed ({error}); "
-                "for PostgreSQL run: pip install psycopg2-binary."
+                "for PostgreSQL run: pip install 'psycopg[binary]'."
             ) from None
         except Exception as error:  # an unreachable or malformed database is the user's to fix
             # Processes that start together may race to create the tables: try again.
