@@ -459,9 +459,9 @@ def _resolve_roles(
             if column is not None:
                 chosen[role] = column
                 taken.add(column)
-        if chosen.get("rating") is not None and "event" not in chosen:
-            if not _has_numbers(frame[chosen["rating"]]):
-                chosen["event"], chosen["rating"] = chosen["rating"], None
+        rating = chosen.get("rating")
+        if rating is not None and "event" not in chosen and not _has_numbers(frame[rating]):
+            chosen["event"], chosen["rating"] = rating, None
     if chosen.get("user") is None or chosen.get("item") is None:
         guessed = True
         _infer_by_content(frame, chosen, taken)

@@ -136,7 +136,7 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray, n_second: int) -> int:
     if len(first) == 0:
         return 0
     keys = np.sort(first.astype(np.int64) * n_second + second)
-    return int(np.count_nonzero(keys[1:] != keys[:-1])) + 1
+    return np.count_nonzero(keys[1:] != keys[:-1]) + 1
 
 
 def _summary(counts: np.ndarray) -> dict[str, float]:
