@@ -281,20 +281,22 @@ def _read_with_arrow(
                 encoding="utf8" if encoding.startswith("utf-8") else encoding),
             parse_options=pa_csv.ParseOptions(delimiter=sep[0], newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, null_values=[],
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
+                column_types={name: pa.large_string() for name in names},
+                null_values=MISSING_TOKENS, strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     kept = names[::2] if sep == "::" else names
-    if sep == "::" and any(pc.any(pc.not_equal(table[name], "")).as_py() for name in names[1::2]):
+    if sep == "::" and any(table[name].null_count < len(table) for name in names[1::2]):
         return None
-    missing = pa.array(MISSING_TOKENS)
+    missing = pa.array(MISSING_TOKENS, pa.large_string())
     columns = {}
     for position, name in enumerate(kept):
-        values = pc.utf8_ltrim(table[name], characters=" ")
-        values = pc.if_else(pc.is_in(values, value_set=missing), pa.scalar(None, pa.string()),
-                            values)
+        values = table[name]
+        if pc.any(pc.starts_with(values, " ")).as_py():
+            values = pc.utf8_ltrim(values, characters=" ")
+            values = pc.if_else(pc.is_in(values, value_set=missing),
+                                pa.scalar(None, values.type), values)
         columns[position] = pd.Series(pd.arrays.ArrowStringArray(values), copy=False)
         table = table.drop_columns([name])
     return pd.DataFrame(columns)

@@ -139,6 +139,19 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray, n_second: int) -> int:
     return np.count_nonzero(keys[1:] != keys[:-1]) + 1
 
 
+def _time_codes(times: np.ndarray, n_users: int) -> tuple[np.ndarray, int]:
+    """Codes equal for equal times, and their bound: whole seconds directly, else factorised.
+
+    Whole-second times are their own codes (offset from the first), which avoids hashing tens of
+    millions of floats, as long as user x time codes fit in 64 bits.
+    """
+    low, high = (float(times.min()), float(times.max())) if len(times) else (0.0, 0.0)
+    if np.all(np.mod(times, 1) == 0) and (high - low + 1) * max(n_users, 1) < 2**62:
+        return (times - low).astype(np.int64), int(high - low) + 1
+    codes, uniques = pd.factorize(times)
+    return codes, len(uniques)
+
+
 def _summary(counts: np.ndarray) -> dict[str, float]:
     return {
         "min": int(counts.min()),
@@ -247,8 +260,8 @@ def _figure_warnings(
             "families that need an order (sequence models) are left out."
         )
     else:
-        time_codes, times = pd.factorize(frame["time"].to_numpy())
-        tie_share = 1.0 - distinct_pairs(user_codes, time_codes, len(times)) / len(frame)
+        time_codes, n_times = _time_codes(frame["time"].to_numpy(), n_users)
+        tie_share = 1.0 - distinct_pairs(user_codes, time_codes, n_times) / len(frame)
         if tie_share > 0.1:
             warnings.append(
                 f"{tie_share:.0%} of interactions share their timestamp with an earlier one of "

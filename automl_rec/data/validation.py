@@ -118,7 +118,7 @@ def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) 
             "or timestamp."
         )
         frame = frame[~missing]
-    duplicated = frame.duplicated().to_numpy()
+    duplicated = duplicate_rows(frame)
     n_duplicates = int(duplicated.sum())
     if n_duplicates:
         warnings.append(
@@ -137,6 +137,38 @@ def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) 
             )
     return Interactions(frame, roles, loaded.source, warnings, dict(loaded.notes),
                         n_missing, n_duplicates)
+
+
+def duplicate_rows(frame: pd.DataFrame) -> np.ndarray:
+    """The mask ``frame.duplicated()`` gives (every repeat of an earlier row), found faster.
+
+    Each row is hashed to 64 bits from its columns' codes; only rows whose hash occurs more than
+    once can be repeats, and those few are compared exactly by ``DataFrame.duplicated``. Hash
+    collisions cost time, never correctness.
+    """
+    hashes = np.zeros(len(frame), dtype=np.uint64)
+    for column in frame.columns:
+        hashes = (hashes ^ _row_codes(frame[column])) * np.uint64(0x9E3779B97F4A7C15)
+        hashes ^= hashes >> np.uint64(29)
+    order = np.argsort(hashes)
+    ordered = hashes[order]
+    shared = np.zeros(len(frame), dtype=bool)
+    same = ordered[1:] == ordered[:-1]
+    shared[1:] |= same
+    shared[:-1] |= same
+    candidates = np.sort(order[shared])
+    duplicated = np.zeros(len(frame), dtype=bool)
+    duplicated[candidates] = frame.iloc[candidates].duplicated().to_numpy()
+    return duplicated
+
+
+def _row_codes(values: pd.Series) -> np.ndarray:
+    """64-bit codes that are equal for equal values of one column (as ``duplicated`` sees them)."""
+    if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64) + 0.0  # -0.0 becomes 0.0
+        numbers[np.isnan(numbers)] = np.nan  # one NaN pattern
+        return numbers.view(np.uint64)
+    return pd.factorize(values)[0].astype(np.uint64)
 
 
 def _rows(count: int) -> str:

@@ -1,7 +1,8 @@
-"""The Arrow-backed paths of the data steps give what the pandas paths gave.
+"""The fast paths of the data steps give what the plain pandas paths gave.
 
 Each test feeds a small awkward input to both the fast path and the reference (the pandas reader,
-``pd.to_numeric``, ``np.unique``, object factorisation) and compares the results value by value.
+``pd.to_numeric``, ``DataFrame.duplicated``, object factorisation) and compares the results
+value by value.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from automl_rec.data.loading import (
     as_text,
     load_interactions,
 )
-from automl_rec.data.profiling import distinct_pairs
+from automl_rec.data.profiling import _time_codes, distinct_pairs
 from automl_rec.data.splitting import IdEncoder
-from automl_rec.data.validation import as_numbers
+from automl_rec.data.validation import as_numbers, duplicate_rows
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8", bom: bool = False) -> Path:
@@ -140,3 +141,33 @@ def test_id_encoder_on_chunked_arrow_text_keeps_first_appearance_order() -> None
     assert codes.tolist() == [0, 1, 0, 2, 1, 3]
     assert codes.dtype == np.int64
     assert encoder.decode(codes).tolist() == raw.tolist()
+
+
+def test_duplicate_rows_matches_pandas() -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame({
+        "user": pd.Series(rng.integers(0, 20, n).astype(str), dtype=TEXT),
+        "item": pd.Series(rng.integers(0, 15, n).astype(str), dtype=TEXT),
+        "rating": rng.choice(np.array([1.0, 2.0, 0.0, -0.0, np.nan]), n),
+        "time": rng.integers(0, 40, n).astype(float),
+        "event": pd.Series(rng.choice(np.array(["view", "buy"]), n), dtype=TEXT),
+    })
+    expected = frame.duplicated().to_numpy()
+    assert expected.sum() > 20
+    np.testing.assert_array_equal(duplicate_rows(frame), expected)
+    np.testing.assert_array_equal(duplicate_rows(frame[["user", "item"]]),
+                                  frame[["user", "item"]].duplicated().to_numpy())
+
+
+@pytest.mark.parametrize("times", [
+    pytest.param(np.array([5.0, 5.0, 7.0, 5.0, 9.0, 7.0]), id="whole-seconds"),
+    pytest.param(np.array([5.5, 5.5, 7.0, 5.0, 9.25, 7.0]), id="fractions"),
+    pytest.param(np.array([1e9, 2e9, 1e9, 3e9, 2e9, 1e9]), id="wide-range"),
+])
+def test_tie_share_is_the_share_of_repeated_user_times(times: np.ndarray) -> None:
+    users = np.array([0, 0, 0, 1, 1, 1])
+    codes, bound = _time_codes(times, n_users=2)
+    assert codes.min() >= 0 and codes.max() < bound
+    expected = pd.DataFrame({"u": users, "t": times}).duplicated().sum()
+    assert len(times) - distinct_pairs(users, codes, bound) == expected
