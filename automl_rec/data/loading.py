@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from automl_rec.errors import DataValidationError
 
@@ -56,6 +59,10 @@ _SEPARATORS = ("::", "\t", ";", "|", ",")
 _SNIFF_BYTES = 256 * 1024
 _SNIFF_LINES = 200
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+# Text columns are held by Arrow (a few bytes a value) rather than as Python objects.
+TEXT = pd.StringDtype("pyarrow")
+# Rows of a column that decide whether a column named like a rating holds numbers at all.
+_SAMPLE_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ class LoadedInteractions:
     """A table read from the source, with canonical column names and the roles it was read with.
 
     Attributes:
-        frame: Columns ``user`` and ``item`` (strings), plus ``rating``, ``event`` and ``time``
+        frame: Columns ``user`` and ``item`` (Arrow-backed strings), plus ``rating``, ``event`` and ``time``
             where the source has them, all still as read (strings or numbers), in file order.
         roles: The source column behind each canonical column.
         source: A short description of where the data came from (file name or ``DataFrame``).
@@ -185,18 +192,29 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _frame_as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Turn id-like columns into strings, keeping numbers that are not ids as they are."""
+    """Turn every column but dates and times into text, integers without a decimal point."""
     out = {}
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_float_dtype(values) and _integral(values):
-            values = values.astype("Int64")
-        if pd.api.types.is_datetime64_any_dtype(values):
-            out[column] = values
-        else:
-            text = values.astype("string").astype(object)
-            out[column] = text.where(values.notna().to_numpy(), None)
+        out[column] = values if pd.api.types.is_datetime64_any_dtype(values) else as_text(values)
     return pd.DataFrame(out, index=range(len(frame)))
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Return ``values`` as Arrow-backed strings (missing stays missing).
+
+    Whole numbers are written without a decimal point, also when a gap made the column float,
+    and integers are converted by Arrow rather than one Python object at a time.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return values
+    if pd.api.types.is_float_dtype(values) and _integral(values):
+        values = values.astype("Int64")
+    if pd.api.types.is_integer_dtype(values):
+        numbers = pa.array(values, from_pandas=True)
+        return pd.Series(pd.arrays.ArrowStringArray(numbers.cast(pa.string())),
+                         index=values.index, name=values.name)
+    return values.astype(TEXT)
 
 
 def _integral(values: pd.Series) -> bool:
@@ -228,6 +246,63 @@ def _read_text(
     has_header = _has_header(rows, overrides)
     notes["separator"] = sep
     notes["encoding"] = encoding
+    frame = None
+    if text.splitlines()[0].strip():  # Arrow cannot skip blank lines before a header
+        frame = _read_with_arrow(path, sep, encoding, len(rows[0]), has_header)
+        if frame is not None and has_header:
+            frame.columns = [cell or f"Unnamed: {i}" for i, cell in enumerate(rows[0])]
+    if frame is None:
+        frame = _read_with_pandas(path, sep, encoding, has_header)
+    if not has_header:
+        frame.columns = [str(i) for i in range(frame.shape[1])]
+    return frame, has_header
+
+
+def _read_with_arrow(
+    path: Path, sep: str, encoding: str, n_fields: int, has_header: bool
+) -> pd.DataFrame | None:
+    """Read every field as text with Arrow's multi-threaded reader, cleaned as pandas would be.
+
+    Leading spaces are dropped and the missing-value tokens become missing, as the pandas
+    reader does with ``skipinitialspace`` and ``na_values``. ``::`` is read as ``:`` with every
+    other field empty. Returns ``None`` where Arrow cannot read the file the way pandas would
+    (ragged lines, a ``:`` inside a ``::`` field, space separators);
+    the pandas reader then decides, with its own error messages.
+    """
+    if sep == " " or len(sep) > 1 and sep != "::":
+        return None
+    width = 2 * n_fields - 1 if sep == "::" else n_fields
+    names = [f"f{i}" for i in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(
+                column_names=names, skip_rows=1 if has_header else 0,
+                encoding="utf8" if encoding.startswith("utf-8") else encoding),
+            parse_options=pa_csv.ParseOptions(delimiter=sep[0], newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.large_string() for name in names},
+                null_values=MISSING_TOKENS, strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    kept = names[::2] if sep == "::" else names
+    if sep == "::" and any(table[name].null_count < len(table) for name in names[1::2]):
+        return None
+    missing = pa.array(MISSING_TOKENS, pa.large_string())
+    columns = {}
+    for position, name in enumerate(kept):
+        values = table[name]
+        if pc.any(pc.starts_with(values, " ")).as_py():
+            values = pc.utf8_ltrim(values, characters=" ")
+            values = pc.if_else(pc.is_in(values, value_set=missing),
+                                pa.scalar(None, values.type), values)
+        columns[position] = pd.Series(pd.arrays.ArrowStringArray(values), copy=False)
+        table = table.drop_columns([name])
+    return pd.DataFrame(columns)
+
+
+def _read_with_pandas(path: Path, sep: str, encoding: str, has_header: bool) -> pd.DataFrame:
     kwargs: dict[str, Any] = {
         "sep": sep,
         "header": 0 if has_header else None,
@@ -250,9 +325,7 @@ def _read_text(
             f"'{path.name}' could not be parsed with separator {sep!r} ({first}); check that "
             "every line has the same number of fields, or pass --sep."
         ) from exc
-    if not has_header:
-        frame.columns = [str(i) for i in range(frame.shape[1])]
-    return frame.astype(object).where(frame.notna(), None), has_header
+    return frame.astype(TEXT)
 
 
 def _sniff_encoding(path: Path, head: bytes, warnings: list[str]) -> str:
@@ -388,9 +461,9 @@ def _resolve_roles(
             if column is not None:
                 chosen[role] = column
                 taken.add(column)
-        if chosen.get("rating") is not None and "event" not in chosen:
-            if _numeric_share(frame[chosen["rating"]]) == 0:
-                chosen["event"], chosen["rating"] = chosen["rating"], None
+        rating = chosen.get("rating")
+        if rating is not None and "event" not in chosen and not _has_numbers(frame[rating]):
+            chosen["event"], chosen["rating"] = rating, None
     if chosen.get("user") is None or chosen.get("item") is None:
         guessed = True
         _infer_by_content(frame, chosen, taken)
@@ -422,6 +495,16 @@ def _match_by_name(role: str, columns: list[str]) -> str | None:
         if any(token in ROLE_TOKENS[role] for token in _tokens(column)):
             return column
     return None
+
+
+def _has_numbers(values: pd.Series) -> bool:
+    """Whether any value of the column reads as a number (a sample first, then the rest)."""
+    if _numeric_share(values.head(_SAMPLE_ROWS)) > 0:
+        return True
+    text = as_text(values.iloc[_SAMPLE_ROWS:].dropna())
+    # Only values with a digit (or an "inf") can be numbers; a text column has few of them.
+    maybe = text[text.str.contains(r"(?i)[0-9]|inf", regex=True)]
+    return _numeric_share(maybe) > 0
 
 
 def _numeric_share(values: pd.Series) -> float:

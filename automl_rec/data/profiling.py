@@ -92,7 +92,7 @@ def profile_interactions(data: Interactions) -> DataProfile:
     n, n_users, n_items = len(frame), len(users), len(items)
     per_user = np.bincount(user_codes, minlength=n_users)
     per_item = np.bincount(item_codes, minlength=n_items)
-    pairs = np.unique(user_codes.astype(np.int64) * n_items + item_codes).size
+    pairs = distinct_pairs(user_codes, item_codes, n_items)
     repeat_rate = 1.0 - pairs / n
     cold_share = float(np.mean(per_user < MIN_EVALUATION_HISTORY))
     feedback, histogram = _feedback(frame)
@@ -125,6 +125,31 @@ def profile_interactions(data: Interactions) -> DataProfile:
                        "item_popularity": _rank_curve(per_item)},
         warnings=warnings,
     )
+
+
+def distinct_pairs(first: np.ndarray, second: np.ndarray, n_second: int) -> int:
+    """Number of distinct ``(first, second)`` pairs of two code arrays (``second < n_second``).
+
+    Counted by sorting one int64 key per pair, which stays fast for tens of millions of pairs
+    where hash-based unique counts slow down badly.
+    """
+    if len(first) == 0:
+        return 0
+    keys = np.sort(first.astype(np.int64) * n_second + second)
+    return np.count_nonzero(keys[1:] != keys[:-1]) + 1
+
+
+def _time_codes(times: np.ndarray, n_users: int) -> tuple[np.ndarray, int]:
+    """Codes equal for equal times, and their bound: whole seconds directly, else factorised.
+
+    Whole-second times are their own codes (offset from the first), which avoids hashing tens of
+    millions of floats, as long as user x time codes fit in 64 bits.
+    """
+    low, high = (float(times.min()), float(times.max())) if len(times) else (0.0, 0.0)
+    if np.all(np.mod(times, 1) == 0) and (high - low + 1) * max(n_users, 1) < 2**62:
+        return (times - low).astype(np.int64), int(high - low) + 1
+    codes, uniques = pd.factorize(times)
+    return codes, len(uniques)
 
 
 def _summary(counts: np.ndarray) -> dict[str, float]:
@@ -235,8 +260,8 @@ def _figure_warnings(
             "families that need an order (sequence models) are left out."
         )
     else:
-        ordered = pd.DataFrame({"u": user_codes, "t": frame["time"].to_numpy()})
-        tie_share = float(ordered.duplicated(["u", "t"]).mean())
+        time_codes, n_times = _time_codes(frame["time"].to_numpy(), n_users)
+        tie_share = 1.0 - distinct_pairs(user_codes, time_codes, n_times) / len(frame)
         if tie_share > 0.1:
             warnings.append(
                 f"{tie_share:.0%} of interactions share their timestamp with an earlier one of "

@@ -35,8 +35,18 @@ class IdEncoder:
     @classmethod
     def fit(cls, raw: pd.Series | np.ndarray) -> IdEncoder:
         """Build an encoder over the distinct values of ``raw``."""
-        _, uniques = pd.factorize(np.asarray(raw, dtype=object))
-        return cls(np.asarray(uniques, dtype=object))
+        return cls.fit_encode(raw)[0]
+
+    @classmethod
+    def fit_encode(cls, raw: pd.Series | np.ndarray) -> tuple[IdEncoder, np.ndarray]:
+        """Build an encoder over the distinct values of ``raw`` and return each value's index.
+
+        A Series is factorised as it is (Arrow-backed text by Arrow's hash table), not as
+        Python objects; only the distinct ids become Python strings.
+        """
+        values = raw if isinstance(raw, pd.Series) else np.asarray(raw, dtype=object)
+        codes, uniques = pd.factorize(values)
+        return cls(np.asarray(uniques, dtype=object)), codes.astype(np.int64, copy=False)
 
     @cached_property
     def _index(self) -> pd.Index:
@@ -178,10 +188,8 @@ def split_interactions(
         DataValidationError: No user has enough interactions to be evaluated.
     """
     frame = data.frame
-    user_ids = IdEncoder.fit(frame["user"])
-    item_ids = IdEncoder.fit(frame["item"])
-    users = user_ids.encode(frame["user"])
-    items = item_ids.encode(frame["item"])
+    user_ids, users = IdEncoder.fit_encode(frame["user"])
+    item_ids, items = IdEncoder.fit_encode(frame["item"])
     position = np.arange(len(frame))
     if data.has_time:
         protocol = TEMPORAL

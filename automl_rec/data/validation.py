@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from automl_rec.data.loading import ColumnRoles, LoadedInteractions
+from automl_rec.data.loading import ColumnRoles, LoadedInteractions, as_text
 from automl_rec.errors import DataValidationError
 
 # Rows with a missing user or item id are dropped with a warning up to this share; above it the
@@ -27,7 +29,8 @@ class Interactions:
     """A validated interaction table.
 
     Attributes:
-        frame: ``user`` and ``item`` (str), and where present ``rating`` (float), ``event`` (str)
+        frame: ``user`` and ``item`` (Arrow-backed str), and where present ``rating`` (float),
+            ``event`` (Arrow-backed str)
             and ``time`` (float seconds since the Unix epoch), in file order.
         roles: The source column behind each canonical column.
         source: Where the data came from.
@@ -115,7 +118,7 @@ def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) 
             "or timestamp."
         )
         frame = frame[~missing]
-    duplicated = frame.duplicated().to_numpy()
+    duplicated = duplicate_rows(frame)
     n_duplicates = int(duplicated.sum())
     if n_duplicates:
         warnings.append(
@@ -136,20 +139,53 @@ def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) 
                         n_missing, n_duplicates)
 
 
+def duplicate_rows(frame: pd.DataFrame) -> np.ndarray:
+    """The mask ``frame.duplicated()`` gives (every repeat of an earlier row), found faster.
+
+    Each row is hashed to 64 bits from its columns' codes; only rows whose hash occurs more than
+    once can be repeats, and those few are compared exactly by ``DataFrame.duplicated``. Hash
+    collisions cost time, never correctness.
+    """
+    hashes = np.zeros(len(frame), dtype=np.uint64)
+    for column in frame.columns:
+        hashes = (hashes ^ _row_codes(frame[column])) * np.uint64(0x9E3779B97F4A7C15)
+        hashes ^= hashes >> np.uint64(29)
+    order = np.argsort(hashes)
+    ordered = hashes[order]
+    shared = np.zeros(len(frame), dtype=bool)
+    same = ordered[1:] == ordered[:-1]
+    shared[1:] |= same
+    shared[:-1] |= same
+    candidates = np.sort(order[shared])
+    duplicated = np.zeros(len(frame), dtype=bool)
+    duplicated[candidates] = frame.iloc[candidates].duplicated().to_numpy()
+    return duplicated
+
+
+def _row_codes(values: pd.Series) -> np.ndarray:
+    """64-bit codes that are equal for equal values of one column (as ``duplicated`` sees them)."""
+    if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64) + 0.0  # -0.0 becomes 0.0
+        numbers[np.isnan(numbers)] = np.nan  # one NaN pattern
+        return numbers.view(np.uint64)
+    return pd.factorize(values)[0].astype(np.uint64)
+
+
 def _rows(count: int) -> str:
     return f"{int(count)} row" + ("" if int(count) == 1 else "s")
 
 
 def _clean_ids(values: pd.Series) -> pd.Series:
-    text = values.astype(object)
-    present = text.notna().to_numpy()
-    stripped = text.astype(str).str.strip().astype(object)
-    stripped = stripped.where(present & (stripped != "").to_numpy(), None)
-    return stripped
+    """Ids as text without surrounding white space; empty ids become missing."""
+    stripped = as_text(values).str.strip()
+    text = stripped.array.__arrow_array__()
+    empty = pc.equal(text, "")
+    cleaned = pc.if_else(empty, pa.scalar(None, text.type), text)
+    return pd.Series(pd.arrays.ArrowStringArray(cleaned), index=values.index, name=values.name)
 
 
 def _parse_ratings(values: pd.Series, column: str | None, source: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = as_numbers(values)
     bad = numbers.isna() & values.notna()
     if bad.any():
         raise DataValidationError(
@@ -157,7 +193,23 @@ def _parse_ratings(values: pd.Series, column: str | None, source: str) -> pd.Ser
             f"non-numeric values, such as {str(values[bad].iloc[0])!r}; ratings must be numbers (pass --event-col "
             f"'{column}' if it holds event types, or --rating-col none)."
         )
-    return numbers.astype(float)
+    return numbers
+
+
+def as_numbers(values: pd.Series) -> pd.Series:
+    """Read a column as float (NaN where missing or not a number), as ``pd.to_numeric`` does.
+
+    Text held by Arrow is cast by Arrow in one pass; where that fails (a value that is not a
+    plain number) or meets an infinity or a NaN, ``pd.to_numeric`` reads the column instead.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        try:
+            numbers = pc.cast(values.array.__arrow_array__(), pa.float64())
+        except pa.ArrowInvalid:
+            numbers = None
+        if numbers is not None and not pc.any(pc.invert(pc.is_finite(numbers))).as_py():
+            return pd.Series(numbers.to_numpy(), index=values.index, name=values.name)
+    return pd.to_numeric(values, errors="coerce").astype(float)
 
 
 def parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +228,7 @@ def parse_times(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         seconds = _datetime_seconds(pd.to_datetime(values, utc=True))
         return seconds, np.zeros(len(values), dtype=bool)
     present = values.notna().to_numpy()
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    numbers = as_numbers(values).to_numpy(dtype=float)
     if np.isfinite(numbers[present]).all():
         magnitude = np.nanmedian(np.abs(numbers)) if present.any() else 0.0
         for threshold, scale in ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3)):

@@ -7,6 +7,8 @@
   2023).
 - ``bert4rec``: the same blocks without the causal mask, trained to recover randomly masked
   items (Sun et al. 2019); the next item is predicted at a [MASK] appended to the history.
+  The masks are drawn inside the training pipeline, from a seed taken each epoch from the
+  model's random generator and the batch's number, so a given seed repeats them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from automl_rec.data.splitting import StageData
 from automl_rec.models.keras_base import KerasRecommender, windows
 from automl_rec.models.next_item import (NextItemModel, adapt_window_space, needs_order,
                                          padding_attention_mask)
-from automl_rec.models.sequences import sequence_chunks
+from automl_rec.models.sequences import history_windows
 
 NAME = "attention"
 
@@ -43,7 +45,7 @@ class SASRec(NextItemModel):
         heads = int(self.params["heads"])
         index = keras.ops.cumsum(keras.ops.ones_like(items), axis=1) - 1
         positions = keras.layers.Embedding(self.length, dim, name="positions")(index)
-        present = keras.ops.cast(keras.ops.expand_dims(items > 0, -1), "float32")
+        present = self.present(items)
         x = (self.embed(items) * float(np.sqrt(dim)) + positions) * present
         x = keras.layers.Dropout(dropout)(x)
         mask = padding_attention_mask(items)
@@ -66,13 +68,23 @@ class BERT4Rec(SASRec):
     causal = False
 
     def examples(self) -> tuple[np.ndarray, ...]:
-        chunks = sequence_chunks(self.data, self.length)
+        self.mask_seed = int(self.rng.integers(2**31 - 1))
+        return history_windows(self.data, self.length)
+
+    def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """Each item is masked with probability ``mask_prob``; a window left without a mask has
+        its last item masked."""
+        users, ends = batch
+        chunks = self.history.windows(users, ends, self.length)
         present = chunks > 0
-        masked = present & (self.rng.random(chunks.shape) < float(self.params["mask_prob"]))
-        none = ~masked.any(axis=1)
-        masked[none, -1] = present[none, -1]
-        inputs = np.where(masked, self.mask_token, chunks).astype(np.int32)
-        return inputs, np.where(masked, chunks, 0).astype(np.int32)
+        draws = tf.random.stateless_uniform(
+            tf.shape(chunks), seed=tf.stack([tf.constant(self.mask_seed, tf.int64), number]))
+        masked = present & (draws < float(self.params["mask_prob"]))
+        none = ~tf.reduce_any(masked, axis=1, keepdims=True)
+        last = tf.range(self.length)[None, :] == self.length - 1
+        masked |= none & last & present
+        inputs = tf.where(masked, self.mask_token, chunks)
+        return inputs, tf.where(masked, chunks, 0)
 
     def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:
         recent = windows(rows, self.length - 1)

@@ -52,13 +52,17 @@ def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommende
 class _UserVectors(KerasRecommender):
     """Shared input side: dense interaction vectors of the users' histories."""
 
-    def vectors(self, users: tf.Tensor) -> tf.Tensor:
-        """``[batch, n_items]`` binary interaction vectors of ``users`` (training stage)."""
-        return vectors(self.history.rows(users), self.data.n_items)
+    def cells_per_example(self) -> int:
+        return self.data.n_items
 
     def examples(self) -> tuple[np.ndarray, ...]:
         counts = np.diff(self.data.offsets)
         return (np.flatnonzero(counts > 0).astype(np.int64),)
+
+    def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """The users and their ``[batch, n_items]`` binary interaction vectors."""
+        (users,) = batch
+        return users, vectors(self.history.rows(users), self.data.n_items)
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
         return self.model(vectors(rows, self.data.n_items), training=False)
@@ -79,11 +83,11 @@ class MultDAE(_UserVectors):
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
         x = keras.layers.Dense(int(self.params["latent_dim"]), activation="tanh")(x)
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
-        return keras.Model(vectors, keras.layers.Dense(self.data.n_items)(x), name="multdae")
+        logits = keras.layers.Dense(self.data.n_items, dtype="float32")(x)
+        return keras.Model(vectors, logits, name="multdae")
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
-        (users,) = batch
-        vectors = self.vectors(users)
+        _, vectors = batch
         return _multinomial_loss(self.model(vectors, training=True), vectors)
 
 
@@ -96,12 +100,12 @@ class MultVAE(_UserVectors):
         x = keras.layers.UnitNormalization()(vectors)
         x = keras.layers.Dropout(float(self.params["dropout"]))(x)
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
-        mean = keras.layers.Dense(latent, name="mean")(x)
-        log_var = keras.layers.Dense(latent, name="log_var")(x)
+        mean = keras.layers.Dense(latent, name="mean", dtype="float32")(x)
+        log_var = keras.layers.Dense(latent, name="log_var", dtype="float32")(x)
         self.decoder = keras.Sequential([
             keras.Input(shape=(latent,)),
             keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh"),
-            keras.layers.Dense(self.data.n_items)], name="decoder")
+            keras.layers.Dense(self.data.n_items, dtype="float32")], name="decoder")
         return keras.Model(vectors, [mean, log_var, self.decoder(mean)], name="multvae")
 
     def _anneal_steps(self) -> float:
@@ -109,11 +113,11 @@ class MultVAE(_UserVectors):
         return float(max(1, int(self.params["anneal_epochs"]) * steps_per_epoch))
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
-        (users,) = batch
-        vectors = self.vectors(users)
+        _, vectors = batch
         mean, log_var, _ = self.model(vectors, training=True)
         noise = tf.random.normal(tf.shape(mean))
-        logits = self.decoder(mean + noise * tf.exp(0.5 * log_var), training=True)
+        logits = tf.cast(self.decoder(mean + noise * tf.exp(0.5 * log_var), training=True),
+                         tf.float32)
         kl = tf.reduce_mean(tf.reduce_sum(
             0.5 * (tf.exp(log_var) + tf.square(mean) - 1.0 - log_var), axis=-1))
         progress = tf.cast(self.optimizer.iterations, tf.float32) / self._anneal_steps()
@@ -134,7 +138,8 @@ class CDAE(_UserVectors):
         x = keras.layers.Dropout(float(self.params["dropout"]))(vectors)
         x = keras.layers.Dense(hidden)(x) + keras.layers.Embedding(self.data.n_users, hidden)(user)
         x = keras.layers.Activation("sigmoid")(x)
-        return keras.Model([vectors, user], keras.layers.Dense(self.data.n_items)(x), name="cdae")
+        logits = keras.layers.Dense(self.data.n_items, dtype="float32")(x)
+        return keras.Model([vectors, user], logits, name="cdae")
 
     needs_user = True
 
@@ -143,8 +148,7 @@ class CDAE(_UserVectors):
                           training=False)
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
-        (users,) = batch
-        vectors = self.vectors(users)
+        users, vectors = batch
         logits = tf.cast(self.model([vectors, users], training=True), tf.float32)
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=vectors,
                                                                       logits=logits))

@@ -21,7 +21,7 @@ from automl_rec.data.splitting import StageData
 from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
 from automl_rec.models.next_item import (FULL_SOFTMAX_MAX_ITEMS, NextItemModel,
                                          adapt_window_space, needs_order)
-from automl_rec.models.sequences import training_windows
+from automl_rec.models.sequences import interaction_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "cnn"
@@ -51,7 +51,7 @@ class NextItNet(NextItemModel):
     def encode(self, items: keras.KerasTensor) -> keras.KerasTensor:
         dim, kernel = self.dim, int(self.params["kernel_size"])
         dropout = float(self.params["dropout"])
-        present = keras.ops.cast(keras.ops.expand_dims(items > 0, -1), "float32")
+        present = self.present(items)
         x = self.embed(items)
         for _ in range(int(self.params["blocks"])):
             for dilation in (1, 2, 4):
@@ -76,9 +76,9 @@ class Caser(KerasRecommender):
         dim, dropout = int(self.params["embedding_dim"]), float(self.params["dropout"])
         window = keras.Input(shape=(self.length,), dtype="int32", name="window")
         user = keras.Input(shape=(), dtype="int32", name="user")
-        embedded = keras.layers.Embedding(self.data.n_items + 1, dim, name="item_embedding")(
-            window)
-        embedded = embedded * keras.ops.cast(keras.ops.expand_dims(window > 0, -1), "float32")
+        embedding = keras.layers.Embedding(self.data.n_items + 1, dim, name="item_embedding")
+        embedded = embedding(window) * keras.ops.cast(keras.ops.expand_dims(window > 0, -1),
+                                                      embedding.compute_dtype)
         filters = int(self.params["filters"])
         pooled = [keras.layers.GlobalMaxPooling1D()(
             keras.layers.Conv1D(filters, height, activation="relu")(embedded))
@@ -88,13 +88,20 @@ class Caser(KerasRecommender):
         joined = keras.layers.Concatenate()([*pooled, keras.layers.Flatten()(vertical)])
         z = keras.layers.Dense(dim, activation="relu")(keras.layers.Dropout(dropout)(joined))
         users = keras.layers.Embedding(self.data.n_users, dim, name="user_embedding")(user)
-        logits = keras.layers.Dense(self.data.n_items, name="item_logits")(
+        logits = keras.layers.Dense(self.data.n_items, name="item_logits", dtype="float32")(
             keras.layers.Concatenate()([z, users]))
         return keras.Model([window, user], logits, name="caser")
 
+    def cells_per_example(self) -> int:
+        return self.data.n_items
+
     def examples(self) -> tuple[np.ndarray, ...]:
-        windows, targets, users = training_windows(self.data, self.length)
-        return windows, users.astype(np.int32), targets.astype(np.int32)
+        return interaction_windows(self.data)
+
+    def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        users, ends = batch
+        return (self.history.windows(users, ends, self.length), tf.cast(users, tf.int32),
+                self.history.items_at(ends))
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         windows, users, targets = batch

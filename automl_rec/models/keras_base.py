@@ -1,10 +1,14 @@
 """What every Keras family shares: seeding, the training loop, weights, batched scoring.
 
 A family subclasses :class:`KerasRecommender` and provides the network (``build``), one epoch's
-training examples as arrays (``examples``), the training loss of one batch (``loss_on``) and the
+training examples as small per-example arrays (``examples``), the tensors of one batch built
+from them inside the ``tf.data`` pipeline (``batch_inputs``: windows gathered from the
+histories, interaction vectors, masks), the training loss of one batch (``loss_on``) and the
 scores of all items given users and their histories, in TensorFlow operations (``scores_for``).
-Training runs a compiled TensorFlow step over a ``tf.data`` pipeline, so that losses with masks,
-KL annealing or sampled softmax fit the same loop. The same ``scores_for`` serves evaluation
+Training runs a compiled TensorFlow step over that pipeline, so that losses with masks, KL
+annealing or sampled softmax fit the same loop. The selected device
+(:mod:`automl_rec.device`) decides whether the step is compiled with XLA, whether a loss-scaling
+optimizer guards mixed precision, and how much larger training batches are. The same ``scores_for`` serves evaluation
 (on the histories of the stage the model learned from) and the exported SavedModel (on the
 histories stored inside it, or on a history given at request time).
 """
@@ -22,9 +26,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from automl_rec.data.splitting import StageData  # noqa: E402
+from automl_rec.device import current_device  # noqa: E402
 
 # Scores are computed for at most this many (user, item) cells at a time.
 SCORE_CELLS = 4_000_000
+# Training batches are kept below this many cells in their largest tensor (e.g. logits).
+MAX_LOGIT_CELLS = 60_000_000
 
 
 def seed_everything(seed: int) -> None:
@@ -59,16 +66,33 @@ class Histories:
         """The histories of ``users``."""
         return tf.gather(self.ragged, tf.cast(users, tf.int64))
 
+    def windows(self, users: tf.Tensor, ends: tf.Tensor, length: int) -> tf.Tensor:
+        """The ``length`` items before position ``ends`` of each user's history (positions in
+        the stage's interaction arrays), as :func:`gather_windows` gives them."""
+        starts = tf.gather(self.ragged.row_splits, tf.cast(users, tf.int64))
+        return gather_windows(self.ragged.flat_values, starts, tf.cast(ends, tf.int64), length)
+
+    def items_at(self, positions: tf.Tensor) -> tf.Tensor:
+        """Item index of the interactions at ``positions`` (int32)."""
+        return tf.cast(tf.gather(self.ragged.flat_values, tf.cast(positions, tf.int64)), tf.int32)
+
+
+def gather_windows(values: tf.Tensor, starts: tf.Tensor, ends: tf.Tensor,
+                   length: int) -> tf.Tensor:
+    """Items ``[end - length, end)`` of ``values`` for each (start, end), clipped at ``start``,
+    as ``[batch, length]`` ids (item + 1), left-padded with 0, most recent last."""
+    starts, ends = starts[:, None], ends[:, None]
+    index = ends - length + tf.range(length, dtype=tf.int64)[None, :]
+    padded = tf.concat([values, tf.zeros([1], values.dtype)], axis=0)
+    picked = tf.gather(padded, tf.maximum(index, 0)) + 1
+    return tf.cast(tf.where(index >= starts, picked, 0), tf.int32)
+
 
 def windows(rows: tf.RaggedTensor, length: int) -> tf.Tensor:
     """The last ``length`` items of each row as ``[batch, length]`` ids (item + 1), left-padded
     with 0, most recent last."""
-    starts = rows.row_starts()[:, None]
-    ends = starts + rows.row_lengths()[:, None]
-    index = ends - length + tf.range(length, dtype=tf.int64)[None, :]
-    values = tf.concat([rows.flat_values, tf.zeros([1], tf.int64)], axis=0)
-    picked = tf.gather(values, tf.maximum(index, 0)) + 1
-    return tf.cast(tf.where(index >= starts, picked, 0), tf.int32)
+    starts = rows.row_starts()
+    return gather_windows(rows.flat_values, starts, starts + rows.row_lengths(), length)
 
 
 def vectors(rows: tf.RaggedTensor, n_items: int) -> tf.Tensor:
@@ -95,10 +119,16 @@ class KerasRecommender:
         self.rng = np.random.default_rng(seed)
         self.model = self.build()
         self.optimizer = keras.optimizers.Adam(learning_rate=float(params["learning_rate"]))
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
         self.optimizer.build(self.model.trainable_variables)
         self.steps = 0
-        self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._step = tf.function(self._train_step, reduce_retracing=True,
+                                 jit_compile=current_device().xla and self.xla_compatible)
         self._scores = tf.function(self.scores_for, reduce_retracing=True)
+
+    # Whether the training step compiles with XLA (every op of ``loss_on`` has an XLA kernel).
+    xla_compatible = True
 
     def build(self) -> keras.Model:
         """The network to train."""
@@ -106,8 +136,15 @@ class KerasRecommender:
 
     def examples(self) -> tuple[np.ndarray, ...]:
         """Arrays of one epoch's examples, sharing their first dimension (families that sample
-        negatives or masks draw them here, afresh each epoch)."""
+        negatives draw them here, afresh each epoch). Kept small per example: what is large
+        (windows, interaction vectors) is built per batch by ``batch_inputs``."""
         raise NotImplementedError
+
+    def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """The tensors ``loss_on`` receives, built inside the ``tf.data`` pipeline from one batch
+        of ``examples`` (by default the batch itself); ``number`` is the batch's index in the
+        epoch, for families that draw random masks."""
+        return batch
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         """Mean training loss of one batch (called under a gradient tape, ``training=True``)."""
@@ -128,19 +165,29 @@ class KerasRecommender:
         out = []
         for chunk in self.user_batches(np.asarray(users, dtype=np.int64)):
             batch = tf.constant(chunk)
-            out.append(np.asarray(self._scores(batch, self.history.rows(batch))))
-        return np.concatenate(out, axis=0) if out else np.zeros((0, self.data.n_items))
+            out.append(np.asarray(self._scores(batch, self.history.rows(batch)), np.float32))
+        return (np.concatenate(out, axis=0) if out
+                else np.zeros((0, self.data.n_items), np.float32))
+
+    def cells_per_example(self) -> int:
+        """Cells one training example adds to the largest tensor of a batch (its logits)."""
+        return 1
 
     @property
     def batch_size(self) -> int:
-        """Training batch size."""
-        return int(self.params["batch_size"])
+        """Training batch size: the chosen one, scaled up on a GPU while the batch's largest
+        tensor stays within ``MAX_LOGIT_CELLS``."""
+        chosen, scale = int(self.params["batch_size"]), current_device().batch_scale
+        while scale > 1 and chosen * scale * self.cells_per_example() > MAX_LOGIT_CELLS:
+            scale //= 2
+        return chosen * max(scale, 1)
 
     def _train_step(self, *batch: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             loss = self.loss_on(batch)
+            scaled = self.optimizer.scale_loss(loss)
         variables = self.model.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(gradients, variables) if g is not None])
         return loss
@@ -151,6 +198,9 @@ class KerasRecommender:
         order = self.rng.permutation(len(arrays[0]))
         dataset = (tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays))
                    .batch(self.batch_size)
+                   .enumerate()
+                   .map(lambda number, batch: self.batch_inputs(number, *batch),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                    .prefetch(tf.data.AUTOTUNE))
         losses = []
         for batch in dataset:

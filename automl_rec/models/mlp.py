@@ -20,7 +20,7 @@ import tensorflow as tf
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
 from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
-from automl_rec.models.sequences import training_windows
+from automl_rec.models.sequences import interaction_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "mlp"
@@ -71,12 +71,19 @@ class YouTubeDNN(KerasRecommender):
         pooled = keras.layers.GlobalAveragePooling1D()(embedded)
         pooled = keras.layers.Dropout(float(self.params["dropout"]))(pooled)
         hidden = _tower(pooled, self.params)
-        logits = keras.layers.Dense(self.data.n_items, name="item_logits")(hidden)
+        logits = keras.layers.Dense(self.data.n_items, name="item_logits",
+                                    dtype="float32")(hidden)
         return keras.Model(history, logits, name="youtube_dnn")
 
+    def cells_per_example(self) -> int:
+        return self.data.n_items
+
     def examples(self) -> tuple[np.ndarray, ...]:
-        windows, targets, _ = training_windows(self.data, self.length)
-        return windows, targets.astype(np.int32)
+        return interaction_windows(self.data)
+
+    def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        users, ends = batch
+        return self.history.windows(users, ends, self.length), self.history.items_at(ends)
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         windows, targets = batch
@@ -102,7 +109,7 @@ class NeuMF(KerasRecommender):
         self.item_mlp = keras.layers.Embedding(self.data.n_items, dim, name="item_mlp")
         self.layers_mlp = [keras.layers.Dense(int(self.params["hidden_units"]), activation="relu")
                            for _ in range(int(self.params["hidden_layers"]))]
-        self.output_layer = keras.layers.Dense(1, name="logit")
+        self.output_layer = keras.layers.Dense(1, name="logit", dtype="float32")
         logit = self._logit(self.user_gmf(user), self.item_gmf(item), self.user_mlp(user),
                             self.item_mlp(item), self.item_bias(item), training_dropout=True)
         return keras.Model([user, item], logit, name=f"neumf_{kind}")
@@ -126,8 +133,8 @@ class NeuMF(KerasRecommender):
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         users, items, labels = batch
         logits = tf.cast(self.model([users, items], training=True), tf.float32)
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels,
-                                                                      logits=logits))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.cast(labels, tf.float32), logits=logits))
 
     def examples(self) -> tuple[np.ndarray, ...]:
         positives = self.data.matrix.tocoo()
@@ -148,9 +155,10 @@ class NeuMF(KerasRecommender):
         bias = self.item_bias(all_items)
         ug, um = self.user_gmf(users)[:, None, :], self.user_mlp(users)[:, None, :]
         shape = tf.stack([tf.shape(users)[0], self.data.n_items, ug.shape[-1]])
-        return self._logit(tf.broadcast_to(ug, shape), tf.broadcast_to(ig[None], shape),
-                           tf.broadcast_to(um, shape), tf.broadcast_to(im[None], shape),
-                           tf.broadcast_to(bias[None, :, 0], shape[:2])[..., None])
+        logits = self._logit(tf.broadcast_to(ug, shape), tf.broadcast_to(ig[None], shape),
+                             tf.broadcast_to(um, shape), tf.broadcast_to(im[None], shape),
+                             tf.broadcast_to(bias[None, :, 0], shape[:2])[..., None])
+        return tf.cast(logits, tf.float32)
 
     def cells_per_user(self) -> int:
         """Each user's scores pass through [n_items, width] activations."""

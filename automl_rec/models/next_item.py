@@ -2,8 +2,9 @@
 
 A window of a user's items (left-padded, most recent last) goes through a family's encoder to
 one hidden vector per position; the item scores are the dot products of a position's vector with
-the item embeddings (tied input and output embeddings). Training cuts every user's history into
-windows and learns all positions of a window in one pass, with full softmax cross-entropy over
+the item embeddings (tied input and output embeddings), computed in float32 whatever the layers'
+precision. Training cuts every user's history into windows (gathered batch by batch inside the
+training pipeline) and learns all positions of a window in one pass, with full softmax cross-entropy over
 the catalogue, or sampled softmax with a popularity-based sampler (and its log-q correction) when
 the catalogue is too large for a dense softmax. Scoring reads each user's full history up to the
 prediction point (the most recent ``max_length`` items of the stage the model learned from).
@@ -16,15 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
-from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
-from automl_rec.models.sequences import sequence_chunks
+from automl_rec.models.keras_base import (MAX_LOGIT_CELLS, KerasRecommender,
+                                          sparse_softmax_loss, windows)
+from automl_rec.models.sequences import history_windows
 from automl_rec.spaces import SearchSpace
 
 # Above this many items, training uses sampled softmax instead of the full softmax.
 FULL_SOFTMAX_MAX_ITEMS = 50_000
 SAMPLED_CANDIDATES = 2_000
-# Training batches are kept below this many (position, item) logits.
-MAX_LOGIT_CELLS = 60_000_000
 
 
 def needs_order(profile: DataProfile) -> str | None:
@@ -46,9 +46,13 @@ def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
 
 def fitting_batch_sizes(choices: tuple[int, ...], length: int, n_items: int) -> tuple[int, ...]:
     """The batch sizes whose full-softmax logits (batch x length x items) fit in memory."""
-    width = min(n_items, SAMPLED_CANDIDATES if n_items > FULL_SOFTMAX_MAX_ITEMS else n_items)
-    fitting = tuple(b for b in choices if b * length * width <= MAX_LOGIT_CELLS)
+    fitting = tuple(b for b in choices if b * length * logit_width(n_items) <= MAX_LOGIT_CELLS)
     return fitting or (min(choices),)
+
+
+def logit_width(n_items: int) -> int:
+    """Logits per position in training: the catalogue, or the sampled candidates."""
+    return SAMPLED_CANDIDATES if n_items > FULL_SOFTMAX_MAX_ITEMS else n_items
 
 
 class NextItemModel(KerasRecommender):
@@ -85,14 +89,29 @@ class NextItemModel(KerasRecommender):
         """Output embeddings of the catalogue's items, ``[n_items, dim]``."""
         return self.item_embedding.embeddings[1:self.data.n_items + 1]
 
+    def present(self, items: keras.KerasTensor) -> keras.KerasTensor:
+        """``[batch, length, 1]``: 1 where there is an item, 0 for padding (layers' dtype)."""
+        return keras.ops.cast(keras.ops.expand_dims(items > 0, -1),
+                              self.item_embedding.compute_dtype)
+
     def embed(self, items: keras.KerasTensor) -> keras.KerasTensor:
         """Item embeddings with padding zeroed."""
-        present = keras.ops.cast(keras.ops.expand_dims(items > 0, -1), "float32")
-        return self.item_embedding(items) * present
+        return self.item_embedding(items) * self.present(items)
+
+    @property
+    def xla_compatible(self) -> bool:  # type: ignore[override]
+        """The candidate sampler of sampled softmax has no XLA kernel."""
+        return self.data.n_items <= FULL_SOFTMAX_MAX_ITEMS
+
+    def cells_per_example(self) -> int:
+        return self.length * logit_width(self.data.n_items)
 
     def examples(self) -> tuple[np.ndarray, ...]:
-        chunks = sequence_chunks(self.data, self.length + 1, self.length)
-        chunks = chunks[(chunks > 0).sum(axis=1) >= 2]
+        return history_windows(self.data, self.length + 1, self.length, min_items=2)
+
+    def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        users, ends = batch
+        chunks = self.history.windows(users, ends, self.length + 1)
         return chunks[:, :-1], chunks[:, 1:]
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
@@ -103,8 +122,8 @@ class NextItemModel(KerasRecommender):
                               tf.boolean_mask(targets, present) - 1)
 
     def item_loss(self, hidden: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        """Softmax cross-entropy of ``targets`` (0-based items) given hidden vectors."""
-        items = self.item_vectors()
+        """Softmax cross-entropy of ``targets`` (0-based items) given hidden vectors (float32)."""
+        items, hidden = self.item_vectors(), tf.cast(hidden, tf.float32)
         if self.data.n_items <= FULL_SOFTMAX_MAX_ITEMS:
             return sparse_softmax_loss(tf.matmul(hidden, items, transpose_b=True), targets)
         labels = tf.cast(tf.expand_dims(targets, -1), tf.int64)
@@ -113,7 +132,7 @@ class NextItemModel(KerasRecommender):
             range_max=self.data.n_items, unigrams=(self.data.item_counts + 1).tolist())
         return tf.reduce_mean(tf.nn.sampled_softmax_loss(
             weights=items, biases=tf.zeros(self.data.n_items), labels=labels,
-            inputs=tf.cast(hidden, tf.float32), num_sampled=SAMPLED_CANDIDATES,
+            inputs=hidden, num_sampled=SAMPLED_CANDIDATES,
             num_classes=self.data.n_items, sampled_values=sampled))
 
     def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:
@@ -122,7 +141,7 @@ class NextItemModel(KerasRecommender):
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
         hidden = self.model(self.score_inputs(rows), training=False)[:, -1, :]
-        return tf.matmul(hidden, self.item_vectors(), transpose_b=True)
+        return tf.matmul(tf.cast(hidden, tf.float32), self.item_vectors(), transpose_b=True)
 
 
 def padding_attention_mask(items: keras.KerasTensor) -> keras.KerasTensor:

@@ -1,7 +1,10 @@
-"""Windows over users' time-ordered histories, for models that read recent items (numpy only).
+"""Where the training windows over users' time-ordered histories end (numpy only).
 
-Item indices are shifted by one inside windows so that ``0`` can mean "no item" (padding).
-Windows are right-aligned: the most recent item is in the last column.
+A window is named by its user and its end (the position, in the stage's interaction arrays, just
+after its last item); the items themselves are gathered batch by batch inside the training
+pipeline (:func:`automl_rec.models.keras_base.gather_windows`), so memory stays proportional to
+the number of interactions, not to interactions times window length. Windows are right-aligned
+(most recent item last), clipped at the user's first item and left-padded with 0.
 """
 
 from __future__ import annotations
@@ -10,47 +13,45 @@ import numpy as np
 
 from automl_rec.data.splitting import StageData
 
-PAD = 0
 
-
-def _windows(items: np.ndarray, starts: np.ndarray, ends: np.ndarray, length: int) -> np.ndarray:
-    """Items ``[end - length, end)`` of each row, clipped at ``start``, left-padded with 0."""
-    index = ends[:, None] - length + np.arange(length)[None, :]
-    valid = index >= starts[:, None]
-    picked = items[np.clip(index, 0, max(len(items) - 1, 0))] + 1 if len(items) else index * 0
-    return np.where(valid, picked, PAD).astype(np.int32)
-
-
-def training_windows(data: StageData, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every interaction after a user's first: the window of items before it, and the item.
+def interaction_windows(data: StageData) -> tuple[np.ndarray, np.ndarray]:
+    """One window per interaction after a user's first: the items before it.
 
     Returns:
-        ``(windows [n, length], targets [n], users [n])``; targets are plain item indices.
+        ``(users, ends)``; ``ends`` is the position of the predicted interaction itself, so the
+        window holds the user's items before it and ``data.items[ends]`` is the target.
     """
     rows = np.arange(len(data.items))
-    starts = data.offsets[data.users]
-    keep = rows > starts
-    rows, starts = rows[keep], starts[keep]
-    return _windows(data.items, starts, rows, length), data.items[rows], data.users[rows]
+    keep = rows > data.offsets[data.users]
+    return data.users[keep], rows[keep]
 
 
-def sequence_chunks(data: StageData, length: int, stride: int | None = None) -> np.ndarray:
+def history_windows(data: StageData, length: int, stride: int | None = None,
+                    min_items: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Every user's history cut into windows of ``length`` items, counted back from the end.
 
-    Window ``k`` of a user ends ``k * stride`` items before the user's last item; windows stop
-    once they reach the user's first item. With ``stride = length - 1`` consecutive windows share
-    one item, so that next-item models trained on ``window[:-1] -> window[1:]`` see every
-    transition exactly once.
+    Window ``k`` of a user ends ``k * stride`` items before the end of the user's history;
+    windows stop once they reach the user's first item. With ``stride = length - 1``
+    consecutive windows share one item, so that next-item models trained on
+    ``window[:-1] -> window[1:]`` see every transition exactly once.
+
+    Args:
+        data: The stage's interactions.
+        length: Window length.
+        stride: Distance between the ends of consecutive windows (default ``length``).
+        min_items: Windows holding fewer items than this are left out.
 
     Returns:
-        ``[n_windows, length]`` item indices + 1, left-padded with 0.
+        ``(users, ends)`` of the windows, users in order, each user's windows from the end back.
     """
     stride = stride or length
     counts = np.diff(data.offsets)
     present = np.flatnonzero(counts > 0)
     counts = counts[present]
     windows = np.maximum(1, -(-(counts - length) // stride) + 1)
-    user = np.repeat(present, windows)
-    k = np.arange(len(user)) - np.repeat(np.cumsum(windows) - windows, windows)
-    ends = data.offsets[user + 1] - k * stride
-    return _windows(data.items, data.offsets[user], ends, length)
+    users = np.repeat(present, windows)
+    k = np.arange(len(users)) - np.repeat(np.cumsum(windows) - windows, windows)
+    ends = data.offsets[users + 1] - k * stride
+    held = np.minimum(ends - data.offsets[users], length)
+    keep = held >= min_items
+    return users[keep], ends[keep]

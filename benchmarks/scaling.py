@@ -1,0 +1,322 @@
+"""Time and peak memory of each step, from reading a log to one training epoch, as logs grow.
+
+Run from the repository root:
+
+    python benchmarks/scaling.py [--sizes 1M,5M,20M] [--out DIR] [--families mlp,lstm]
+        [--max-epoch-seconds 600]
+
+For each size a seeded synthetic log (``benchmarks/synthetic_log.py``: Zipf item popularity,
+lognormal history lengths, about one user per 100 rows and one item per 250) is written as CSV,
+then one process reads it through the data steps (load, validate, profile, split) and saves the
+split, and one process per model family builds the family's default model on the training stage,
+evaluates it on the validation hold-out (full ranking, NDCG@10) and trains one epoch. Each step's
+peak memory is the process's resident high-water mark during that step (Linux:
+``/proc/self/clear_refs`` resets it, ``VmHWM`` reads it), so steps and families do not mix.
+
+An epoch that would take longer than ``--max-epoch-seconds`` is not run to its end: after a
+warm-up its steps are timed and the full epoch is extrapolated from them; such cells are marked
+``est.`` in the table and ``estimate`` in the CSV.
+
+Outputs in ``--out``: ``scaling.md`` (the printed table), ``scaling.csv`` and ``scaling.svg``
+(log-log seconds against rows, one line per step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.synthetic_log import parse_rows
+
+DATA_STAGES = ("load", "validate", "profile", "split")
+WARMUP_STEPS = 5
+TIMED_STEPS = 40
+SPLIT_FILE = "split.npz"
+PROFILE_FILE = "profile.json"
+HERE = Path(__file__).resolve()
+
+
+# --------------------------------------------------------------------------------------------
+# memory
+
+
+def reset_peak() -> None:
+    """Reset the process's resident high-water mark to its current size (Linux)."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def peak_gib() -> float:
+    """The process's resident high-water mark since the last reset, in GiB."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    raise RuntimeError("VmHWM is not reported by this system")
+
+
+def measured(step: str, action: Any, results: list[dict[str, Any]]) -> Any:
+    """Run ``action()``; append its seconds and peak memory under ``step``; return its value."""
+    reset_peak()
+    started = time.perf_counter()
+    value = action()
+    results.append({"step": step, "seconds": time.perf_counter() - started,
+                    "peak_gib": peak_gib(), "estimate": False})
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# worker processes (each prints one JSON line of results)
+
+
+def data_worker(log: Path, work: Path) -> list[dict[str, Any]]:
+    """Load, validate, profile and split ``log``; save the split and the profile in ``work``."""
+    from automl_rec.data.loading import load_interactions
+    from automl_rec.data.profiling import profile_interactions
+    from automl_rec.data.splitting import split_interactions
+    from automl_rec.data.validation import validate_interactions
+
+    results: list[dict[str, Any]] = []
+    loaded = measured("load", partial(load_interactions, log), results)
+    data = measured("validate", partial(validate_interactions, loaded), results)
+    del loaded
+    profile = measured("profile", partial(profile_interactions, data), results)
+    split = measured("split", partial(split_interactions, data, profile), results)
+    np.savez(work / SPLIT_FILE, users=split.users, items=split.items, folds=split.folds,
+             user_ids=split.user_ids.ids.astype(str), item_ids=split.item_ids.ids.astype(str),
+             protocol=split.protocol, exclude_seen=split.exclude_seen)
+    (work / PROFILE_FILE).write_text(profile.to_json())
+    return results
+
+
+def saved_split(work: Path) -> tuple[Any, Any]:
+    """The split and profile a data worker saved."""
+    from automl_rec.data.profiling import DataProfile
+    from automl_rec.data.splitting import IdEncoder, Split
+
+    saved = np.load(work / SPLIT_FILE)
+    split = Split(str(saved["protocol"]), IdEncoder(saved["user_ids"].astype(object)),
+                  IdEncoder(saved["item_ids"].astype(object)), saved["users"], saved["items"],
+                  saved["folds"], bool(saved["exclude_seen"]))
+    profile = DataProfile.from_dict(json.loads((work / PROFILE_FILE).read_text()))
+    return split, profile
+
+
+def family_worker(family: str, work: Path, max_epoch_seconds: float,
+                  seed: int) -> list[dict[str, Any]]:
+    """Build ``family``'s default model, time a full evaluation and one epoch."""
+    from automl_rec.evaluation import evaluate_holdout
+    from automl_rec.models import default_space, family_module
+
+    split, profile = saved_split(work)
+    module = family_module(family)
+    reason = module.unsupported_reason(profile)
+    if reason is not None:
+        return [{"step": f"{family} skipped", "reason": reason}]
+    params = module.adapt_space(default_space(family), profile).defaults()
+    results: list[dict[str, Any]] = []
+    train = split.stage("train")
+    model = measured(f"{family} build", lambda: module.build(params, train, seed), results)
+    valid = split.holdout("valid")
+    # Evaluation first: an untrained model ranks as slowly as a trained one, and an epoch
+    # that is only estimated ends this process.
+    measured(f"{family} eval", lambda: evaluate_holdout(
+        model.score, valid, exclude_seen=split.exclude_seen, k=10), results)
+    results.append(timed_epoch(model, family, max_epoch_seconds))
+    return results
+
+
+def timed_epoch(model: Any, family: str, max_epoch_seconds: float) -> dict[str, Any]:
+    """Seconds of one epoch, or an honest extrapolation where it would exceed the limit.
+
+    A watcher thread follows the model's step counter: after ``WARMUP_STEPS`` steps (graph
+    tracing included) it times ``TIMED_STEPS`` more; if the warm-up time plus the remaining
+    steps at that pace exceeds ``max_epoch_seconds``, the estimate is the result.
+    """
+    total = math.ceil(len(model.examples()[0]) / model.batch_size)
+    first_step = model.steps
+    estimate: dict[str, Any] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        marks: dict[int, float] = {}
+        while not done.wait(0.05):
+            taken = model.steps - first_step
+            for mark in (WARMUP_STEPS, WARMUP_STEPS + TIMED_STEPS):
+                if taken >= mark and mark not in marks:
+                    marks[mark] = time.perf_counter()
+            if len(marks) == 2:
+                pace = (marks[WARMUP_STEPS + TIMED_STEPS] - marks[WARMUP_STEPS]) / TIMED_STEPS
+                projected = marks[WARMUP_STEPS] - started + (total - WARMUP_STEPS) * pace
+                if projected > max_epoch_seconds:
+                    estimate.update(seconds=projected, peak_gib=peak_gib(), steps=total,
+                                    timed_steps=TIMED_STEPS)
+                    done.set()
+                return
+
+    reset_peak()
+    started = time.perf_counter()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    worker = threading.Thread(target=model.fit_epoch, daemon=True)
+    worker.start()
+    while worker.is_alive() and not (done.is_set() and estimate):
+        worker.join(0.2)
+    if estimate:
+        return {"step": f"{family} epoch", "estimate": True, **estimate}
+    done.set()
+    return {"step": f"{family} epoch", "seconds": time.perf_counter() - started,
+            "peak_gib": peak_gib(), "estimate": False, "steps": total}
+
+
+def run_worker(args: list[str]) -> list[dict[str, Any]]:
+    """Run this file as a worker process and return the results it printed."""
+    process = subprocess.run([sys.executable, str(HERE), *args], capture_output=True, text=True,
+                             check=False)
+    lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
+    if process.returncode != 0 or not lines:
+        tail = (process.stderr or process.stdout).strip().splitlines()[-5:]
+        return [{"step": f"{args[1]} failed", "reason": " | ".join(tail)}]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+
+
+def size_label(rows: int) -> str:
+    """``20M`` for 20,000,000, ``500k`` for 500,000."""
+    for unit, scale in (("M", 1_000_000), ("k", 1_000)):
+        if rows >= scale and rows % (scale // 10) == 0:
+            return f"{rows / scale:g}{unit}"
+    return str(rows)
+
+
+def measure_size(rows: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """All rows of the table for one log size."""
+    label = size_label(rows)
+    work = args.out / label
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / f"log_{label}.csv"
+    if not log.exists():
+        subprocess.run([sys.executable, str(HERE.parent / "synthetic_log.py"), "--rows",
+                        str(rows), "--out", str(log), "--seed", str(args.seed)], check=True)
+    results = run_worker(["data", str(log), str(work)])
+    if any(result["step"].endswith("failed") for result in results):
+        return [{"size": label, "rows": rows, **result} for result in results]
+    for family in args.families:
+        print(f"  {label}: {family}...", flush=True)
+        results += run_worker(["family", family, str(work), str(args.max_epoch_seconds),
+                               str(args.seed)])
+    return [{"size": label, "rows": rows, **result} for result in results]
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The results as a markdown table (estimated cells marked ``est.``)."""
+    lines = ["| size | step | seconds | peak GiB | rows/s |", "|---|---|---:|---:|---:|"]
+    for row in rows:
+        if "seconds" not in row:
+            lines.append(f"| {row['size']} | {row['step']} | {row.get('reason', '')} | | |")
+            continue
+        mark = "est. " if row["estimate"] else ""
+        rate = row["rows"] / row["seconds"] if row["seconds"] > 0 else float("inf")
+        seconds = f"{row['seconds']:.2f}" if row["seconds"] < 10 else f"{row['seconds']:.1f}"
+        lines.append(f"| {row['size']} | {row['step']} | {mark}{seconds} | "
+                     f"{row['peak_gib']:.2f} | {mark}{rate:,.0f} |")
+    return "\n".join(lines)
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """One line per size and step: seconds, peak GiB, rows/s, whether estimated, or why not."""
+    fields = ["size", "rows", "step", "seconds", "peak_gib", "rows_per_second", "estimate",
+              "steps", "reason"]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            rate = row["rows"] / row["seconds"] if row.get("seconds") else None
+            writer.writerow({**row, "rows_per_second": rate})
+
+
+def write_svg(rows: list[dict[str, Any]], path: Path) -> None:
+    """Log-log seconds against rows: data steps on top, model families below."""
+    from automl_rec.report.charts import HEIGHT, WIDTH, line_chart
+
+    def series(steps: list[str]) -> dict[str, tuple[list[float], list[float]]]:
+        out = {}
+        for step in steps:
+            points = [r for r in rows if r["step"] == step and "seconds" in r]
+            if points:
+                name = step + (" (est. marked *)" if any(r["estimate"] for r in points) else "")
+                out[name] = ([float(r["rows"]) for r in points], [r["seconds"] for r in points])
+        return out
+
+    model_steps = sorted({r["step"] for r in rows if r["step"].endswith((" epoch", " eval"))})
+    charts = [line_chart(series(list(DATA_STAGES)), title="Data steps", x_label="rows",
+                         y_label="seconds", log_x=True, log_y=True, markers=False),
+              line_chart(series(model_steps), title="Model families (one epoch, full evaluation)",
+                         x_label="rows", y_label="seconds", log_x=True, log_y=True)]
+    style = (".axis{stroke:#444}.grid{stroke:#e4e4e4}.tick,.legend{font:10px sans-serif}"
+             ".chart-title{font:bold 12px sans-serif}.axis-label{font:11px sans-serif}")
+    body = "".join(f'<g transform="translate(0,{index * HEIGHT})">{chart}</g>'
+                   for index, chart in enumerate(charts))
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
+                    f'height="{HEIGHT * len(charts)}"><style>{style}</style>'
+                    f'<rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["data"]:
+        print("RESULT " + json.dumps(data_worker(Path(argv[1]), Path(argv[2]))), flush=True)
+        return 0
+    if argv[:1] == ["family"]:
+        results = family_worker(argv[1], Path(argv[2]), float(argv[3]), int(argv[4]))
+        print("RESULT " + json.dumps(results), flush=True)
+        os._exit(0)  # an estimated epoch may still be running in its thread
+    from automl_rec.models import FAMILIES
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1M,5M,20M",
+                        help="comma-separated log sizes (default 1M,5M,20M)")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/automl_rec_scaling"),
+                        help="directory of the logs and results (default /tmp/automl_rec_scaling)")
+    parser.add_argument("--families", default=",".join(FAMILIES),
+                        help="comma-separated families, or 'none' for the data steps only")
+    parser.add_argument("--max-epoch-seconds", type=float, default=600.0,
+                        help="longest epoch run to its end; longer ones are extrapolated")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.families = [] if args.families == "none" else args.families.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for size in args.sizes.split(","):
+        print(f"{size}: data steps...", flush=True)
+        rows += measure_size(parse_rows(size), args)
+        table = markdown(rows)
+        (args.out / "scaling.md").write_text(table + "\n")
+        write_csv(rows, args.out / "scaling.csv")
+        write_svg(rows, args.out / "scaling.svg")
+    print(table)
+    print(f"\nwritten: {args.out / 'scaling.md'}, {args.out / 'scaling.csv'}, "
+          f"{args.out / 'scaling.svg'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
