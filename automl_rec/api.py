@@ -169,7 +169,14 @@ class AutoRecommender:
             if out is not None:
                 (out / "profile.json").write_text(profile.to_json())
             config.record = self._run_record(data, columns, split, config)
-            from automl_rec.distributed import local_workers
+            from automl_rec.distributed import local_workers, search_as_worker
+
+            if self.tuner != "optuna" and _keras_tuner_role() == "worker":
+                # keras-tuner's chief/worker mode: this process runs trials for the chief, which
+                # selects, exports and reports.
+                self.worker_results_ = search_as_worker(split, profile, config,
+                                                        verbose=self.progress)
+                return self
 
             with local_workers(workers, config, out), \
                     _observer(self.progress, config) as observer:
@@ -552,6 +559,12 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
     split = split_interactions(interactions, profile, exclude_seen=exclude_seen, seed=seed)
     logger.info("protocol %s, exclude seen: %s", split.protocol, split.exclude_seen)
     return profile, split
+
+
+def _keras_tuner_role() -> str:
+    from automl_rec.tuning.keras_tuner_backend import keras_tuner_role
+
+    return keras_tuner_role()
 
 
 def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.DataFrame:

@@ -278,6 +278,11 @@ def _fit(args: argparse.Namespace) -> int:
         output_dir=output, progress=not args.quiet, device=args.device, workers=args.workers,
         heartbeat=args.heartbeat)
     model.fit(args.file, **_column_kwargs(args))
+    if hasattr(model, "worker_results_"):
+        if not args.quiet:
+            print("This process ran trials as a keras-tuner worker; the chief "
+                  "(KERASTUNER_TUNER_ID=chief) selects, exports and reports.")
+        return 0
     if not args.quiet:
         console = Console()
         print_run_header(model.profile_, model.split_.protocol, model.split_.exclude_seen, console)

@@ -1,5 +1,8 @@
 """Searching in several processes: workers that join a fit's study, on this machine or others.
 
+(keras-tuner's tuners distribute with keras-tuner's own chief/worker mode instead; see
+:mod:`automl_rec.tuning.keras_tuner_backend`. Their workers run :func:`search_as_worker` too.)
+
 A fit with an RDB storage (``--storage``, by default ``DIR/study.db``) publishes a *run record*
 in its study: the data file, the column roles, the families and their spaces, the protocol
 settings and the budget. ``automl-rec worker --storage URL --study-name NAME`` waits for that
@@ -26,12 +29,14 @@ from automl_rec.leaderboard import CandidateResult
 from automl_rec.models import BASELINES
 from automl_rec.spaces import parse_space
 from automl_rec.tuning.backend import Proposal, make_backend, storage_url
+from automl_rec.tuning.candidates import SearchConfig
 from automl_rec.tuning.search import Budget, fingerprint, prepare_families, run_search
 from automl_rec.tuning.trial import TrialSettings
 
 if TYPE_CHECKING:
     from automl_rec.api import LocalWorkers
-    from automl_rec.tuning.candidates import SearchConfig
+    from automl_rec.data.profiling import DataProfile
+    from automl_rec.data.splitting import Split
 
 # How long local workers may take to leave once the search is closed.
 WORKER_EXIT_SECONDS = 120
@@ -96,21 +101,34 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
     select_device(device or record["device"], gpu=gpu)
     profile, split = prepare(source, record["columns"], exclude_seen=record["exclude_seen"],
                              seed=record["seed"])
-    settings = TrialSettings(record["metric"], record["top_k"], record["max_epochs"],
-                             record["patience"])
-    given = {name: parse_space(space, f"search space of family {name}")
-             for name, space in record["spaces"].items()}
-    spaces, _ = prepare_families([f for f in record["families"] if f != BASELINES], profile,
-                                 given)
     deadline = record["deadline"]
-    budget = Budget(None if deadline is None else time.monotonic() + deadline - time.time(),
-                    record["max_trials"])
-    backend = make_backend("optuna", directory=None, storage=storage, study_name=study_name,
-                           seed=record["seed"], max_epochs=settings.max_epochs,
-                           fingerprint=fingerprint(split, settings, record["seed"]),
-                           worker=True, heartbeat=record["heartbeat"])
+    config = SearchConfig(
+        families=record["families"],
+        settings=TrialSettings(record["metric"], record["top_k"], record["max_epochs"],
+                               record["patience"]),
+        budget=Budget(None if deadline is None else time.monotonic() + deadline - time.time(),
+                      record["max_trials"]),
+        seed=record["seed"], storage=storage, study_name=study_name,
+        spaces={name: parse_space(space, f"search space of family {name}")
+                for name, space in record["spaces"].items()},
+        heartbeat=record["heartbeat"])
+    return search_as_worker(split, profile, config, verbose=verbose)
+
+
+def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *,
+                     verbose: bool = True) -> list[CandidateResult]:
+    """Run trials of a search that another process leads, until it closes (or the budget of
+    ``config`` is spent); no baselines, no test scores, no selection."""
+    settings = config.settings
+    spaces, _ = prepare_families([f for f in config.families if f != BASELINES], profile,
+                                 config.spaces)
+    backend = make_backend(config.tuner, directory=None, storage=config.storage,
+                           study_name=config.study_name, seed=config.seed,
+                           max_epochs=settings.max_epochs,
+                           fingerprint=fingerprint(split, settings, config.seed), worker=True,
+                           heartbeat=config.heartbeat, max_trials=config.budget.max_trials)
     observer = LineObserver(f"{settings.metric}@{settings.k}") if verbose else None
-    return run_search(split, spaces, backend, settings, budget, seed=record["seed"],
+    return run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
                       observer=observer, worker=True)
 
 

@@ -77,7 +77,7 @@ class Backend(Protocol):
 
 def make_backend(tuner: str, *, directory: Path | None, storage: str | None, study_name: str,
                  seed: int, max_epochs: int, fingerprint: dict[str, Any], worker: bool = False,
-                 heartbeat: int | None = None) -> Backend:
+                 heartbeat: int | None = None, max_trials: int | None = None) -> Backend:
     """Build the backend named by ``--tuner``.
 
     Raises:
@@ -91,7 +91,7 @@ def make_backend(tuner: str, *, directory: Path | None, storage: str | None, stu
     if tuner in ("hyperband", "bayesian", "random"):
         from automl_rec.tuning.keras_tuner_backend import KerasTunerBackend
 
-        return KerasTunerBackend(tuner, directory, seed, max_epochs)
+        return KerasTunerBackend(tuner, directory, seed, max_epochs, max_trials)
     raise ConfigurationError(f"Unknown tuner {tuner!r}; use one of: {', '.join(TUNERS)}.")
 
 

@@ -63,7 +63,7 @@ def evaluate_candidates(
                                study_name=config.study_name, seed=config.seed,
                                max_epochs=settings.max_epochs,
                                fingerprint=fingerprint(split, settings, config.seed),
-                               heartbeat=config.heartbeat)
+                               heartbeat=config.heartbeat, max_trials=config.budget.max_trials)
         trials = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
                             observer=observer, record=config.record)
         searched = {t.family for t in trials}

@@ -209,3 +209,32 @@ def test_two_workers_and_the_fit_share_one_postgresql_study(
     data: Path, tmp_path: Path, postgres: str
 ) -> None:
     run_shared_search(data, tmp_path / "run", postgres)
+
+
+def test_keras_tuner_chief_and_worker_share_the_oracle(data: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "automl_rec.cli", "fit", str(data), "--families", "lstm",
+               "--tuner", "random", "--max-trials", "4", "--max-epochs", "2", "--seed", "2"]
+    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
+           "KERASTUNER_ORACLE_PORT": str(port)}
+    chief = subprocess.Popen(command + ["-o", str(tmp_path / "chief"), "--quiet"],
+                             env={**env, "KERASTUNER_TUNER_ID": "chief"}, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(command + ["-o", str(tmp_path / "worker")],
+                              env={**env, "KERASTUNER_TUNER_ID": "tuner0"}, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = chief.communicate(timeout=600)
+    assert chief.returncode == 0, out
+    log, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0, log
+    assert "keras-tuner worker" in log
+    board = pd.read_csv(tmp_path / "chief" / "leaderboard.csv")
+    trials = board[board["family"] == "lstm"]
+    assert len(trials) == 4 and trials["trial"].is_unique
+    ran_by_worker = {int(line.split("#")[1].split()[0]) for line in log.splitlines()
+                     if line.startswith("trial lstm #") and " complete" in line}
+    assert ran_by_worker and ran_by_worker <= set(trials["trial"])
+    worked = trials[trials["trial"].isin(ran_by_worker)]
+    assert (worked["status"] == "complete").all() and worked["valid_ndcg@10"].notna().all()
