@@ -64,6 +64,9 @@ def test_cpu_is_plain_float32_without_xla() -> None:
     assert not chosen.mixed_precision and not chosen.xla and chosen.batch_scale == 1
     assert keras.mixed_precision.global_policy().name == "float32"
     assert chosen.describe().startswith("CPU (") and "cores)" in chosen.describe()
+    from automl_rec.export import environment
+
+    assert environment()["device"] == chosen.describe()
     with pytest.raises(ConfigurationError, match="Unknown device"):
         select_device("tpu")
 
