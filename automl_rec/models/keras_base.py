@@ -34,6 +34,13 @@ SCORE_CELLS = 4_000_000
 MAX_LOGIT_CELLS = 60_000_000
 
 
+def fitting_batch_sizes(choices: tuple[int, ...], cells_per_example: int) -> tuple[int, ...]:
+    """The batch sizes whose largest tensor (batch x ``cells_per_example``) stays within
+    ``MAX_LOGIT_CELLS`` (the smallest choice when none does)."""
+    fitting = tuple(b for b in choices if b * cells_per_example <= MAX_LOGIT_CELLS)
+    return fitting or (min(choices),)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and TensorFlow, and make TensorFlow's kernels deterministic."""
     keras.utils.set_random_seed(seed)
