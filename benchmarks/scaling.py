@@ -320,7 +320,8 @@ def write_svg(rows: list[dict[str, Any]], path: Path) -> None:
         for step in steps:
             points = [r for r in rows if r["step"] == step and "seconds" in r]
             if points:
-                name = step + (" (est. marked *)" if any(r["estimate"] for r in points) else "")
+                estimated = [r["size"] for r in points if r["estimate"]]
+                name = step + (f" (est. at {', '.join(estimated)})" if estimated else "")
                 out[name] = ([float(r["rows"]) for r in points], [r["seconds"] for r in points])
         return out
 
