@@ -11,7 +11,7 @@ import pytest
 from automl_rec import device
 from automl_rec.data.loading import load_interactions
 from automl_rec.data.profiling import profile_interactions
-from automl_rec.data.splitting import split_interactions
+from automl_rec.data.splitting import StageData, split_interactions
 from automl_rec.data.validation import validate_interactions
 from automl_rec.datasets import make_interactions
 from automl_rec.device import Device, current_device, gpu_count, select_device
@@ -118,3 +118,20 @@ def test_xla_compiles_the_training_step_on_cpu(family: str, design: str,
     plain = built(family, design, data, dropout=0.0)
     assert not plain._step._jit_compile
     assert plain.fit_epoch() == pytest.approx(loss, rel=1e-4)
+
+
+def test_a_step_xla_cannot_compile_runs_uncompiled(monkeypatch: pytest.MonkeyPatch,
+                                                   data: tuple[Any, Any]) -> None:
+    from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS, NextItemModel
+
+    split, profile = data
+    monkeypatch.setattr(NextItemModel, "xla_compatible", True)  # sampled softmax: it is not
+    select_device("cpu", xla=True)
+    users = np.repeat(np.arange(10), 6)
+    items = np.random.default_rng(0).integers(0, FULL_SOFTMAX_MAX_ITEMS + 5, len(users))
+    module = family_module("lstm")
+    params = module.adapt_space(default_space("lstm"), profile).completed({})
+    model = module.build(params, StageData(users, items, 10, FULL_SOFTMAX_MAX_ITEMS + 5), 0)
+    assert model._step._jit_compile
+    assert np.isfinite(model.fit_epoch())
+    assert not model._step._jit_compile
