@@ -201,11 +201,13 @@ def _recover(directory: Path) -> None:
 
 
 def environment() -> dict[str, str]:
-    """Versions of the tool and of what it ran on."""
+    """Versions of the tool and of what it ran on (the device as selected for training)."""
+    from automl_rec.device import current_device
+
     return {"automl_rec": __version__, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(),
             "platform": platform.platform(),
-            "device": ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "CPU",
+            "device": current_device().describe(),
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

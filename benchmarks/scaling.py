@@ -14,11 +14,15 @@ peak memory is the process's resident high-water mark during that step (Linux:
 ``/proc/self/clear_refs`` resets it, ``VmHWM`` reads it), so steps and families do not mix.
 
 An epoch that would take longer than ``--max-epoch-seconds`` is not run to its end: after a
-warm-up its steps are timed and the full epoch is extrapolated from them; such cells are marked
-``est.`` in the table and ``estimate`` in the CSV.
+warm-up its steps are timed and the full epoch is extrapolated from them. Likewise an evaluation
+that would take longer than ``--max-eval-seconds`` is extrapolated from its first 2,048 users.
+Such cells are marked ``est.`` in the table and ``estimate`` in the CSV; ``steps`` in the CSV is
+the number of batches of the epoch, or of users evaluated.
 
 Outputs in ``--out``: ``scaling.md`` (the printed table), ``scaling.csv`` and ``scaling.svg``
-(log-log seconds against rows, one line per step).
+(log-log seconds against rows, one line per step). Sizes measured by an earlier run into the same
+``--out`` (read back from its ``scaling.csv``) stay in the outputs unless measured again, so
+sizes can be run one at a time.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from benchmarks.synthetic_log import parse_rows
 DATA_STAGES = ("load", "validate", "profile", "split")
 WARMUP_STEPS = 5
 TIMED_STEPS = 40
+EVAL_SAMPLE_USERS = 2048
 SPLIT_FILE = "split.npz"
 PROFILE_FILE = "profile.json"
 HERE = Path(__file__).resolve()
@@ -117,10 +122,9 @@ def saved_split(work: Path) -> tuple[Any, Any]:
     return split, profile
 
 
-def family_worker(family: str, work: Path, max_epoch_seconds: float,
+def family_worker(family: str, work: Path, max_epoch_seconds: float, max_eval_seconds: float,
                   seed: int) -> list[dict[str, Any]]:
     """Build ``family``'s default model, time a full evaluation and one epoch."""
-    from automl_rec.evaluation import evaluate_holdout
     from automl_rec.models import default_space, family_module
 
     split, profile = saved_split(work)
@@ -132,13 +136,47 @@ def family_worker(family: str, work: Path, max_epoch_seconds: float,
     results: list[dict[str, Any]] = []
     train = split.stage("train")
     model = measured(f"{family} build", lambda: module.build(params, train, seed), results)
-    valid = split.holdout("valid")
     # Evaluation first: an untrained model ranks as slowly as a trained one, and an epoch
     # that is only estimated ends this process.
-    measured(f"{family} eval", lambda: evaluate_holdout(
-        model.score, valid, exclude_seen=split.exclude_seen, k=10), results)
+    results.append(timed_evaluation(model, split, family, max_eval_seconds))
     results.append(timed_epoch(model, family, max_epoch_seconds))
     return results
+
+
+def timed_evaluation(model: Any, split: Any, family: str,
+                     max_eval_seconds: float) -> dict[str, Any]:
+    """Seconds of a full evaluation on the validation hold-out, or an honest extrapolation.
+
+    ``EVAL_SAMPLE_USERS`` users are evaluated first (after a one-batch warm-up); if all users at
+    that pace would take longer than ``max_eval_seconds`` the extrapolation is the result,
+    otherwise every user is evaluated and timed.
+    """
+    from automl_rec.data.splitting import Holdout
+    from automl_rec.evaluation import evaluate_holdout
+
+    valid = split.holdout("valid")
+
+    def evaluate(count: int) -> None:
+        part = Holdout(valid.users[:count], valid.targets[:count], valid.history)
+        evaluate_holdout(model.score, part, exclude_seen=split.exclude_seen, k=10)
+
+    reset_peak()
+    evaluate(64)
+    started = time.perf_counter()
+    sample = min(EVAL_SAMPLE_USERS, len(valid.users))
+    evaluate(sample)
+    seconds = time.perf_counter() - started
+    if sample == len(valid.users):
+        return {"step": f"{family} eval", "seconds": seconds, "peak_gib": peak_gib(),
+                "estimate": False, "steps": sample}
+    projected = seconds * len(valid.users) / max(sample, 1)
+    if projected > max_eval_seconds:
+        return {"step": f"{family} eval", "seconds": projected, "peak_gib": peak_gib(),
+                "estimate": True, "steps": len(valid.users)}
+    started = time.perf_counter()
+    evaluate(len(valid.users))
+    return {"step": f"{family} eval", "seconds": time.perf_counter() - started,
+            "peak_gib": peak_gib(), "estimate": False, "steps": len(valid.users)}
 
 
 def timed_epoch(model: Any, family: str, max_epoch_seconds: float) -> dict[str, Any]:
@@ -222,7 +260,7 @@ def measure_size(rows: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     for family in args.families:
         print(f"  {label}: {family}...", flush=True)
         results += run_worker(["family", family, str(work), str(args.max_epoch_seconds),
-                               str(args.seed)])
+                               str(args.max_eval_seconds), str(args.seed)])
     return [{"size": label, "rows": rows, **result} for result in results]
 
 
@@ -253,6 +291,26 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
             writer.writerow({**row, "rows_per_second": rate})
 
 
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows an earlier run wrote with :func:`write_csv` (none if there is no such file)."""
+    if not path.exists():
+        return []
+    rows = []
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            kept: dict[str, Any] = {"size": row["size"], "rows": int(row["rows"]),
+                                    "step": row["step"]}
+            if row["seconds"]:
+                kept.update(seconds=float(row["seconds"]), peak_gib=float(row["peak_gib"]),
+                            estimate=row["estimate"] == "True")
+            if row["steps"]:
+                kept["steps"] = int(row["steps"])
+            if row["reason"]:
+                kept["reason"] = row["reason"]
+            rows.append(kept)
+    return rows
+
+
 def write_svg(rows: list[dict[str, Any]], path: Path) -> None:
     """Log-log seconds against rows: data steps on top, model families below."""
     from automl_rec.report.charts import HEIGHT, WIDTH, line_chart
@@ -262,7 +320,8 @@ def write_svg(rows: list[dict[str, Any]], path: Path) -> None:
         for step in steps:
             points = [r for r in rows if r["step"] == step and "seconds" in r]
             if points:
-                name = step + (" (est. marked *)" if any(r["estimate"] for r in points) else "")
+                estimated = [r["size"] for r in points if r["estimate"]]
+                name = step + (f" (est. at {', '.join(estimated)})" if estimated else "")
                 out[name] = ([float(r["rows"]) for r in points], [r["seconds"] for r in points])
         return out
 
@@ -286,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(data_worker(Path(argv[1]), Path(argv[2]))), flush=True)
         return 0
     if argv[:1] == ["family"]:
-        results = family_worker(argv[1], Path(argv[2]), float(argv[3]), int(argv[4]))
+        results = family_worker(argv[1], Path(argv[2]), float(argv[3]), float(argv[4]),
+                                int(argv[5]))
         print("RESULT " + json.dumps(results), flush=True)
         os._exit(0)  # an estimated epoch may still be running in its thread
     from automl_rec.models import FAMILIES
@@ -300,14 +360,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated families, or 'none' for the data steps only")
     parser.add_argument("--max-epoch-seconds", type=float, default=600.0,
                         help="longest epoch run to its end; longer ones are extrapolated")
+    parser.add_argument("--max-eval-seconds", type=float, default=600.0,
+                        help="longest full evaluation run to its end; longer ones are "
+                             "extrapolated from the first users")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.families = [] if args.families == "none" else args.families.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    for size in args.sizes.split(","):
-        print(f"{size}: data steps...", flush=True)
-        rows += measure_size(parse_rows(size), args)
+    sizes = [parse_rows(size) for size in args.sizes.split(",")]
+    rows = [row for row in read_csv(args.out / "scaling.csv") if row["rows"] not in sizes]
+    for size in sizes:
+        print(f"{size_label(size)}: data steps...", flush=True)
+        rows = sorted(rows + measure_size(size, args), key=lambda row: row["rows"])
         table = markdown(rows)
         (args.out / "scaling.md").write_text(table + "\n")
         write_csv(rows, args.out / "scaling.csv")

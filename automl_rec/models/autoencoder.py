@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
+from automl_rec.device import current_device
 from automl_rec.models.keras_base import KerasRecommender, vectors
 from automl_rec.spaces import SearchSpace
 
@@ -27,13 +28,26 @@ NAME = "autoencoder"
 EPOCH_SCALE = 4
 # The decoder is a dense [hidden, n_items] layer, and batches are dense [batch, n_items] rows.
 MAX_ITEMS = 200_000
+# One epoch passes every user's dense item vector through the encoder and the decoder: its cost
+# grows with users x items (times the hidden width). Measured at the default width on two CPU
+# cores: about 200 seconds per 10^9 user-item cells, so 2 x 10^9 cells is some 7 minutes per
+# epoch (and trials count epochs in units of EPOCH_SCALE). A GPU with mixed precision is assumed
+# some fifty times faster; that bound is an estimate.
+MAX_EPOCH_CELLS = {"cpu": 2 * 10**9, "gpu": 10**11}
 
 
 def unsupported_reason(profile: DataProfile) -> str | None:
-    """Dense item-vector decoders stop making sense on very large catalogues."""
+    """Dense item-vector decoders: a bound on the catalogue (memory) and on users x items (the
+    time of one epoch on the selected device)."""
     if profile.n_items > MAX_ITEMS:
         return (f"its dense decoder over all {profile.n_items:,} items is too large; it runs on "
                 f"catalogues of up to {MAX_ITEMS:,} items")
+    kind = current_device().kind
+    cells = profile.n_users * profile.n_items
+    if cells > MAX_EPOCH_CELLS[kind]:
+        return (f"one epoch passes {profile.n_users:,} users x {profile.n_items:,} items "
+                f"({cells:,} cells) through its dense decoder, too slow on the {kind.upper()}; "
+                f"it runs up to {MAX_EPOCH_CELLS[kind]:,} user-item cells there")
     return None
 
 

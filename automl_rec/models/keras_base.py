@@ -34,6 +34,13 @@ SCORE_CELLS = 4_000_000
 MAX_LOGIT_CELLS = 60_000_000
 
 
+def fitting_batch_sizes(choices: tuple[int, ...], cells_per_example: int) -> tuple[int, ...]:
+    """The batch sizes whose largest tensor (batch x ``cells_per_example``) stays within
+    ``MAX_LOGIT_CELLS`` (the smallest choice when none does)."""
+    fitting = tuple(b for b in choices if b * cells_per_example <= MAX_LOGIT_CELLS)
+    return fitting or (min(choices),)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and TensorFlow, and make TensorFlow's kernels deterministic."""
     keras.utils.set_random_seed(seed)
@@ -182,6 +189,16 @@ class KerasRecommender:
             scale //= 2
         return chosen * max(scale, 1)
 
+    def _run_step(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
+        try:
+            return self._step(*batch)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+            if self.steps or not self._step._jit_compile:
+                raise
+            # XLA cannot compile this step (an op without an XLA kernel): run it uncompiled.
+            self._step = tf.function(self._train_step, reduce_retracing=True)
+            return self._step(*batch)
+
     def _train_step(self, *batch: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             loss = self.loss_on(batch)
@@ -204,7 +221,7 @@ class KerasRecommender:
                    .prefetch(tf.data.AUTOTUNE))
         losses = []
         for batch in dataset:
-            losses.append(self._step(*batch))
+            losses.append(self._run_step(batch))
             self.steps += 1
         return float(np.mean([float(loss) for loss in losses])) if losses else float("nan")
 

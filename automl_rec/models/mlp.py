@@ -19,12 +19,15 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
-from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
+from automl_rec.models.keras_base import (KerasRecommender, fitting_batch_sizes,
+                                          sparse_softmax_loss, windows)
 from automl_rec.models.sequences import interaction_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "mlp"
-# Above this many items a dense softmax output layer is too large; NeuMF still applies.
+# Above this many items YouTube-DNN's dense softmax output layer is left out of the search (its
+# epoch costs interactions x items x hidden units); NeuMF, trained on sampled negatives, applies
+# to any catalogue.
 FULL_SOFTMAX_MAX_ITEMS = 100_000
 
 
@@ -35,13 +38,15 @@ def unsupported_reason(profile: DataProfile) -> str | None:
 
 def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     """Bound the space by the data: history length by the 95th percentile of history length,
-    embedding size by the catalogue, and no dense softmax for very large catalogues."""
+    embedding size by the catalogue, no dense softmax for very large catalogues, and batches
+    whose dense logits fit in memory."""
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("history_length", high=longest)
     space = space.narrowed("embedding_dim", high=max(16, min(profile.n_items, profile.n_users)))
     if profile.n_items > FULL_SOFTMAX_MAX_ITEMS:
-        space = space.narrowed("design", choices=("neumf",))
-    return space
+        return space.narrowed("design", choices=("neumf",))
+    sizes = fitting_batch_sizes(space["batch_size"].choices, profile.n_items)
+    return space.narrowed("batch_size", choices=sizes)
 
 
 def build(params: dict[str, Any], data: StageData, seed: int) -> KerasRecommender:

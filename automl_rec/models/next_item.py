@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
-from automl_rec.models.keras_base import (MAX_LOGIT_CELLS, KerasRecommender,
+from automl_rec.models.keras_base import (KerasRecommender, fitting_batch_sizes,
                                           sparse_softmax_loss, windows)
 from automl_rec.models.sequences import history_windows
 from automl_rec.spaces import SearchSpace
@@ -39,15 +39,9 @@ def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     sizes whose logits fit in memory for the longest window."""
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("max_length", high=longest)
-    sizes = fitting_batch_sizes(space["batch_size"].choices, int(space["max_length"].high),
-                                profile.n_items)
+    cells = int(space["max_length"].high) * logit_width(profile.n_items)
+    sizes = fitting_batch_sizes(space["batch_size"].choices, cells)
     return space.narrowed("batch_size", choices=sizes)
-
-
-def fitting_batch_sizes(choices: tuple[int, ...], length: int, n_items: int) -> tuple[int, ...]:
-    """The batch sizes whose full-softmax logits (batch x length x items) fit in memory."""
-    fitting = tuple(b for b in choices if b * length * logit_width(n_items) <= MAX_LOGIT_CELLS)
-    return fitting or (min(choices),)
 
 
 def logit_width(n_items: int) -> int:

@@ -1,7 +1,8 @@
 """How to run one trial: train on the training split, early-stop on the real objective.
 
 The objective is the full-ranking validation metric (DESIGN section 4), computed after every
-epoch; training stops after ``patience`` epochs without improvement and the best weights are
+epoch on at most ``SEARCH_VALIDATION_USERS`` validation users (the same seeded sample for every
+trial of a search; see :mod:`automl_rec.evaluation.sampling`); training stops after ``patience`` epochs without improvement and the best weights are
 restored. A NaN loss, an exception or running out of memory marks the trial failed with its
 reason; the search goes on. This module knows nothing of the tuner that chose the values.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl_rec.data.splitting import Split, Stage
-from automl_rec.evaluation import evaluate_holdout
+from automl_rec.evaluation import evaluate_holdout, sample_holdout
 from automl_rec.leaderboard import COMPLETE, FAILED, PRUNED, CandidateResult
 from automl_rec.models import family_module
 
@@ -90,7 +91,7 @@ def run_trial(
         seed_everything(seed)
         model = module.build(params, split.stage("train"), seed)
         result.n_params = model.count_params()
-        valid = split.holdout("valid")
+        valid = sample_holdout(split.holdout("valid"), seed=split.seed)
         best_value, best_weights = -math.inf, None
         scale = int(getattr(module, "EPOCH_SCALE", 1))
         last_epoch = (max_epochs or settings.max_epochs) * scale

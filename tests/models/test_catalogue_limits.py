@@ -1,0 +1,67 @@
+"""How each family copes with large catalogues: sampled softmax, designs left out, stated limits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from automl_rec.data.loading import load_interactions
+from automl_rec.data.profiling import profile_interactions
+from automl_rec.data.splitting import StageData
+from automl_rec.data.validation import validate_interactions
+from automl_rec.datasets import make_interactions
+from automl_rec.models import default_space, family_module
+from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS
+
+
+@pytest.fixture(scope="module")
+def profile() -> Any:
+    return profile_interactions(validate_interactions(load_interactions(
+        make_interactions(n_users=50, n_items=30, mean_history=10, seed=2))))
+
+
+def test_autoencoder_states_its_catalogue_and_epoch_limits(profile: Any) -> None:
+    module = family_module("autoencoder")
+    assert module.unsupported_reason(profile) is None
+    reason = module.unsupported_reason(replace(profile, n_items=module.MAX_ITEMS + 1))
+    assert f"{module.MAX_ITEMS + 1:,} items" in reason and f"{module.MAX_ITEMS:,}" in reason
+    users = module.MAX_EPOCH_CELLS["cpu"] // 1000 + 1
+    reason = module.unsupported_reason(replace(profile, n_users=users, n_items=1000))
+    assert f"{users:,} users x 1,000 items" in reason and "CPU" in reason
+    assert f"{module.MAX_EPOCH_CELLS['cpu']:,}" in reason
+
+
+def test_dense_softmax_designs_leave_large_catalogues_to_sampled_ones(profile: Any) -> None:
+    mlp, cnn = family_module("mlp"), family_module("cnn")
+    huge = replace(profile, n_items=mlp.FULL_SOFTMAX_MAX_ITEMS + 1)
+    assert mlp.adapt_space(default_space("mlp"), huge)["design"].choices == ("neumf",)
+    assert mlp.unsupported_reason(huge) is None
+    large = replace(profile, n_items=FULL_SOFTMAX_MAX_ITEMS + 1)
+    assert cnn.adapt_space(default_space("cnn"), large)["design"].choices == ("nextitnet",)
+    wide = replace(profile, n_items=mlp.FULL_SOFTMAX_MAX_ITEMS)
+    sizes = mlp.adapt_space(default_space("mlp"), wide)["batch_size"].choices
+    largest = max(default_space("mlp")["batch_size"].choices)
+    assert max(sizes) * wide.n_items <= 60_000_000 < largest * wide.n_items
+
+
+@pytest.mark.parametrize("family, design", [("lstm", None), ("attention", "sasrec")])
+def test_next_item_models_train_with_sampled_softmax_on_a_large_catalogue(
+        family: str, design: str | None, profile: Any) -> None:
+    from automl_rec.models.keras_base import seed_everything
+
+    n_items, rng = FULL_SOFTMAX_MAX_ITEMS + 10, np.random.default_rng(0)
+    users = np.repeat(np.arange(20), 8)
+    data = StageData(users, rng.integers(0, n_items, len(users)), 20, n_items)
+    module = family_module(family)
+    space = module.adapt_space(default_space(family), replace(profile, n_items=n_items))
+    params = space.completed({} if design is None else {"design": design})
+    seed_everything(0)
+    model = module.build(params, data, 0)
+    assert not model.xla_compatible
+    assert model.cells_per_example() < model.length * n_items
+    assert np.isfinite(model.fit_epoch())
+    scores = model.score(np.arange(3))
+    assert scores.shape == (3, n_items) and np.isfinite(scores).all()
