@@ -133,6 +133,7 @@ class KerasRecommender:
         self._step = tf.function(self._train_step, reduce_retracing=True,
                                  jit_compile=current_device().xla and self.xla_compatible)
         self._scores = tf.function(self.scores_for, reduce_retracing=True)
+        self._inputs = tf.function(self.batch_inputs, reduce_retracing=True)
 
     # Whether the training step compiles with XLA (every op of ``loss_on`` has an XLA kernel).
     xla_compatible = True
@@ -149,8 +150,9 @@ class KerasRecommender:
 
     def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """The tensors ``loss_on`` receives, built inside the ``tf.data`` pipeline from one batch
-        of ``examples`` (by default the batch itself); ``number`` is the batch's index in the
-        epoch, for families that draw random masks."""
+        of ``examples`` (by default the batch itself); ``number`` counts batches since the model
+        was built, for families that draw random masks. Traced once, so it must read no Python
+        state that changes between epochs."""
         return batch
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
@@ -215,8 +217,8 @@ class KerasRecommender:
         order = self.rng.permutation(len(arrays[0]))
         dataset = (tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays))
                    .batch(self.batch_size)
-                   .enumerate()
-                   .map(lambda number, batch: self.batch_inputs(number, *batch),
+                   .enumerate(start=self.steps)
+                   .map(lambda number, batch: self._inputs(number, *batch),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                    .prefetch(tf.data.AUTOTUNE))
         losses = []
