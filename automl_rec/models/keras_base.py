@@ -8,9 +8,9 @@ scores of all items given users and their histories, in TensorFlow operations (`
 Training runs a compiled TensorFlow step over that pipeline, so that losses with masks, KL
 annealing or sampled softmax fit the same loop. The selected device
 (:mod:`automl_rec.device`) decides whether the step is compiled with XLA, whether a loss-scaling
-optimizer guards mixed precision, and how much larger training batches are. The same ``scores_for`` serves evaluation
-(on the histories of the stage the model learned from) and the exported SavedModel (on the
-histories stored inside it, or on a history given at request time).
+optimizer guards mixed precision, and how much larger training batches are. The same
+``scores_for`` serves evaluation (on the histories of the stage the model learned from) and the
+exported SavedModel (on the histories stored inside it, or on a history given at request time).
 """
 
 from __future__ import annotations
