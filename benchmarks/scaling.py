@@ -207,12 +207,12 @@ def timed_epoch(model: Any, family: str, max_epoch_seconds: float) -> dict[str, 
                     done.set()
                 return
 
-    failure: list[BaseException] = []
+    failure: list[Exception] = []
 
     def train() -> None:
         try:
             model.fit_epoch()
-        except BaseException as error:  # reported, never timed as if the epoch had finished
+        except Exception as error:  # reported, never timed as if the epoch had finished
             failure.append(error)
 
     reset_peak()
