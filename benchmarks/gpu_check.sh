@@ -6,7 +6,7 @@
 #   bash benchmarks/gpu_check.sh [ML-100K u.data]      # from the repository root
 #   bash benchmarks/gpu_check.sh --table GPU_RUN CPU_RUN  # only the table, from two run folders
 #
-# Environment: OUT (results, default ./gpu-check), VENV (default in $TMPDIR), SKIP_INSTALL=1 to
+# Environment: OUT (results) and VENV (default: under $TMPDIR or /tmp), SKIP_INSTALL=1 to
 # use the automl-rec already on PATH. pip needs a package index or wheel cache it can reach.
 set -euo pipefail
 
@@ -56,10 +56,13 @@ if [[ "${1:-}" == "--table" ]]; then
 fi
 
 DATA="${1:-../shared/data/ml-100k/u.data}"
-OUT="${OUT:-gpu-check}"
+OUT="${OUT:-${TMPDIR:-/tmp}/automl-rec-gpu-check}"
 VENV="${VENV:-${TMPDIR:-/tmp}/automl-rec-gpu-check-venv}"
+if [[ ! -f "$DATA" ]]; then
+    echo "no ML-100K file at $DATA; pass its path as the first argument" >&2
+    exit 2
+fi
 mkdir -p "$OUT"
-[[ -f "$DATA" ]] || { echo "no ML-100K file at $DATA; pass its path as the first argument" >&2; exit 2; }
 left() { echo $((BUDGET - SECONDS)); }
 
 if [[ "${SKIP_INSTALL:-0}" != "1" ]]; then
@@ -96,7 +99,7 @@ limit=$(( $(left) - 10 ))
 echo "== CPU search (limit ${limit}s)"
 started=$SECONDS
 env "${CPU_ENV[@]}" timeout "$limit" automl-rec fit "$DATA" "${SEARCH[@]}" "${CPU_FLAGS[@]}" \
-    -o "$OUT/cpu" || echo "(CPU search ended with status $?; a cut-off run keeps its finished trials)"
+    -o "$OUT/cpu" || echo "(CPU search ended with status $?; a cut-off run keeps finished trials)"
 echo "   took $((SECONDS - started))s"
 
 echo "== seconds per epoch of each trial"

@@ -207,17 +207,28 @@ def timed_epoch(model: Any, family: str, max_epoch_seconds: float) -> dict[str, 
                     done.set()
                 return
 
+    failure: list[Exception] = []
+
+    def train() -> None:
+        try:
+            model.fit_epoch()
+        except Exception as error:  # reported, never timed as if the epoch had finished
+            failure.append(error)
+
     reset_peak()
     started = time.perf_counter()
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    worker = threading.Thread(target=model.fit_epoch, daemon=True)
+    worker = threading.Thread(target=train, daemon=True)
     worker.start()
     while worker.is_alive() and not (done.is_set() and estimate):
         worker.join(0.2)
     if estimate:
         return {"step": f"{family} epoch", "estimate": True, **estimate}
     done.set()
+    if failure:
+        error = failure[0]
+        return {"step": f"{family} epoch failed", "reason": f"{type(error).__name__}: {error}"}
     return {"step": f"{family} epoch", "seconds": time.perf_counter() - started,
             "peak_gib": peak_gib(), "estimate": False, "steps": total}
 

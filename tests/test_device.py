@@ -124,7 +124,7 @@ def test_a_step_xla_cannot_compile_runs_uncompiled(monkeypatch: pytest.MonkeyPat
                                                    data: tuple[Any, Any]) -> None:
     from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS, NextItemModel
 
-    split, profile = data
+    _, profile = data
     monkeypatch.setattr(NextItemModel, "xla_compatible", True)  # sampled softmax: it is not
     select_device("cpu", xla=True)
     users = np.repeat(np.arange(10), 6)

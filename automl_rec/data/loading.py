@@ -85,8 +85,9 @@ class LoadedInteractions:
     """A table read from the source, with canonical column names and the roles it was read with.
 
     Attributes:
-        frame: Columns ``user`` and ``item`` (Arrow-backed strings), plus ``rating``, ``event`` and ``time``
-            where the source has them, all still as read (strings or numbers), in file order.
+        frame: Columns ``user`` and ``item`` (Arrow-backed strings), plus ``rating``, ``event``
+            and ``time`` where the source has them, all still as read (text, or dates and times
+            from a typed source), in file order.
         roles: The source column behind each canonical column.
         source: A short description of where the data came from (file name or ``DataFrame``).
         warnings: Recoverable oddities met while reading.
@@ -266,8 +267,8 @@ def _read_with_arrow(
     Leading spaces are dropped and the missing-value tokens become missing, as the pandas
     reader does with ``skipinitialspace`` and ``na_values``. ``::`` is read as ``:`` with every
     other field empty. Returns ``None`` where Arrow cannot read the file the way pandas would
-    (ragged lines, a ``:`` inside a ``::`` field, space separators);
-    the pandas reader then decides, with its own error messages.
+    (ragged lines, a ``:`` inside a ``::`` field, space separators); the pandas reader then
+    decides, with its own error messages.
     """
     if sep == " " or len(sep) > 1 and sep != "::":
         return None

@@ -7,8 +7,8 @@
   2023).
 - ``bert4rec``: the same blocks without the causal mask, trained to recover randomly masked
   items (Sun et al. 2019); the next item is predicted at a [MASK] appended to the history.
-  The masks are drawn inside the training pipeline, from a seed taken each epoch from the
-  model's random generator and the batch's number, so a given seed repeats them.
+  The masks are drawn inside the training pipeline, from a seed the model draws once from its
+  random generator and the batch's number, so a given seed repeats them.
 """
 
 from __future__ import annotations
@@ -67,8 +67,11 @@ class BERT4Rec(SASRec):
 
     causal = False
 
-    def examples(self) -> tuple[np.ndarray, ...]:
+    def build(self) -> keras.Model:
         self.mask_seed = int(self.rng.integers(2**31 - 1))
+        return super().build()
+
+    def examples(self) -> tuple[np.ndarray, ...]:
         return history_windows(self.data, self.length)
 
     def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:

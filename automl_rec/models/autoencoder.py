@@ -92,7 +92,7 @@ class MultDAE(_UserVectors):
 
     def build(self) -> keras.Model:
         vectors = keras.Input(shape=(self.data.n_items,), name="vectors")
-        x = keras.layers.UnitNormalization()(vectors)
+        x = keras.layers.UnitNormalization(dtype="float32")(vectors)
         x = keras.layers.Dropout(float(self.params["dropout"]))(x)
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
         x = keras.layers.Dense(int(self.params["latent_dim"]), activation="tanh")(x)
@@ -111,7 +111,7 @@ class MultVAE(_UserVectors):
     def build(self) -> keras.Model:
         latent = int(self.params["latent_dim"])
         vectors = keras.Input(shape=(self.data.n_items,), name="vectors")
-        x = keras.layers.UnitNormalization()(vectors)
+        x = keras.layers.UnitNormalization(dtype="float32")(vectors)
         x = keras.layers.Dropout(float(self.params["dropout"]))(x)
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
         mean = keras.layers.Dense(latent, name="mean", dtype="float32")(x)

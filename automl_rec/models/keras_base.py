@@ -8,9 +8,9 @@ scores of all items given users and their histories, in TensorFlow operations (`
 Training runs a compiled TensorFlow step over that pipeline, so that losses with masks, KL
 annealing or sampled softmax fit the same loop. The selected device
 (:mod:`automl_rec.device`) decides whether the step is compiled with XLA, whether a loss-scaling
-optimizer guards mixed precision, and how much larger training batches are. The same ``scores_for`` serves evaluation
-(on the histories of the stage the model learned from) and the exported SavedModel (on the
-histories stored inside it, or on a history given at request time).
+optimizer guards mixed precision, and how much larger training batches are. The same
+``scores_for`` serves evaluation (on the histories of the stage the model learned from) and the
+exported SavedModel (on the histories stored inside it, or on a history given at request time).
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ class KerasRecommender:
         self._step = tf.function(self._train_step, reduce_retracing=True,
                                  jit_compile=current_device().xla and self.xla_compatible)
         self._scores = tf.function(self.scores_for, reduce_retracing=True)
+        self._inputs = tf.function(self.batch_inputs, reduce_retracing=True)
 
     # Whether the training step compiles with XLA (every op of ``loss_on`` has an XLA kernel).
     xla_compatible = True
@@ -149,8 +150,9 @@ class KerasRecommender:
 
     def batch_inputs(self, number: tf.Tensor, *batch: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """The tensors ``loss_on`` receives, built inside the ``tf.data`` pipeline from one batch
-        of ``examples`` (by default the batch itself); ``number`` is the batch's index in the
-        epoch, for families that draw random masks."""
+        of ``examples`` (by default the batch itself); ``number`` counts batches since the model
+        was built, for families that draw random masks. Traced once, so it must read no Python
+        state that changes between epochs."""
         return batch
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
@@ -215,8 +217,8 @@ class KerasRecommender:
         order = self.rng.permutation(len(arrays[0]))
         dataset = (tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays))
                    .batch(self.batch_size)
-                   .enumerate()
-                   .map(lambda number, batch: self.batch_inputs(number, *batch),
+                   .enumerate(start=self.steps)
+                   .map(lambda number, batch: self._inputs(number, *batch),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                    .prefetch(tf.data.AUTOTUNE))
         losses = []

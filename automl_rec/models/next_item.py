@@ -4,9 +4,9 @@ A window of a user's items (left-padded, most recent last) goes through a family
 one hidden vector per position; the item scores are the dot products of a position's vector with
 the item embeddings (tied input and output embeddings), computed in float32 whatever the layers'
 precision. Training cuts every user's history into windows (gathered batch by batch inside the
-training pipeline) and learns all positions of a window in one pass, with full softmax cross-entropy over
-the catalogue, or sampled softmax with a popularity-based sampler (and its log-q correction) when
-the catalogue is too large for a dense softmax. Scoring reads each user's full history up to the
+training pipeline) and learns all positions of a window in one pass, with full softmax
+cross-entropy over the catalogue, or sampled softmax with a popularity-based sampler (and its
+log-q correction) when the catalogue is too large for a dense softmax. Scoring reads each user's full history up to the
 prediction point (the most recent ``max_length`` items of the stage the model learned from).
 """
 
