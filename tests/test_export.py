@@ -139,3 +139,25 @@ def test_a_model_left_half_swapped_is_recovered(frame: pd.DataFrame, tmp_path: P
 def test_load_of_a_directory_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no exported model"):
         AutoRecommender.load(tmp_path)
+
+
+@pytest.mark.parametrize("interaction", ["neumf", "gmf", "dot"])
+def test_every_neumf_interaction_exports_and_serves_its_own_lists(
+    interaction: str, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    import tensorflow as tf
+
+    from automl_rec.export import serving_module
+    from automl_rec.models import default_space, family_module
+    from conftest import split_of
+
+    split = split_of(frame)
+    params = default_space("mlp").completed({"design": "neumf", "interaction": interaction})
+    model = family_module("mlp").build(params, split.stage("all"), 0)
+    model.fit_epoch()
+    module = serving_module(model, split, K)
+    tf.saved_model.save(module, str(tmp_path / "model"), signatures=module.signatures())
+    served = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
+    users = tf.constant([str(u) for u in frame["customer_id"].unique()[:3]])
+    np.testing.assert_array_equal(served(user_id=users)["item_ids"].numpy(),
+                                  module.serve(users)["item_ids"].numpy())

@@ -108,15 +108,23 @@ class NeuMF(KerasRecommender):
         item = keras.Input(shape=(), dtype="int32", name="item")
         self.user_gmf = keras.layers.Embedding(self.data.n_users, dim, name="user_gmf")
         self.item_gmf = keras.layers.Embedding(self.data.n_items, dim, name="item_gmf")
-        self.item_bias = keras.layers.Embedding(self.data.n_items, 1, name="item_bias",
-                                                embeddings_initializer="zeros")
-        self.user_mlp = keras.layers.Embedding(self.data.n_users, dim, name="user_mlp")
-        self.item_mlp = keras.layers.Embedding(self.data.n_items, dim, name="item_mlp")
+        # Only the layers of the chosen interaction exist: a layer the network does not use would
+        # be missing from the exported model while scoring still reached for it.
+        self.item_bias = (keras.layers.Embedding(self.data.n_items, 1, name="item_bias",
+                                                 embeddings_initializer="zeros")
+                          if kind == "dot" else None)
+        self.user_mlp = (keras.layers.Embedding(self.data.n_users, dim, name="user_mlp")
+                         if kind == "neumf" else None)
+        self.item_mlp = (keras.layers.Embedding(self.data.n_items, dim, name="item_mlp")
+                         if kind == "neumf" else None)
         self.layers_mlp = [keras.layers.Dense(int(self.params["hidden_units"]), activation="relu")
-                           for _ in range(int(self.params["hidden_layers"]))]
-        self.output_layer = keras.layers.Dense(1, name="logit", dtype="float32")
-        logit = self._logit(self.user_gmf(user), self.item_gmf(item), self.user_mlp(user),
-                            self.item_mlp(item), self.item_bias(item), training_dropout=True)
+                           for _ in range(int(self.params["hidden_layers"]) if kind == "neumf"
+                                          else 0)]
+        self.output_layer = (keras.layers.Dense(1, name="logit", dtype="float32")
+                             if kind != "dot" else None)
+        logit = self._logit(self.user_gmf(user), self.item_gmf(item), _apply(self.user_mlp, user),
+                            _apply(self.item_mlp, item), _apply(self.item_bias, item),
+                            training_dropout=True)
         return keras.Model([user, item], logit, name=f"neumf_{kind}")
 
     def _logit(self, ug: Any, ig: Any, um: Any, im: Any, bias: Any,
@@ -156,16 +164,30 @@ class NeuMF(KerasRecommender):
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
         all_items = tf.range(self.data.n_items)
-        ig, im = self.item_gmf(all_items), self.item_mlp(all_items)
-        bias = self.item_bias(all_items)
-        ug, um = self.user_gmf(users)[:, None, :], self.user_mlp(users)[:, None, :]
+        ug = self.user_gmf(users)[:, None, :]
         shape = tf.stack([tf.shape(users)[0], self.data.n_items, ug.shape[-1]])
-        logits = self._logit(tf.broadcast_to(ug, shape), tf.broadcast_to(ig[None], shape),
-                             tf.broadcast_to(um, shape), tf.broadcast_to(im[None], shape),
-                             tf.broadcast_to(bias[None, :, 0], shape[:2])[..., None])
+
+        def per_pair(user_part: Any, item_part: Any) -> tuple[Any, Any]:
+            if user_part is None:
+                return None, None
+            return tf.broadcast_to(user_part, shape), tf.broadcast_to(item_part[None], shape)
+
+        um, im = per_pair(_apply(self.user_mlp, users, lambda t: t[:, None, :]),
+                          _apply(self.item_mlp, all_items))
+        bias = _apply(self.item_bias, all_items,
+                      lambda t: tf.broadcast_to(t[None, :, 0], shape[:2])[..., None])
+        logits = self._logit(*per_pair(ug, self.item_gmf(all_items)), um, im, bias)
         return tf.cast(logits, tf.float32)
 
     def cells_per_user(self) -> int:
         """Each user's scores pass through [n_items, width] activations."""
         width = 2 * int(self.params["embedding_dim"]) + int(self.params["hidden_units"])
         return self.data.n_items * width
+
+
+def _apply(layer: Any, inputs: Any, then: Any = None) -> Any:
+    """``layer(inputs)`` (then ``then`` of it), or ``None`` where the layer is not used."""
+    if layer is None:
+        return None
+    out = layer(inputs)
+    return then(out) if then is not None else out
