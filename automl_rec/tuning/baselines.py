@@ -1,7 +1,8 @@
 """Tune each reference baseline on validation, then score it once on test.
 
 A baseline's grid is small and cheap, so every point is tried; the best point on validation is
-refit on train + validation and scored on the test split, like every other candidate.
+refit on train + validation and scored on the test split, like every other candidate. Validation
+is scored on the same seeded sample of users as the trials' objective; test on every user.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import time
 
 from automl_rec.data.splitting import Split
-from automl_rec.evaluation import evaluate_holdout
-from automl_rec.leaderboard import FAILED, CandidateResult
+from automl_rec.evaluation import evaluate_holdout, sample_holdout
+from automl_rec.leaderboard import SKIPPED, CandidateResult
 from automl_rec.models.baselines import Baseline
 
 FAMILY = "baselines"
@@ -33,8 +34,8 @@ def run_baseline(
     started = time.perf_counter()
     reason = baseline.unsupported_reason(split.n_items)
     if reason:
-        return CandidateResult(FAMILY, baseline.name, {}, FAILED, reason)
-    valid = split.holdout("valid")
+        return CandidateResult(FAMILY, baseline.name, {}, SKIPPED, reason)
+    valid = sample_holdout(split.holdout("valid"), seed=split.seed)
     best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
     for params in baseline.grid:
         model = baseline(**params).fit(split.stage("train"))

@@ -19,6 +19,8 @@ selection, refits, export and report; the workers' ``fit`` returns once the chie
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 import threading
@@ -100,6 +102,8 @@ class KerasTunerBackend:
         oracle._set_project_dir(str(self.directory / "keras_tuner"), family)
         oracle.verbose = 0
         port = int(os.environ.get("KERASTUNER_ORACLE_PORT", 0)) + len(self.oracles)
+        if self.role != "alone":
+            _quiet_conditions()
         if self.role == "chief":
             self._serve(oracle, port)
         elif self.role == "worker":
@@ -235,6 +239,23 @@ class _Servicer(OracleServicer):
     def UpdateTrial(self, request: Any, context: Any) -> Any:  # noqa: N802
         self.heard[request.trial_id] = time.monotonic()
         return super().UpdateTrial(request, context)
+
+
+def _quiet_conditions() -> None:
+    """keras-tuner prints a value whenever it serialises a conditional hyperparameter for gRPC;
+    keep that off the terminal."""
+    from keras_tuner.src.engine import conditions
+
+    original = conditions.Parent.to_proto
+    if getattr(original, "quiet", False):
+        return
+
+    def to_proto(self: Any) -> Any:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return original(self)
+
+    to_proto.quiet = True  # type: ignore[attr-defined]
+    conditions.Parent.to_proto = to_proto
 
 
 def _client(oracle: kt.Oracle, port: int) -> Any:

@@ -73,3 +73,16 @@ def test_scores_do_not_depend_on_row_order_of_the_frame() -> None:
                                        .sort_values("timestamp", kind="stable"))).test["ndcg@10"]
     assert a == pytest.approx(b)
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_ease_beyond_its_catalogue_bound_is_skipped_with_the_sizes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import automl_rec.models.baselines as baselines
+
+    split = split_of(make_interactions(n_users=60, n_items=30, mean_history=8, seed=2))
+    monkeypatch.setattr(baselines, "EASE_MAX_ITEMS", split.n_items - 1)
+    result = run_baseline(EASE, split)
+    assert result.status == "skipped"
+    assert f"{split.n_items:,} x {split.n_items:,}" in result.reason
+    assert not result.valid and not result.test
