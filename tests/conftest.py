@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from automl_rec.data.loading import load_interactions
-from automl_rec.data.profiling import profile_interactions
+from automl_rec.data.profiling import DataProfile, profile_interactions
 from automl_rec.data.splitting import Split, split_interactions
 from automl_rec.data.validation import validate_interactions
 
@@ -15,10 +15,16 @@ ML_100K = SHARED_DATA / "ml-100k" / "u.data"
 AMAZON = SHARED_DATA / "amazon-musical-instruments-5core" / "Musical_Instruments_5.csv"
 
 
-def split_of(frame: pd.DataFrame, **kwargs: object) -> Split:
+def split_and_profile(frame: pd.DataFrame, **kwargs: object) -> tuple[Split, DataProfile]:
     """Load, validate, profile and split a small frame."""
     data = validate_interactions(load_interactions(frame))
-    return split_interactions(data, profile_interactions(data), **kwargs)  # type: ignore[arg-type]
+    profile = profile_interactions(data)
+    return split_interactions(data, profile, **kwargs), profile  # type: ignore[arg-type]
+
+
+def split_of(frame: pd.DataFrame, **kwargs: object) -> Split:
+    """The split of a small frame."""
+    return split_and_profile(frame, **kwargs)[0]
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from automl_rec import device
-from automl_rec.data.loading import load_interactions
-from automl_rec.data.profiling import profile_interactions
-from automl_rec.data.splitting import StageData, split_interactions
-from automl_rec.data.validation import validate_interactions
+from automl_rec.data.splitting import StageData
 from automl_rec.datasets import make_interactions
 from automl_rec.device import Device, current_device, gpu_count, select_device
 from automl_rec.errors import ConfigurationError
 from automl_rec.models import default_space, family_module
+from tests.conftest import split_and_profile
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +25,7 @@ def back_to_cpu() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def data() -> tuple[Any, Any]:
-    interactions = validate_interactions(load_interactions(
-        make_interactions(n_users=60, n_items=30, mean_history=10, seed=5)))
-    profile = profile_interactions(interactions)
-    return split_interactions(interactions, profile), profile
+    return split_and_profile(make_interactions(n_users=60, n_items=30, mean_history=10, seed=5))
 
 
 def built(family: str, design: str, data: tuple[Any, Any], **values: Any) -> Any:

@@ -149,7 +149,7 @@ def test_every_neumf_interaction_exports_and_serves_its_own_lists(
 
     from automl_rec.export import serving_module
     from automl_rec.models import default_space, family_module
-    from conftest import split_of
+    from tests.conftest import split_of
 
     split = split_of(frame)
     params = default_space("mlp").completed({"design": "neumf", "interaction": interaction})

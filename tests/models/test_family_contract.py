@@ -8,24 +8,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from automl_rec.data.loading import load_interactions
-from automl_rec.data.profiling import profile_interactions
-from automl_rec.data.splitting import Split, split_interactions
-from automl_rec.data.validation import validate_interactions
+from automl_rec.data.splitting import Split
 from automl_rec.datasets import make_interactions
 from automl_rec.evaluation import top_k
 from automl_rec.evaluation.metrics import mask_seen
 from automl_rec.models import FAMILIES, default_space, family_module
+from tests.conftest import split_and_profile
 
 K = 5
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[Split, Any]:
-    interactions = validate_interactions(load_interactions(
-        make_interactions(n_users=80, n_items=40, mean_history=12, seed=11)))
-    profile = profile_interactions(interactions)
-    return split_interactions(interactions, profile), profile
+    return split_and_profile(make_interactions(n_users=80, n_items=40, mean_history=12, seed=11))
 
 
 def configurations() -> list[tuple[str, dict[str, Any]]]:
