@@ -250,6 +250,10 @@ class AutoRecommender:
             raise ConfigurationError(
                 f"Unknown tuner {self.tuner!r}; use one of: {', '.join(TUNERS)}."
             )
+        if self.tuner == "optuna" and self.storage is not None:
+            from automl_rec.tuning.optuna_backend import open_storage
+
+            open_storage(self.storage)  # an unreachable database stops the fit before any work
         families = resolve_families(self.families)
         spaces = {}
         for path in self.search_spaces:

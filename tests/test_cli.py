@@ -70,6 +70,12 @@ ERROR_CASES = [
     pytest.param(good_file, ["fit", "--families", "nosuch"], id="fit-unknown-family"),
     pytest.param(lambda d: write(d, "short.csv", lines("user,item", "1,a", "1,b", "2,a", "2,b")),
                  ["fit", "--families", "baselines", "--quiet"], id="fit-no-user-to-evaluate"),
+    pytest.param(good_file, ["fit", "--families", "baselines", "--device", "gpu", "--quiet"],
+                 id="fit-gpu-without-gpu"),
+    pytest.param(good_file, ["fit", "--families", "mlp", "--tuner", "random", "--workers", "1",
+                             "--quiet"], id="fit-workers-with-keras-tuner"),
+    pytest.param(good_file, ["fit", "--families", "mlp", "--storage", "nosuchdb://x", "--quiet"],
+                 id="fit-bad-storage"),
 ]
 
 
