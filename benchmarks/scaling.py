@@ -48,8 +48,9 @@ if __package__ in (None, ""):
 from benchmarks.synthetic_log import parse_rows
 
 DATA_STAGES = ("load", "validate", "profile", "split")
-WARMUP_STEPS = 5
-TIMED_STEPS = 40
+# An estimated epoch: warm-up (tracing, the input pipeline filling its buffers), then timing.
+WARMUP_STEPS, WARMUP_SECONDS = 5, 15.0
+TIMED_STEPS, TIMED_SECONDS = 40, 30.0
 EVAL_SAMPLE_USERS = 2048
 SPLIT_FILE = "split.npz"
 PROFILE_FILE = "profile.json"
@@ -182,9 +183,10 @@ def timed_evaluation(model: Any, split: Any, family: str,
 def timed_epoch(model: Any, family: str, max_epoch_seconds: float) -> dict[str, Any]:
     """Seconds of one epoch, or an honest extrapolation where it would exceed the limit.
 
-    A watcher thread follows the model's step counter: after ``WARMUP_STEPS`` steps (graph
-    tracing included) it times ``TIMED_STEPS`` more; if the warm-up time plus the remaining
-    steps at that pace exceeds ``max_epoch_seconds``, the estimate is the result.
+    A watcher thread follows the model's step counter: after a warm-up (graph tracing, and the
+    input pipeline's prefetch buffers filling, which would make the first steps look fast) it
+    times at least ``TIMED_STEPS`` steps and ``TIMED_SECONDS``; if the warm-up time plus the
+    remaining steps at that pace exceeds ``max_epoch_seconds``, the estimate is the result.
     """
     total = math.ceil(len(model.examples()[0]) / model.batch_size)
     first_step = model.steps
@@ -192,18 +194,19 @@ def timed_epoch(model: Any, family: str, max_epoch_seconds: float) -> dict[str, 
     done = threading.Event()
 
     def watch() -> None:
-        marks: dict[int, float] = {}
+        warm: tuple[int, float] | None = None
         while not done.wait(0.05):
-            taken = model.steps - first_step
-            for mark in (WARMUP_STEPS, WARMUP_STEPS + TIMED_STEPS):
-                if taken >= mark and mark not in marks:
-                    marks[mark] = time.perf_counter()
-            if len(marks) == 2:
-                pace = (marks[WARMUP_STEPS + TIMED_STEPS] - marks[WARMUP_STEPS]) / TIMED_STEPS
-                projected = marks[WARMUP_STEPS] - started + (total - WARMUP_STEPS) * pace
+            taken, now = model.steps - first_step, time.perf_counter()
+            if warm is None:
+                if taken >= WARMUP_STEPS and now - started >= WARMUP_SECONDS:
+                    warm = (taken, now)
+                continue
+            timed = taken - warm[0]
+            if timed >= TIMED_STEPS and now - warm[1] >= TIMED_SECONDS:
+                projected = warm[1] - started + (total - warm[0]) * (now - warm[1]) / timed
                 if projected > max_epoch_seconds:
                     estimate.update(seconds=projected, peak_gib=peak_gib(), steps=total,
-                                    timed_steps=TIMED_STEPS)
+                                    timed_steps=timed)
                     done.set()
                 return
 
