@@ -1,8 +1,9 @@
 """The ``mlp`` family: a YouTube-DNN style model and NeuMF.
 
 - ``youtube``: the mean of the embeddings of the user's most recent items goes through an MLP
-  and a softmax over every item of the catalogue (full softmax cross-entropy), trained to predict
-  each interaction from the ones before it (Covington et al. 2016).
+  and a softmax over every item of the catalogue, trained to predict each interaction from the
+  ones before it (Covington et al. 2016); full softmax cross-entropy, or sampled softmax on
+  catalogues above ``next_item.FULL_SOFTMAX_MAX_ITEMS`` items, as the paper trains it.
 - ``neumf``: user and item embeddings combined by a GMF tower (element-wise product) and an MLP
   tower (He et al. 2017), trained with binary cross-entropy on sampled negatives; ``gmf`` keeps
   the GMF tower only and ``dot`` is a plain dot product with item biases, which is known to be
@@ -21,14 +22,12 @@ from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
 from automl_rec.models.keras_base import (KerasRecommender, fitting_batch_sizes,
                                           sparse_softmax_loss, windows)
+from automl_rec.models.next_item import (FULL_SOFTMAX_MAX_ITEMS, catalogue_softmax_loss,
+                                         logit_width)
 from automl_rec.models.sequences import interaction_windows
 from automl_rec.spaces import SearchSpace
 
 NAME = "mlp"
-# Above this many items YouTube-DNN's dense softmax output layer is left out of the search (its
-# epoch costs interactions x items x hidden units); NeuMF, trained on sampled negatives, applies
-# to any catalogue.
-FULL_SOFTMAX_MAX_ITEMS = 100_000
 
 
 def unsupported_reason(profile: DataProfile) -> str | None:
@@ -38,14 +37,12 @@ def unsupported_reason(profile: DataProfile) -> str | None:
 
 def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     """Bound the space by the data: history length by the 95th percentile of history length,
-    embedding size by the catalogue, no dense softmax for very large catalogues, and batches
-    whose dense logits fit in memory."""
+    embedding size by the catalogue, and batches whose logits (YouTube-DNN's softmax, full or
+    sampled) fit in memory."""
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("history_length", high=longest)
     space = space.narrowed("embedding_dim", high=max(16, min(profile.n_items, profile.n_users)))
-    if profile.n_items > FULL_SOFTMAX_MAX_ITEMS:
-        return space.narrowed("design", choices=("neumf",))
-    sizes = fitting_batch_sizes(space["batch_size"].choices, profile.n_items)
+    sizes = fitting_batch_sizes(space["batch_size"].choices, logit_width(profile.n_items))
     return space.narrowed("batch_size", choices=sizes)
 
 
@@ -76,12 +73,23 @@ class YouTubeDNN(KerasRecommender):
         pooled = keras.layers.GlobalAveragePooling1D()(embedded)
         pooled = keras.layers.Dropout(float(self.params["dropout"]))(pooled)
         hidden = _tower(pooled, self.params)
-        logits = keras.layers.Dense(self.data.n_items, name="item_logits",
-                                    dtype="float32")(hidden)
-        return keras.Model(history, logits, name="youtube_dnn")
+        self.output_layer = keras.layers.Dense(self.data.n_items, name="item_logits",
+                                               dtype="float32")
+        self.encoder = keras.Model(history, hidden, name="youtube_encoder")
+        return keras.Model(history, self.output_layer(hidden), name="youtube_dnn")
+
+    @property
+    def sampled(self) -> bool:
+        """Whether training uses sampled softmax (large catalogues)."""
+        return self.data.n_items > FULL_SOFTMAX_MAX_ITEMS
+
+    @property
+    def xla_compatible(self) -> bool:  # type: ignore[override]
+        """The candidate sampler of sampled softmax has no XLA kernel."""
+        return not self.sampled
 
     def cells_per_example(self) -> int:
-        return self.data.n_items
+        return logit_width(self.data.n_items)
 
     def examples(self) -> tuple[np.ndarray, ...]:
         return interaction_windows(self.data)
@@ -92,7 +100,11 @@ class YouTubeDNN(KerasRecommender):
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         windows, targets = batch
-        return sparse_softmax_loss(self.model(windows, training=True), targets)
+        if not self.sampled:
+            return sparse_softmax_loss(self.model(windows, training=True), targets)
+        return catalogue_softmax_loss(self.encoder(windows, training=True), targets,
+                                      tf.transpose(self.output_layer.kernel),
+                                      self.output_layer.bias, self.data.item_counts)
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
         return self.model(windows(rows, self.length), training=False)

@@ -6,8 +6,9 @@ the item embeddings (tied input and output embeddings), computed in float32 what
 precision. Training cuts every user's history into windows (gathered batch by batch inside the
 training pipeline) and learns all positions of a window in one pass, with full softmax
 cross-entropy over the catalogue, or sampled softmax with a popularity-based sampler (and its
-log-q correction) when the catalogue is too large for a dense softmax. Scoring reads each user's full history up to the
-prediction point (the most recent ``max_length`` items of the stage the model learned from).
+log-q correction) when the catalogue is too large for a dense softmax. Scoring reads each
+user's full history up to the prediction point (the most recent ``max_length`` items of the
+stage the model learned from).
 """
 
 from __future__ import annotations
@@ -47,6 +48,35 @@ def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
 def logit_width(n_items: int) -> int:
     """Logits per position in training: the catalogue, or the sampled candidates."""
     return SAMPLED_CANDIDATES if n_items > FULL_SOFTMAX_MAX_ITEMS else n_items
+
+
+def catalogue_softmax_loss(hidden: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor,
+                           biases: tf.Tensor | None, item_counts: np.ndarray) -> tf.Tensor:
+    """Softmax cross-entropy of ``targets`` (0-based items) over the catalogue, in float32.
+
+    Args:
+        hidden: ``[examples, dim]`` hidden vectors.
+        targets: ``[examples]`` item indices.
+        weights: ``[n_items, dim]`` output vectors of the items.
+        biases: ``[n_items]`` output biases, or ``None``.
+        item_counts: Interactions of each item (the sampler's unigram weights).
+
+    Up to ``FULL_SOFTMAX_MAX_ITEMS`` items the softmax runs over every item; above, over
+    ``SAMPLED_CANDIDATES`` items drawn by popularity, with the log-q correction.
+    """
+    n_items = int(weights.shape[0])
+    hidden = tf.cast(hidden, tf.float32)
+    biases = tf.zeros(n_items) if biases is None else tf.cast(biases, tf.float32)
+    if n_items <= FULL_SOFTMAX_MAX_ITEMS:
+        return sparse_softmax_loss(tf.matmul(hidden, weights, transpose_b=True) + biases,
+                                   targets)
+    labels = tf.cast(tf.expand_dims(targets, -1), tf.int64)
+    sampled = tf.random.fixed_unigram_candidate_sampler(
+        true_classes=labels, num_true=1, num_sampled=SAMPLED_CANDIDATES, unique=True,
+        range_max=n_items, unigrams=(item_counts + 1).tolist())
+    return tf.reduce_mean(tf.nn.sampled_softmax_loss(
+        weights=weights, biases=biases, labels=labels, inputs=hidden,
+        num_sampled=SAMPLED_CANDIDATES, num_classes=n_items, sampled_values=sampled))
 
 
 class NextItemModel(KerasRecommender):
@@ -117,17 +147,8 @@ class NextItemModel(KerasRecommender):
 
     def item_loss(self, hidden: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Softmax cross-entropy of ``targets`` (0-based items) given hidden vectors (float32)."""
-        items, hidden = self.item_vectors(), tf.cast(hidden, tf.float32)
-        if self.data.n_items <= FULL_SOFTMAX_MAX_ITEMS:
-            return sparse_softmax_loss(tf.matmul(hidden, items, transpose_b=True), targets)
-        labels = tf.cast(tf.expand_dims(targets, -1), tf.int64)
-        sampled = tf.random.fixed_unigram_candidate_sampler(
-            true_classes=labels, num_true=1, num_sampled=SAMPLED_CANDIDATES, unique=True,
-            range_max=self.data.n_items, unigrams=(self.data.item_counts + 1).tolist())
-        return tf.reduce_mean(tf.nn.sampled_softmax_loss(
-            weights=items, biases=tf.zeros(self.data.n_items), labels=labels,
-            inputs=hidden, num_sampled=SAMPLED_CANDIDATES,
-            num_classes=self.data.n_items, sampled_values=sampled))
+        return catalogue_softmax_loss(hidden, targets, self.item_vectors(), None,
+                                      self.data.item_counts)
 
     def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:
         """The window the next item is predicted from (the most recent items)."""

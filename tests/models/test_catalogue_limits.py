@@ -14,7 +14,7 @@ from automl_rec.data.splitting import StageData
 from automl_rec.data.validation import validate_interactions
 from automl_rec.datasets import make_interactions
 from automl_rec.models import default_space, family_module
-from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS
+from automl_rec.models.next_item import FULL_SOFTMAX_MAX_ITEMS, logit_width
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +36,19 @@ def test_autoencoder_states_its_catalogue_and_epoch_limits(profile: Any) -> None
 
 def test_dense_softmax_designs_leave_large_catalogues_to_sampled_ones(profile: Any) -> None:
     mlp, cnn = family_module("mlp"), family_module("cnn")
-    huge = replace(profile, n_items=mlp.FULL_SOFTMAX_MAX_ITEMS + 1)
-    assert mlp.adapt_space(default_space("mlp"), huge)["design"].choices == ("neumf",)
-    assert mlp.unsupported_reason(huge) is None
     large = replace(profile, n_items=FULL_SOFTMAX_MAX_ITEMS + 1)
     assert cnn.adapt_space(default_space("cnn"), large)["design"].choices == ("nextitnet",)
-    wide = replace(profile, n_items=mlp.FULL_SOFTMAX_MAX_ITEMS)
-    sizes = mlp.adapt_space(default_space("mlp"), wide)["batch_size"].choices
-    largest = max(default_space("mlp")["batch_size"].choices)
-    assert max(sizes) * wide.n_items <= 60_000_000 < largest * wide.n_items
+    # YouTube-DNN switches to sampled softmax instead: both mlp designs stay.
+    assert set(mlp.adapt_space(default_space("mlp"), large)["design"].choices) == {
+        "youtube", "neumf"}
+    assert mlp.unsupported_reason(large) is None
+    for n_items in (FULL_SOFTMAX_MAX_ITEMS, FULL_SOFTMAX_MAX_ITEMS + 1):
+        sizes = mlp.adapt_space(default_space("mlp"), replace(profile, n_items=n_items))
+        assert max(sizes["batch_size"].choices) * logit_width(n_items) <= 60_000_000
 
 
-@pytest.mark.parametrize("family, design", [("lstm", None), ("attention", "sasrec")])
+@pytest.mark.parametrize("family, design", [("lstm", None), ("attention", "sasrec"),
+                                            ("mlp", "youtube")])
 def test_next_item_models_train_with_sampled_softmax_on_a_large_catalogue(
         family: str, design: str | None, profile: Any) -> None:
     from automl_rec.models.keras_base import seed_everything
