@@ -38,6 +38,7 @@ def test_report_has_every_section_and_every_trial(run: Path) -> None:
     for (_, trial), row in zip(leaderboard.iterrows(), rows):
         assert f"<td>{trial['family']}</td><td>{trial['model']}</td>" in row
     assert html.count("<svg") >= 5
+    assert "trained on\n  CPU (" in html  # the device the models trained on
 
 
 def test_report_loads_nothing_from_other_hosts_and_escapes_data(run: Path) -> None:
