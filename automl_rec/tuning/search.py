@@ -1,7 +1,8 @@
 """The search loop: budgets, the order in which families get trials, and resuming.
 
 Budget across families: the baselines run first; then every applicable family gets its default
-trial (while families wait for it, a trial may use only an equal share of the time left); after
+trial (while families wait for it, a trial may use only an equal share of the time left, shared
+among the processes running trials); after
 that each new trial goes to the family with the highest *optimistic score*,
 ``best validation score x (1 + 1 / trials so far)``. A family that is ahead therefore keeps
 getting trials, and one behind gets its next trial once the leader's bonus has shrunk enough (a
@@ -212,9 +213,11 @@ def _search(states: dict[str, FamilyState], split: Split, backend: Backend,
             untried = sum(1 for s in states.values() if not s.results and not s.exhausted)
             if untried:
                 # While some families still wait for their first trial, a trial may use only its
-                # share of the time left, so that every family gets its default trial.
-                deadline = min(deadline, time.monotonic() + (deadline - time.monotonic()) /
-                               untried)
+                # share of the time left, so that every family gets its default trial; processes
+                # running trials beside this one take their shares at the same time.
+                processes = 1 + backend.in_flight()
+                deadline = min(deadline, time.monotonic() + (deadline - time.monotonic()) *
+                               min(processes, untried) / untried)
         result = run_trial(family.name, proposal.params, split, settings,
                            seed=seed + proposal.number, number=proposal.number,
                            max_epochs=proposal.max_epochs, deadline=deadline, report=report)
