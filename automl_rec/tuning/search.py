@@ -2,8 +2,8 @@
 
 Budget across families: the baselines run first; then every applicable family gets its default
 trial (while families wait for it, a trial may use only an equal share of the time left, shared
-among the processes running trials); after
-that each new trial goes to the family with the highest *optimistic score*,
+among the processes running trials); after that each new trial goes to the family with the
+highest *optimistic score*,
 ``best validation score x (1 + 1 / trials so far)``. A family that is ahead therefore keeps
 getting trials, and one behind gets its next trial once the leader's bonus has shrunk enough (a
 family at half the leader's score gets its second trial when the leader has had many); a family
