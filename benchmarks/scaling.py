@@ -34,6 +34,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from functools import partial
@@ -368,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,5M,20M",
                         help="comma-separated log sizes (default 1M,5M,20M)")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/automl_rec_scaling"),
-                        help="directory of the logs and results (default /tmp/automl_rec_scaling)")
+    default_out = Path(tempfile.gettempdir()) / "automl_rec_scaling"
+    parser.add_argument("--out", type=Path, default=default_out,
+                        help=f"directory of the logs and results (default {default_out})")
     parser.add_argument("--families", default=",".join(FAMILIES),
                         help="comma-separated families, or 'none' for the data steps only")
     parser.add_argument("--max-epoch-seconds", type=float, default=600.0,

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python benchmarks/synthetic_log.py --rows 20M --out /tmp/log_20m.csv [--seed 0]
+    python benchmarks/synthetic_log.py --rows 20M --out log_20m.csv [--seed 0]
         [--format csv|parquet] [--ids int|text]
 
 The log has the columns ``user,item,rating,timestamp``. Item popularity follows a power law
