@@ -103,7 +103,7 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
                              seed=record["seed"])
     deadline = record["deadline"]
     config = SearchConfig(
-        families=record["families"],
+        families=record["searched"],
         settings=TrialSettings(record["metric"], record["top_k"], record["max_epochs"],
                                record["patience"]),
         budget=Budget(None if deadline is None else time.monotonic() + deadline - time.time(),

@@ -275,7 +275,9 @@ class OptunaBackend:
         if self.storage is None:
             return
         control = self._control(create=True)
-        control.set_user_attr(RUN_ATTR, record)
+        # The families the leader searches: a worker whose device would admit another family
+        # (an autoencoder on a GPU) keeps to these.
+        control.set_user_attr(RUN_ATTR, {**record, "searched": list(self.studies)})
         control.set_user_attr(STATE_ATTR, "open")
 
     def close_run(self) -> None:
