@@ -178,7 +178,8 @@ def _check_path(path: Path) -> None:
     if path.is_dir():
         raise DataValidationError(f"'{path}' is a directory; give the interaction file inside it.")
     if path.stat().st_size == 0:
-        raise DataValidationError(f"File '{path}' is empty; give a file with one interaction a line.")
+        raise DataValidationError(
+            f"File '{path}' is empty; give a file with one interaction a line.")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

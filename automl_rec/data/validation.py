@@ -99,7 +99,8 @@ def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) 
             example = frame["time"][bad].iloc[0]
             raise DataValidationError(
                 f"The time column '{roles.time}' of '{loaded.source}' has {_rows(bad.sum())} "
-                f"with values that are not timestamps, such as {str(example)!r}; use Unix seconds or "
+                f"with values that are not timestamps, such as {str(example)!r}; use Unix "
+                "seconds or "
                 "milliseconds or dates like 2024-01-31 12:00:00, or pass --time-col none."
             )
         frame["time"] = seconds
@@ -190,7 +191,8 @@ def _parse_ratings(values: pd.Series, column: str | None, source: str) -> pd.Ser
     if bad.any():
         raise DataValidationError(
             f"The rating column '{column}' of '{source}' has {_rows(bad.sum())} with "
-            f"non-numeric values, such as {str(values[bad].iloc[0])!r}; ratings must be numbers (pass --event-col "
+            f"non-numeric values, such as {str(values[bad].iloc[0])!r}; ratings must be numbers "
+            "(pass --event-col "
             f"'{column}' if it holds event types, or --rating-col none)."
         )
     return numbers

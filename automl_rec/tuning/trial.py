@@ -3,8 +3,9 @@
 The objective is the full-ranking validation metric (DESIGN section 4), computed after every
 epoch on at most ``SEARCH_VALIDATION_USERS`` validation users (the same seeded sample for every
 trial of a search; see :mod:`automl_rec.evaluation.sampling`); training stops after
-``patience`` epochs without improvement and the best weights are restored. A NaN loss, an exception or running out of memory marks the trial failed with its
-reason; the search goes on. This module knows nothing of the tuner that chose the values.
+``patience`` epochs without improvement and the best weights are restored. A NaN loss, an
+exception or running out of memory marks the trial failed with its reason; the search goes on.
+This module knows nothing of the tuner that chose the values.
 """
 
 from __future__ import annotations
