@@ -82,8 +82,7 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
         The results of every trial of the search, whichever process ran it.
 
     Raises:
-        ConfigurationError: No open search, the leader uses another tuner, or the data file
-            cannot be found.
+        ConfigurationError: No open search, or the data file cannot be found.
     """
     from automl_rec.api import prepare
     from automl_rec.device import select_device
