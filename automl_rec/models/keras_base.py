@@ -130,8 +130,9 @@ class KerasRecommender:
             self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
         self.optimizer.build(self.model.trainable_variables)
         self.steps = 0
+        self._compiled = current_device().xla and self.xla_compatible
         self._step = tf.function(self._train_step, reduce_retracing=True,
-                                 jit_compile=current_device().xla and self.xla_compatible)
+                                 jit_compile=self._compiled)
         self._scores = tf.function(self.scores_for, reduce_retracing=True)
         self._inputs = tf.function(self.batch_inputs, reduce_retracing=True)
 
@@ -195,9 +196,10 @@ class KerasRecommender:
         try:
             return self._step(*batch)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
-            if self.steps or not self._step._jit_compile:
+            if self.steps or not self._compiled:
                 raise
             # XLA cannot compile this step (an op without an XLA kernel): run it uncompiled.
+            self._compiled = False
             self._step = tf.function(self._train_step, reduce_retracing=True)
             return self._step(*batch)
 
