@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import warnings
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
@@ -194,9 +194,14 @@ class OptunaBackend:
             return
         optuna.storages.fail_stale_trials(study)
         host = socket.gethostname()
+        grace = timedelta(seconds=(self.storage.grace_period or 0))
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            owner_host, _, pid = str(trial.user_attrs.get(OWNER_ATTR, "")).rpartition(":")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            owner = trial.user_attrs.get(OWNER_ATTR)
+            owner_host, _, pid = str(owner or "").rpartition(":")
+            dead_here = owner_host == host and pid.isdigit() and not _alive(int(pid))
+            never_owned = (owner is None and trial.datetime_start is not None
+                           and datetime.now() - trial.datetime_start > grace)
+            if dead_here or never_owned:
                 try:
                     self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 except optuna.exceptions.UpdateFinishedTrialError:
@@ -206,9 +211,11 @@ class OptunaBackend:
     def ask(self, family: str) -> Proposal:
         study = self.studies[family]
         trial = study.ask()
-        trial.set_user_attr(OWNER_ATTR, self.owner)
+        # The first beat comes before anything else, so that a trial whose process dies at once
+        # is found stale; a trial with no owner yet is one whose process died before its beat.
         if self.storage is not None:
             self._beats[trial._trial_id] = _Heartbeat(self.storage, trial._trial_id)
+        trial.set_user_attr(OWNER_ATTR, self.owner)
         params = sample(trial, self.spaces[family])
         return Proposal(family, trial.number, params, handle=trial)
 

@@ -129,10 +129,11 @@ def test_a_worker_killed_mid_trial_costs_only_a_retry(data: Path, tmp_path: Path
     family, trial = killed
     lost = [t for f, t in stored if f == family and t.number == trial.number][0]
     assert lost.state == TrialState.FAIL and RESULT_ATTR not in lost.user_attrs
-    # Its values were queued again (and run, unless the limit was reached first).
+    # Its values (those drawn before it died) were queued again (and run, unless the limit was
+    # reached first).
     retries = [t for f, t in stored if f == family and t.user_attrs.get(RETRY_ATTR) ==
                trial.number]
-    assert retries and all(values(t) == trial.params for t in retries)
+    assert retries and all(values(t).items() >= lost.params.items() for t in retries)
 
 
 def test_a_trial_whose_heartbeat_stops_is_failed_and_enqueued_again(tmp_path: Path) -> None:
@@ -238,3 +239,20 @@ def test_keras_tuner_chief_and_worker_share_the_oracle(data: Path, tmp_path: Pat
     assert ran_by_worker and ran_by_worker <= set(trials["trial"])
     worked = trials[trials["trial"].isin(ran_by_worker)]
     assert (worked["status"] == "complete").all() and worked["valid_ndcg@10"].notna().all()
+
+
+def test_a_trial_whose_process_died_before_its_first_beat_is_retried(tmp_path: Path) -> None:
+    from automl_rec.models import default_space
+
+    backend = OptunaBackend(f"sqlite:///{tmp_path / 'study.db'}", STUDY, 0, {"data": 1},
+                            heartbeat=1)
+    backend.register("mlp", default_space("mlp"))
+    study = backend.studies["mlp"]
+    orphan = study.ask()  # as if its process died before the heartbeat and owner were set
+    orphan.suggest_int("hidden_layers", 0, 3)
+    assert backend.in_flight() == 1
+    time.sleep(3.5)
+    assert backend.in_flight() == 0
+    assert study.trials[orphan.number].state == TrialState.FAIL
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    assert [t.user_attrs.get(RETRY_ATTR) for t in waiting].count(orphan.number) == 1
