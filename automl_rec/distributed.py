@@ -98,8 +98,8 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
             f"The data file {str(source)!r} of this search does not exist on this machine; "
             "give its path here with --data FILE.")
     select_device(device or record["device"], gpu=gpu)
-    profile, split = prepare(source, record["columns"], exclude_seen=record["exclude_seen"],
-                             seed=record["seed"])
+    prepared = prepare(source, record["columns"], positive=record.get("positive"),
+                       exclude_seen=record["exclude_seen"], seed=record["seed"])
     deadline = record["deadline"]
     config = SearchConfig(
         families=record["searched"],
@@ -111,7 +111,7 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
         spaces={name: parse_space(space, f"search space of family {name}")
                 for name, space in record["spaces"].items()},
         heartbeat=record["heartbeat"])
-    return search_as_worker(split, profile, config, verbose=verbose)
+    return search_as_worker(prepared.split, prepared.training_profile, config, verbose=verbose)
 
 
 def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *,

@@ -40,7 +40,7 @@ def measure(name: str, source: Path | pd.DataFrame, families: list[str],
 
     data = validate_interactions(load_interactions(source))
     profile = profile_interactions(data)
-    split = split_interactions(data, profile)
+    split = split_interactions(data)
     valid = split.holdout("valid")
     table = Table(title=f"{name}: {profile.n_users:,} users, {profile.n_items:,} items, "
                         f"{profile.n_interactions:,} interactions; evaluation = all "

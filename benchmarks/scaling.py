@@ -103,7 +103,7 @@ def data_worker(log: Path, work: Path) -> list[dict[str, Any]]:
     data = measured("validate", partial(validate_interactions, loaded), results)
     del loaded
     profile = measured("profile", partial(profile_interactions, data), results)
-    split = measured("split", partial(split_interactions, data, profile), results)
+    split = measured("split", partial(split_interactions, data), results)
     np.savez(work / SPLIT_FILE, users=split.users, items=split.items, folds=split.folds,
              user_ids=split.user_ids.ids.astype(str), item_ids=split.item_ids.ids.astype(str),
              protocol=split.protocol, exclude_seen=split.exclude_seen)

@@ -5,10 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_rec.data.loading import load_interactions
+from automl_rec.data.feedback import read_positives
 from automl_rec.data.profiling import DataProfile, profile_interactions
 from automl_rec.data.splitting import Split, split_interactions
-from automl_rec.data.validation import validate_interactions
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ML_100K = SHARED_DATA / "ml-100k" / "u.data"
@@ -17,9 +16,9 @@ AMAZON = SHARED_DATA / "amazon-musical-instruments-5core" / "Musical_Instruments
 
 def split_and_profile(frame: pd.DataFrame, **kwargs: object) -> tuple[Split, DataProfile]:
     """Load, validate, profile and split a small frame."""
-    data = validate_interactions(load_interactions(frame))
+    data = read_positives(frame, {})
     profile = profile_interactions(data)
-    return split_interactions(data, profile, **kwargs), profile  # type: ignore[arg-type]
+    return split_interactions(data, **kwargs), profile  # type: ignore[arg-type]
 
 
 def split_of(frame: pd.DataFrame, **kwargs: object) -> Split:

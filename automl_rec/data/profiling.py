@@ -10,20 +10,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_rec.data.feedback import describe_feedback
 from automl_rec.data.validation import Interactions
 
 # A user needs this many interactions to contribute a validation and a test interaction.
 MIN_EVALUATION_HISTORY = 3
-# Share of interactions that repeat an item the user already had, above which repeats are
-# considered part of the behaviour (and stay recommendable).
-STRONG_REPEAT_RATE = 0.3
 
 
 @dataclass(frozen=True)
 class DataProfile:
     """What the data looks like. JSON-serialisable through :meth:`to_dict`.
 
-    Counts are after cleaning (missing ids and exact duplicates dropped). ``user_activity`` and
+    Counts are after cleaning (missing ids and exact duplicates dropped) and count the positives
+    of the ranking task (``feedback`` gives the rule and the counts of positives and negatives,
+    ``rating_histogram`` the label values of every row). ``order`` says what orders each user's
+    interactions (``{"kind": "timestamp" | "position" | "line", "column": ...}``, or ``None``);
+    ``has_timestamps`` is true for real timestamps only. ``user_activity`` and
     ``item_popularity`` summarise interactions per user and per item; ``history_length`` gives
     percentiles of the per-user history length; ``long_tail`` the share of interactions that fall
     on the most popular 1% and 20% of items and the Gini coefficient of item popularity;
@@ -57,6 +59,7 @@ class DataProfile:
     activity: dict[str, Any] | None
     distributions: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    order: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the profile as a JSON-ready dict."""
@@ -69,12 +72,34 @@ class DataProfile:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataProfile:
         """Rebuild a profile from :meth:`to_dict` output."""
+        data = dict(data)
+        if "order" not in data and data.get("has_timestamps"):
+            data["order"] = {"kind": "timestamp", "column": data["columns"].get("time")}
         return cls(**data)
 
     @property
-    def strong_repeats(self) -> bool:
-        """Whether users repeatedly consume the same items (repeats should stay recommendable)."""
-        return self.repeat_rate >= STRONG_REPEAT_RATE
+    def has_order(self) -> bool:
+        """Whether each user's interactions are ordered (timestamps or positions)."""
+        return self.order is not None
+
+    def describe_order(self) -> str:
+        """What orders each user's interactions, in a few words."""
+        if self.order is None:
+            return "none (no timestamps or order column)"
+        kind, column = self.order["kind"], self.order.get("column")
+        if kind == "position":
+            return f"column {column!r}: per-user positions (no timestamps)"
+        if kind == "line":
+            return "position of each item in its user's line"
+        return f"timestamps (column {column!r})"
+
+    def describe_positives(self) -> str:
+        """How many rows are positives and negatives, and by which rule."""
+        feedback = self.feedback
+        if "positives" not in feedback:
+            return "every row is an interaction"
+        return (f"{feedback['positives']:,} positives, {feedback['negatives']:,} negatives: "
+                f"{feedback['rule']}")
 
 
 def profile_interactions(data: Interactions) -> DataProfile:
@@ -95,11 +120,14 @@ def profile_interactions(data: Interactions) -> DataProfile:
     pairs = distinct_pairs(user_codes, item_codes, n_items)
     repeat_rate = 1.0 - pairs / n
     cold_share = float(np.mean(per_user < MIN_EVALUATION_HISTORY))
-    feedback, histogram = _feedback(frame)
-    time_span, activity = _time_figures(frame) if data.has_time else (None, None)
+    feedback, histogram = describe_feedback(frame)
+    if data.feedback is not None:
+        feedback, histogram = data.feedback, data.rating_histogram
+    order = None if data.order is None else {"kind": data.order, "column": data.roles.time}
+    timestamps = data.order == "timestamp"
+    time_span, activity = _time_figures(frame) if timestamps else (None, None)
     warnings = list(data.warnings)
-    warnings += _figure_warnings(frame, user_codes, n_users, n_items, repeat_rate, cold_share,
-                                 data.has_time)
+    warnings += _figure_warnings(frame, user_codes, n_users, n_items, cold_share, data.has_time)
     return DataProfile(
         source=data.source,
         n_users=n_users,
@@ -110,7 +138,7 @@ def profile_interactions(data: Interactions) -> DataProfile:
         n_missing=data.n_missing,
         columns=data.roles.as_dict(),
         reading=dict(data.notes),
-        has_timestamps=data.has_time,
+        has_timestamps=timestamps,
         feedback=feedback,
         rating_histogram=histogram,
         user_activity=_summary(per_user),
@@ -124,6 +152,7 @@ def profile_interactions(data: Interactions) -> DataProfile:
         distributions={"interactions_per_user": _log_histogram(per_user),
                        "item_popularity": _rank_curve(per_item)},
         warnings=warnings,
+        order=order,
     )
 
 
@@ -192,30 +221,6 @@ def _long_tail(per_item: np.ndarray) -> dict[str, float]:
     return {**top, "gini": float(gini)}
 
 
-def _feedback(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, int] | None]:
-    feedback: dict[str, Any] = {"kind": "implicit"}
-    histogram = None
-    if "rating" in frame.columns:
-        ratings = frame["rating"].dropna()
-        values = np.sort(ratings.unique())
-        histogram = {_label(v): int(c) for v, c in ratings.value_counts().sort_index().items()}
-        if len(values) <= 1 or set(values.tolist()) <= {0.0, 1.0}:
-            feedback = {"kind": "binary" if len(values) == 2 else "implicit",
-                        "values": [float(v) for v in values]}
-        else:
-            feedback = {"kind": "explicit", "scale": [float(values[0]), float(values[-1])],
-                        "distinct_values": int(len(values))}
-    if "event" in frame.columns:
-        counts = frame["event"].value_counts()
-        feedback = {**feedback, "kind": "events" if "rating" not in frame.columns else
-                    feedback["kind"], "events": {str(k): int(v) for k, v in counts.items()}}
-    return feedback, histogram
-
-
-def _label(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 def _time_figures(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
     times = pd.to_datetime(frame["time"], unit="s", utc=True)
     start, end = times.min(), times.max()
@@ -242,7 +247,6 @@ def _figure_warnings(
     user_codes: np.ndarray,
     n_users: int,
     n_items: int,
-    repeat_rate: float,
     cold_share: float,
     has_time: bool,
 ) -> list[str]:
@@ -256,8 +260,8 @@ def _figure_warnings(
         warnings.append("No user has enough interactions to be evaluated.")
     if not has_time:
         warnings.append(
-            "No timestamps: the evaluation uses a seeded random hold-out per user, and the "
-            "families that need an order (sequence models) are left out."
+            "No timestamps or order column: the evaluation uses a seeded random hold-out per "
+            "user, and the families that need an order (sequence models) are left out."
         )
     else:
         time_codes, n_times = _time_codes(frame["time"].to_numpy(), n_users)
@@ -265,13 +269,10 @@ def _figure_warnings(
         if tie_share > 0.1:
             warnings.append(
                 f"{tie_share:.0%} of interactions share their timestamp with an earlier one of "
-                "the same user (coarse time resolution); ties keep file order."
+                "the same user (coarse time resolution); ties are broken at random (seeded, "
+                "the same for any row order), so which one is held out, and the metrics, move "
+                "with --seed."
             )
-    if repeat_rate >= STRONG_REPEAT_RATE:
-        warnings.append(
-            f"Strong repeat consumption ({repeat_rate:.0%} of interactions repeat an item): "
-            "items a user already has stay recommendable."
-        )
     if n_users * n_items and len(frame) / (n_users * n_items) < 1e-4:
         warnings.append("The data is very sparse (density below 0.01%).")
     return warnings

@@ -1,14 +1,23 @@
-"""The evaluation protocol (DESIGN section 4): id encoders and the train/validation/test split.
+"""The evaluation protocol (DESIGN section 4): id encoders, the train/validation/test split and
+the exclude-seen policy.
 
-With timestamps, each user's interactions are ordered by time (ties keep file order); the last one
-is the test interaction, the one before it the validation interaction, the rest train. Without
-timestamps the same shape is drawn at random per user, seeded. Users with fewer than three
-interactions stay in training only.
+With an order (timestamps or positions), each user's interactions are ordered by it; the last one
+is the test interaction, the one before it the validation interaction, the rest train. Ties in
+the order are broken by a seeded hash of the (user, item) pair: at random, but the same for the
+same rows in any file order (breaking them by item id instead would hold out the highest ids,
+which on logs whose ids were given in order of arrival are the newest, least popular items).
+Without an order the same shape is drawn by the same seeded hash. Users with fewer than three interactions stay
+in training only. Ids are encoded in sorted order, so item indices (and with them the tie-breaks
+of every top-K list) do not depend on the file either.
+
+Whether items a user already has are excluded from the lists is decided from the training stage
+alone: by how often a user's latest training interaction repeats an earlier one, the evidence
+closest to what the held-out next interaction will do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
@@ -16,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from automl_rec.data.profiling import MIN_EVALUATION_HISTORY, DataProfile
+from automl_rec.data.profiling import MIN_EVALUATION_HISTORY
 from automl_rec.data.validation import Interactions
 from automl_rec.errors import DataValidationError
 
@@ -24,11 +33,16 @@ Stage = Literal["train", "train_valid", "all"]
 TEMPORAL = "temporal_leave_last_out"
 RANDOM = "random_holdout"
 TRAIN, VALID, TEST = 0, 1, 2
+# Share of users whose latest training interaction repeats an item they already had, from which
+# seen items stay recommendable. Excluding seen items caps the hit rate of the next interaction
+# at one minus this share; below it, the list slots that repeats would take are worth more.
+NEXT_REPEAT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
 class IdEncoder:
-    """Maps raw string ids to contiguous indices ``0..n-1`` (in order of first appearance)."""
+    """Maps raw string ids to contiguous indices ``0..n-1``, in sorted id order (so that indices,
+    and every tie broken by the lower index, do not depend on the order of the rows)."""
 
     ids: np.ndarray
 
@@ -45,7 +59,7 @@ class IdEncoder:
         Python objects; only the distinct ids become Python strings.
         """
         values = raw if isinstance(raw, pd.Series) else np.asarray(raw, dtype=object)
-        codes, uniques = pd.factorize(values)
+        codes, uniques = pd.factorize(values, sort=True)
         return cls(np.asarray(uniques, dtype=object)), codes.astype(np.int64, copy=False)
 
     @cached_property
@@ -127,7 +141,9 @@ class Split:
         items: Item index of each interaction.
         folds: 0 train, 1 validation, 2 test, per interaction.
         exclude_seen: Whether items already in a user's history are never recommended.
-        seed: Seed of the random hold-out (unused by the temporal protocol).
+        seed: Seed of the random hold-out and of the tie-break in time.
+        rows: Row of the source table behind each interaction.
+        seen_policy: Why seen items are excluded or kept, with the evidence.
     """
 
     protocol: str
@@ -138,6 +154,8 @@ class Split:
     folds: np.ndarray
     exclude_seen: bool
     seed: int = 0
+    rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+    seen_policy: dict[str, object] = field(default_factory=dict, compare=False)
     _stages: dict[str, StageData] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -168,7 +186,6 @@ class Split:
 
 def split_interactions(
     data: Interactions,
-    profile: DataProfile,
     *,
     exclude_seen: bool | None = None,
     seed: int = 0,
@@ -176,10 +193,10 @@ def split_interactions(
     """Split interactions by the protocol of DESIGN section 4.
 
     Args:
-        data: Validated interactions.
-        profile: Their profile (decides the exclude-seen policy from the repeat rate).
-        exclude_seen: Override of the policy; ``None`` chooses from the profile.
-        seed: Seed of the random hold-out used when there are no timestamps.
+        data: Validated interactions (the positives of the ranking task).
+        exclude_seen: Override of the seen-item policy; ``None`` decides from the training stage
+            (:func:`seen_policy`).
+        seed: Seed of the random hold-out (without an order) and of the tie-break in time.
 
     Returns:
         The split, with id encoders over every user and item of the data.
@@ -191,13 +208,14 @@ def split_interactions(
     user_ids, users = IdEncoder.fit_encode(frame["user"])
     item_ids, items = IdEncoder.fit_encode(frame["item"])
     position = np.arange(len(frame))
+    # A seeded hash of each (user, item) pair: random, yet the same whatever the row order.
+    noise = pair_hash(users, items, len(item_ids), seed)
     if data.has_time:
         protocol = TEMPORAL
-        order = np.lexsort((position, frame["time"].to_numpy(), users))
+        order = np.lexsort((position, items, noise, frame["time"].to_numpy(), users))
     else:
         protocol = RANDOM
-        noise = np.random.default_rng(seed).random(len(frame))
-        order = np.lexsort((noise, users))
+        order = np.lexsort((position, items, noise, users))
     users, items = users[order], items[order]
     counts = np.bincount(users, minlength=len(user_ids))
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -211,7 +229,77 @@ def split_interactions(
             f"No user of '{data.source}' has {MIN_EVALUATION_HISTORY} or more interactions, so "
             "nothing can be held out for evaluation; give a longer interaction log."
         )
-    if exclude_seen is None:
-        exclude_seen = not profile.strong_repeats
-    return Split(protocol, user_ids, item_ids, users.astype(np.int64), items.astype(np.int64),
-                 folds, bool(exclude_seen), seed)
+    users, items = users.astype(np.int64), items.astype(np.int64)
+    train = folds == TRAIN
+    policy = seen_policy(users[train], items[train], len(item_ids), override=exclude_seen)
+    return Split(protocol, user_ids, item_ids, users, items, folds,
+                 bool(policy["exclude_seen"]), seed, order, policy)
+
+
+def pair_hash(users: np.ndarray, items: np.ndarray, n_items: int, seed: int) -> np.ndarray:
+    """A 64-bit pseudo-random key per (user, item) pair (a SplitMix64 finaliser of the pair's
+    index, offset by the seed): equal pairs get equal keys, whatever their row."""
+    key = users.astype(np.uint64) * np.uint64(n_items) + items.astype(np.uint64)
+    key = key + np.uint64((seed * 0x9E3779B97F4A7C15) % 2**64)
+    key ^= key >> np.uint64(30)
+    key *= np.uint64(0xBF58476D1CE4E5B9)
+    key ^= key >> np.uint64(27)
+    key *= np.uint64(0x94D049BB133111EB)
+    key ^= key >> np.uint64(31)
+    return key
+
+
+def seen_policy(users: np.ndarray, items: np.ndarray, n_items: int, *,
+                override: bool | None = None) -> dict[str, object]:
+    """Decide whether seen items are excluded, from training interactions in (user, order) order.
+
+    The evidence is the share of users (with two or more training interactions) whose latest
+    training interaction repeats an item they already had: what the next, held-out interaction
+    is likely to do. At :data:`NEXT_REPEAT_SHARE` or more, seen items stay recommendable.
+
+    Args:
+        users: User index of each training interaction, grouped by user.
+        items: Item index of each, in each user's order.
+        n_items: Catalogue size.
+        override: The user's choice, which wins over the evidence.
+
+    Returns:
+        ``exclude_seen``, ``next_repeat_share``, ``users_measured`` and a one-line ``reason``.
+    """
+    share, measured = next_repeat_share(users, items, n_items)
+    if override is not None:
+        exclude, reason = bool(override), "set by the user"
+    else:
+        exclude = share < NEXT_REPEAT_SHARE
+        verb = "excluded" if exclude else "kept recommendable"
+        side = "below" if exclude else "at or above"
+        reason = (f"seen items {verb}: {share:.1%} of users' latest training interactions repeat "
+                  f"an item they had before ({side} {NEXT_REPEAT_SHARE:.0%})")
+    return {"exclude_seen": exclude, "next_repeat_share": share, "users_measured": measured,
+            "reason": reason}
+
+
+def next_repeat_share(users: np.ndarray, items: np.ndarray, n_items: int) -> tuple[float, int]:
+    """Share of users whose last interaction repeats an earlier item of theirs, and how many users
+    have the two or more interactions that the share is measured on."""
+    if len(users) == 0:
+        return 0.0, 0
+    keys = users * np.int64(n_items) + items
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    repeat = first[inverse] != np.arange(len(keys))
+    last = np.flatnonzero(np.r_[users[1:] != users[:-1], True])
+    start = np.r_[0, last[:-1] + 1]
+    measured = (last - start) >= 1
+    if not measured.any():
+        return 0.0, 0
+    return float(repeat[last[measured]].mean()), int(measured.sum())
+
+
+def training_interactions(data: Interactions, split: Split) -> Interactions:
+    """The rows of ``data`` in the training stage of ``split``, in file order (for the profile
+    whose figures drive the search's decisions)."""
+    if split.rows is None:
+        raise ValueError("the split does not know its source rows")
+    rows = np.sort(split.rows[split.folds == TRAIN])
+    frame = data.frame.iloc[rows].reset_index(drop=True)
+    return replace(data, frame=frame, warnings=[], n_missing=0, n_duplicates=0)

@@ -30,14 +30,19 @@ class Interactions:
 
     Attributes:
         frame: ``user`` and ``item`` (Arrow-backed str), and where present ``rating`` (float),
-            ``event`` (Arrow-backed str)
-            and ``time`` (float seconds since the Unix epoch), in file order.
+            ``event`` (Arrow-backed str) and ``time`` (float: seconds since the Unix epoch, or
+            the position for an order without timestamps, see ``order``), in file order.
         roles: The source column behind each canonical column.
         source: Where the data came from.
         warnings: Recoverable oddities met while reading and cleaning.
         notes: How the table was read.
         n_missing: Rows dropped for a missing user or item id (or time).
         n_duplicates: Exact duplicate rows dropped.
+        negatives: Rows that are not positives of the ranking task (a binary label's 0 rows,
+            rows below a ``--positive`` rule), once :func:`automl_rec.data.feedback.
+            select_positives` has kept the positives in ``frame``.
+        feedback: What the label means and which rows are positives (kind, rule, counts).
+        rating_histogram: Values of the rating column over every row, positives or not.
     """
 
     frame: pd.DataFrame
@@ -47,11 +52,22 @@ class Interactions:
     notes: dict[str, Any] = field(default_factory=dict)
     n_missing: int = 0
     n_duplicates: int = 0
+    negatives: pd.DataFrame | None = None
+    feedback: dict[str, Any] | None = None
+    rating_histogram: dict[str, int] | None = None
 
     @property
     def has_time(self) -> bool:
-        """Whether the interactions carry timestamps."""
+        """Whether the interactions carry an order (timestamps or positions)."""
         return "time" in self.frame.columns
+
+    @property
+    def order(self) -> str | None:
+        """``timestamp``, ``position`` (a column of per-user positions), ``line`` (the position
+        in a one-sequence-per-line file), or ``None`` without an order."""
+        if not self.has_time:
+            return None
+        return str(self.notes.get("order", "timestamp"))
 
 
 def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) -> Interactions:
@@ -94,14 +110,20 @@ def validate_interactions(loaded: LoadedInteractions, *, min_distinct: int = 2) 
     if "event" in frame.columns:
         frame["event"] = _clean_ids(frame["event"]).fillna("(missing)")
     if "time" in frame.columns:
-        seconds, bad = parse_times(frame["time"])
+        if loaded.notes.get("order", "timestamp") == "timestamp":
+            seconds, bad = parse_times(frame["time"])
+            kind = "timestamps"
+        else:
+            seconds = as_numbers(frame["time"]).to_numpy(dtype=float)
+            bad = np.isnan(seconds) & frame["time"].notna().to_numpy()
+            kind = "positions (numbers)"
         if bad.any():
             example = frame["time"][bad].iloc[0]
             raise DataValidationError(
                 f"The time column '{roles.time}' of '{loaded.source}' has {_rows(bad.sum())} "
-                f"with values that are not timestamps, such as {str(example)!r}; use Unix "
-                "seconds or "
-                "milliseconds or dates like 2024-01-31 12:00:00, or pass --time-col none."
+                f"with values that are not {kind}, such as {str(example)!r}; use Unix "
+                "seconds or milliseconds, dates like 2024-01-31 12:00:00 or per-user positions, "
+                "or pass --time-col none."
             )
         frame["time"] = seconds
         no_time = np.isnan(seconds) & ~missing

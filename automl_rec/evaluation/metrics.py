@@ -30,7 +30,8 @@ class EvaluationResult:
         hit: HR@K per user (1 for a hit, else 0).
         rr: Reciprocal rank per user (1 / rank for a hit, else 0).
         coverage: Share of the catalogue that appears in at least one top-K list.
-        popularity: Mean number of training interactions of the recommended items.
+        popularity: Mean number of training interactions of the recommended items (over the
+            list slots actually filled: masked items leave some lists shorter than K).
     """
 
     k: int
@@ -58,20 +59,30 @@ class EvaluationResult:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores of each row, best first.
+    """Indices of the ``k`` highest scores of each row, best first, ties by lower index.
+
+    The tie-break is exact, also at the cut-off: among items tied with the k-th score, the lowest
+    indices are kept, as ``tf.math.top_k`` does in the exported model. NaN scores rank as
+    ``-inf``.
 
     Args:
         scores: ``[batch, n_items]`` scores; ``-inf`` marks items that must not be recommended.
         k: List length (clipped to the number of items).
 
     Returns:
-        ``[batch, k]`` item indices ordered by decreasing score (ties by lower index).
+        ``[batch, k]`` item indices ordered by decreasing score, ties by lower index.
     """
-    k = min(k, scores.shape[1])
-    if k < scores.shape[1]:
-        candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        candidates = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    n_rows, n_items = scores.shape
+    k = min(k, n_items)
+    if 4 * k >= n_items:
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1:k]
+    above = scores > kth
+    tied = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    candidates = np.nonzero(chosen)[1].reshape(n_rows, k)
     picked = np.take_along_axis(scores, candidates, axis=1)
     order = np.lexsort((candidates, -picked), axis=1)
     return np.take_along_axis(candidates, order, axis=1)
@@ -118,7 +129,7 @@ def evaluate(
     n = len(users)
     positions = np.full(n, -1, dtype=np.int64)
     recommended = np.zeros(len(item_counts), dtype=bool)
-    popularity_sum = 0.0
+    popularity_sum, n_listed = 0.0, 0
     for start in range(0, n, batch_size):
         batch = slice(start, start + batch_size)
         scores = np.array(score_fn(users[batch]), dtype=np.float32, copy=True)
@@ -128,11 +139,11 @@ def evaluate(
         valid = np.isfinite(np.take_along_axis(scores, lists, axis=1))
         recommended[lists[valid]] = True
         popularity_sum += float(item_counts[lists[valid]].sum())
+        n_listed += int(valid.sum())
         found = (lists == targets[batch, None]) & valid
         positions[batch] = np.where(found.any(axis=1), found.argmax(axis=1), -1)
     ndcg, hit, rr = rank_metrics(positions)
     total = int(recommended.sum())
-    n_listed = n * min(k, len(item_counts))
     return EvaluationResult(
         k=k,
         users=np.asarray(users),

@@ -30,7 +30,7 @@ SAMPLED_CANDIDATES = 2_000
 
 def needs_order(profile: DataProfile) -> str | None:
     """Sequence models read histories in time order: they need timestamps."""
-    if not profile.has_timestamps:
+    if not profile.has_order:
         return "needs timestamps to put each user's history in order"
     return None
 

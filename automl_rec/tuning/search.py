@@ -245,4 +245,4 @@ def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, A
     return {"n_users": split.n_users, "n_items": split.n_items,
             "n_interactions": int(len(split.items)), "protocol": split.protocol,
             "exclude_seen": split.exclude_seen, "objective": f"{settings.metric}@{settings.k}",
-            "seed": seed}
+            "seed": seed, "id_order": "sorted"}

@@ -132,13 +132,15 @@ def test_distinct_pairs_matches_unique() -> None:
     assert distinct_pairs(first[:0], second[:0], 7) == 0
 
 
-def test_id_encoder_on_chunked_arrow_text_keeps_first_appearance_order() -> None:
-    chunks = pa.chunked_array([["b", "a"], ["b", "c", "a"], ["d"]], type=pa.large_string())
+def test_id_encoder_on_chunked_arrow_text_sorts_ids_like_python() -> None:
+    chunks = pa.chunked_array([["b", "a"], ["b", "é", "a"], ["D", "10", "9"]],
+                              type=pa.large_string())
     raw = pd.Series(pd.arrays.ArrowStringArray(chunks))
     encoder, codes = IdEncoder.fit_encode(raw)
     reference = IdEncoder.fit(np.array(raw.tolist(), dtype=object))
-    assert encoder.ids.tolist() == reference.ids.tolist() == ["b", "a", "c", "d"]
-    assert codes.tolist() == [0, 1, 0, 2, 1, 3]
+    assert encoder.ids.tolist() == reference.ids.tolist() == sorted(set(raw.tolist()))
+    assert encoder.ids.tolist() == ["10", "9", "D", "a", "b", "é"]
+    assert codes.tolist() == [4, 3, 4, 5, 3, 2, 0, 1]
     assert codes.dtype == np.int64
     assert encoder.decode(codes).tolist() == raw.tolist()
 

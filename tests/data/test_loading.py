@@ -12,9 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_rec.data.loading import LoadedInteractions, load_interactions
+from automl_rec.data.loading import (
+    TEXT,
+    LoadedInteractions,
+    _Malformed,
+    _read_with_pandas,
+    load_interactions,
+)
 from automl_rec.data.profiling import DataProfile, profile_interactions
 from automl_rec.data.validation import Interactions, validate_interactions
+from automl_rec.errors import DataValidationError
 
 # Hand-computed epochs: 2024-01-01 00:00 UTC is 1704067200; January has 31 days.
 JAN_31_2024 = 1704067200 + 30 * 86400  # 2024-01-31 00:00:00 UTC = 1706659200
@@ -448,3 +455,280 @@ def test_parquet_big_integer_ids(tmp_path: Path) -> None:
     frame.to_parquet(path)
     _, data, _ = run_pipeline(path)
     assert data.frame["user"].tolist() == ["1234567890123456789", "1234567890123456788", "7"]
+
+
+# --------------------------------------------------------------------------------------------
+# malformed lines: skipped with a warning that names them, an error when they are many
+
+BEAUTY = Path(__file__).resolve().parents[3] / "shared" / "data" / "amazon-beauty-s3rec"
+
+
+def table_lines(n: int, sep: str = ",", header: bool = True) -> list[str]:
+    """``n`` well-formed rows of user, item, rating (plus a header row)."""
+    rows = [sep.join(["user", "item", "rating"])] if header else []
+    return rows + [sep.join([f"u{i % 7}", f"i{i % 11}", str(i % 5 + 1)]) for i in range(n)]
+
+
+@pytest.mark.parametrize("eol", [pytest.param("\n", id="lf"), pytest.param("\r\n", id="crlf")])
+def test_malformed_lines_are_skipped_on_the_arrow_path(tmp_path: Path, eol: str) -> None:
+    rows = table_lines(400)
+    rows[3] = 'u1,"two\nlines",4'  # a quoted line break: one record on lines 4 and 5
+    rows[10] = "u1,i2"  # too few fields: line 12
+    rows[12] = 'u2,"x\ny",5,6'  # too many, quoted line break inside: lines 14-15
+    rows[40] = "bad"  # line 43
+    rows[60] = "   "  # a blank line: passed over, not counted
+    path = write_text(tmp_path, "x.csv", eol.join(rows) + eol)
+    loaded = load_interactions(path)
+    assert loaded.warnings == [
+        "Skipped 3 malformed lines of 'x.csv' (lines 12, 14, 43) whose field count is not 3."]
+    assert len(loaded.frame) == 400 - 4
+    assert loaded.frame.loc[2].tolist() == ["u1", "two\nlines", "4"]
+    assert "u1" in loaded.frame["user"].tolist() and "bad" not in loaded.frame["user"].tolist()
+    assert loaded.frame["rating"].notna().all()
+
+
+def test_first_few_malformed_lines_are_named_with_their_count(tmp_path: Path) -> None:
+    rows = table_lines(1000, header=False)
+    bad = [17, 402, 503, 604, 705, 906, 999]
+    for line in bad:
+        rows[line - 1] = "1,2,3,4"
+    loaded = load_interactions(write_text(tmp_path, "x.csv", lines(*rows)))
+    assert loaded.notes["has_header"] is False
+    assert loaded.warnings == ["Skipped 7 malformed lines of 'x.csv' (lines 17, 402, 503, 604, "
+                               "705, ...) whose field count is not 3."]
+    assert len(loaded.frame) == 993
+
+
+def test_malformed_line_at_the_end_without_line_break(tmp_path: Path) -> None:
+    rows = table_lines(200)
+    rows.append("u1")
+    loaded = load_interactions(write_text(tmp_path, "x.csv", "\n".join(rows)))
+    assert loaded.warnings == [
+        "Skipped 1 malformed line of 'x.csv' (line 202) whose field count is not 3."]
+
+
+@pytest.mark.parametrize(("name", "sep", "kwargs"), [
+    pytest.param("ratings.dat", "::", {}, id="double-colon-with-a-colon-inside"),
+    pytest.param("x.txt", "##", {"sep": "##"}, id="multi-character"),
+    pytest.param("x.txt", " ", {}, id="spaces"),
+])
+def test_malformed_lines_are_skipped_on_the_pandas_path(
+    tmp_path: Path, name: str, sep: str, kwargs: dict[str, str]
+) -> None:
+    rows = table_lines(300, sep=sep, header=False)
+    rows[0] = sep.join(["u0", "a:b", "5"])  # Arrow cannot read ':' inside a '::' field
+    rows[5] = sep.join(["u1", "i2"])
+    rows[200] = sep.join(["u1", "i2", "3", "4"])
+    loaded = load_interactions(write_text(tmp_path, name, lines(*rows)), **kwargs)
+    assert loaded.notes["separator"] == sep
+    assert loaded.warnings == [
+        f"Skipped 2 malformed lines of '{name}' (lines 6, 201) whose field count is not 3."]
+    assert len(loaded.frame) == 298
+    assert loaded.frame.loc[0].tolist() == ["u0", "a:b", "5"]
+
+
+def test_pandas_reader_finds_lines_after_quoted_line_breaks(tmp_path: Path) -> None:
+    rows = table_lines(50)
+    rows[2] = 'u1,"a\nb\nc",3'  # lines 3 to 5
+    rows[4] = "u1,i1,3,4"  # line 7
+    rows[9] = "NA, NA"  # line 12; the kept rows' missing tokens still become missing
+    rows[20] = "u9, NA,2"
+    path = write_text(tmp_path, "x.csv", lines(*rows))
+    malformed = _Malformed(expected=3)
+    frame = _read_with_pandas(path, ",", "utf-8", True, malformed)
+    assert (malformed.count, malformed.lines) == (2, [7, 12])
+    assert len(frame) == 48
+    assert frame.iloc[1].tolist() == ["u1", "a\nb\nc", "3"]
+    assert frame.iloc[17].tolist()[0] == "u9"
+    assert frame.iloc[17].isna().tolist() == [False, True, False]
+    assert (frame.dtypes == TEXT).all()
+
+
+def test_blank_lines_before_the_header_count_in_line_numbers(tmp_path: Path) -> None:
+    rows = ["", "  "] + table_lines(200)
+    rows[10] = "u1"
+    loaded = load_interactions(write_text(tmp_path, "x.csv", lines(*rows)))
+    assert loaded.notes["has_header"] is True
+    assert loaded.roles.rating == "rating"
+    assert loaded.warnings == [
+        "Skipped 1 malformed line of 'x.csv' (line 11) whose field count is not 3."]
+
+
+@pytest.mark.parametrize(("name", "sep", "kwargs"), [
+    pytest.param("x.csv", ",", {}, id="arrow"),
+    pytest.param("x.txt", "##", {"sep": "##"}, id="pandas"),
+])
+def test_more_than_one_percent_malformed_is_an_error(
+    tmp_path: Path, name: str, sep: str, kwargs: dict[str, str]
+) -> None:
+    rows = table_lines(100, sep=sep)
+    rows[5] = sep.join(["u1", "i2"])
+    rows[20] = sep.join(["u1", "i2", "3", "4"])
+    with pytest.raises(DataValidationError) as caught:
+        load_interactions(write_text(tmp_path, name, lines(*rows)), **kwargs)
+    message = str(caught.value)
+    assert message == (
+        f"2 of 100 data lines of '{name}' (lines 6, 21) do not have 3 fields when split by "
+        f"{sep!r}, more than 1% of them; check the separator and the quoting of the file, or "
+        "pass --sep.")
+
+
+def test_every_line_wider_than_the_header_is_an_error(tmp_path: Path) -> None:
+    rows = ["user,item"] + [f"u{i},i{i},5," for i in range(30)]
+    with pytest.raises(DataValidationError, match=r"30 of 30 data lines .* do not have 2 fields"):
+        load_interactions(write_text(tmp_path, "x.csv", lines(*rows)))
+
+
+# --------------------------------------------------------------------------------------------
+# one sequence per line: a user, then that user's items in order
+
+
+def test_sequence_per_line_file_is_unrolled_with_positions(tmp_path: Path) -> None:
+    text = lines("0042 B00X 7 7 item-3", "A17 0007 B00X", "", "u3 9")
+    loaded = load_interactions(write_text(tmp_path, "seq.txt", text))
+    assert loaded.frame["user"].tolist() == ["0042"] * 4 + ["A17"] * 2 + ["u3"]
+    assert loaded.frame["item"].tolist() == ["B00X", "7", "7", "item-3", "0007", "B00X", "9"]
+    assert loaded.frame["time"].tolist() == [0, 1, 2, 3, 0, 1, 0]
+    assert loaded.notes["format"] == "sequence per line"
+    assert loaded.notes["separator"] == " "
+    assert loaded.notes["order"] == "line"
+    assert loaded.notes["has_header"] is False
+    assert roles(loaded) == {"user": "(first field)", "item": "(other fields)", "rating": None,
+                             "event": None, "time": "(position in line)"}
+    assert loaded.warnings == []
+    assert loaded.frame["user"].dtype == TEXT and loaded.frame["item"].dtype == TEXT
+
+
+def test_tab_separated_sequences_with_a_user_without_items(tmp_path: Path) -> None:
+    text = lines("1\t10\t11\t12", "2\t20", "3", "4\t40\t41", "5", "6\t60\t61\t62\t63")
+    loaded, data, profile = run_pipeline(write_text(tmp_path, "seq.tsv", text))
+    assert loaded.notes["separator"] == "\t"
+    assert loaded.warnings == [
+        "Skipped 2 lines of 'seq.tsv' (lines 3, 5) that hold a user but no items."]
+    assert_counts(profile, 4, 10, 10)
+    assert data.frame["time"].tolist() == [0, 1, 2, 0, 0, 1, 0, 1, 2, 3]
+    assert "3" not in set(data.frame["user"])
+
+
+def test_a_user_on_two_lines_gets_one_sequence(tmp_path: Path) -> None:
+    others = [" ".join([str(user)] + ["x"] * (user % 3 + 1)) for user in range(2, 12)]
+    text = lines("1 a b", *others[:3], "1 f", *others[3:])
+    loaded = load_interactions(write_text(tmp_path, "seq.txt", text))
+    user_1 = loaded.frame[loaded.frame["user"] == "1"]
+    assert user_1["item"].tolist() == ["a", "b", "f"]
+    assert user_1["time"].tolist() == [0, 1, 2]
+    assert loaded.warnings == [
+        "1 line of 'seq.txt' start with a user of an earlier line; each user's lines were "
+        "joined into one sequence, in file order."]
+
+
+def test_sequences_without_time_and_with_a_column_override(tmp_path: Path) -> None:
+    path = write_text(tmp_path, "seq.txt", lines("1 a b", "2 c d e", "3 f"))
+    loaded = load_interactions(path, time_col="none", rating_col="none")
+    assert list(loaded.frame.columns) == ["user", "item"]
+    assert "order" not in loaded.notes
+    with pytest.raises(DataValidationError, match=r"one sequence per line.*--item-col"):
+        load_interactions(path, item_col="1")
+
+
+def test_given_space_separator_still_finds_sequences(tmp_path: Path) -> None:
+    loaded = load_interactions(write_text(tmp_path, "seq.txt", lines("1 a b", "2 c d e", "3 f")),
+                               sep=" ")
+    assert loaded.notes["format"] == "sequence per line"
+    assert len(loaded.frame) == 6
+
+
+def test_space_separated_table_is_not_read_as_sequences(tmp_path: Path) -> None:
+    rows = [f"u{i % 9} i{i % 13} {i % 5 + 1} {978300760 + i}" for i in range(150)]
+    loaded = load_interactions(write_text(tmp_path, "table.txt", lines(*rows)))
+    assert loaded.notes["separator"] == " "
+    assert "format" not in loaded.notes
+    assert roles(loaded) == {"user": "0", "item": "1", "rating": "2", "event": None,
+                             "time": "3"}
+    assert loaded.notes["order"] == "timestamp"
+    # One line of another length is a malformed line of the table, not a sequence.
+    rows[70] = "u1 i1"
+    loaded = load_interactions(write_text(tmp_path, "table.txt", lines(*rows)))
+    assert "format" not in loaded.notes
+    assert loaded.warnings == [
+        "Skipped 1 malformed line of 'table.txt' (line 71) whose field count is not 4."]
+
+
+def test_headerless_tsv_with_a_ragged_line_is_not_read_as_sequences(tmp_path: Path) -> None:
+    rows = [f"{i}\t{i % 13}\t{i % 5 + 1}" for i in range(150)]
+    rows[3] = "3\t4"
+    loaded = load_interactions(write_text(tmp_path, "table.tsv", lines(*rows)), sep="\t")
+    assert "format" not in loaded.notes
+    assert len(loaded.frame) == 149
+
+
+# --------------------------------------------------------------------------------------------
+# order columns without timestamps
+
+
+@pytest.mark.parametrize("column", ["position", "seq", "rank", "SeqNo", "order_in_session",
+                                    "Step", "idx"])
+def test_integer_order_column_is_the_time(tmp_path: Path, column: str) -> None:
+    text = lines(f"user_id,item_id,{column}", "1,a,0", "1,b,1", "2,a,0", "2,c,1", "2,b,-2")
+    loaded = load_interactions(write_text(tmp_path, "x.csv", text))
+    assert roles(loaded)["time"] == column
+    assert loaded.notes["order"] == "position"
+    assert loaded.frame["time"].tolist() == ["0", "1", "0", "1", "-2"]
+
+
+def test_order_column_of_fractions_is_not_the_time(tmp_path: Path) -> None:
+    text = lines("user_id,item_id,position", "1,a,0.5", "1,b,1", "2,a,0")
+    loaded = load_interactions(write_text(tmp_path, "x.csv", text))
+    assert roles(loaded)["time"] is None
+    assert "order" not in loaded.notes
+
+
+def test_timestamp_column_wins_over_an_order_column(tmp_path: Path) -> None:
+    text = lines("user,item,rank,timestamp", "1,a,1,978300760", "2,b,2,978300761")
+    loaded = load_interactions(write_text(tmp_path, "x.csv", text))
+    assert roles(loaded)["time"] == "timestamp"
+    assert loaded.notes["order"] == "timestamp"
+
+
+def test_id_columns_named_like_an_order_stay_ids(tmp_path: Path) -> None:
+    text = lines("user_index,item_index,position", "1,10,0", "1,11,1", "2,10,0")
+    loaded = load_interactions(write_text(tmp_path, "x.csv", text))
+    assert roles(loaded) == {"user": "user_index", "item": "item_index", "rating": None,
+                             "event": None, "time": "position"}
+    # The user id must be found among the free columns: 'idx' is left to be it.
+    text = lines("idx,item", "1,10", "1,11", "2,10")
+    loaded = load_interactions(write_text(tmp_path, "y.csv", text))
+    assert roles(loaded)["user"] == "idx" and roles(loaded)["time"] is None
+
+
+def test_order_column_of_a_dataframe() -> None:
+    frame = pd.DataFrame({"session": ["s1", "s1", "s2"], "sku": ["a", "b", "a"],
+                          "pos": [0, 1, 0]})
+    loaded = load_interactions(frame)
+    assert roles(loaded)["time"] == "pos"
+    assert loaded.notes["order"] == "position"
+
+
+def test_given_time_column_is_a_timestamp(tmp_path: Path) -> None:
+    text = lines("user,item,when_seen", "1,a,978300760", "2,b,978300761")
+    loaded = load_interactions(write_text(tmp_path, "x.csv", text), time_col="when_seen")
+    assert loaded.notes["order"] == "timestamp"
+
+
+# --------------------------------------------------------------------------------------------
+# the Amazon Beauty files of the sequential benchmarks (shared data)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BEAUTY.exists(), reason="the shared Amazon Beauty data is absent")
+def test_beauty_sequence_file_and_its_table_give_the_same_interactions() -> None:
+    sequences = validate_interactions(load_interactions(BEAUTY / "Beauty.txt"))
+    table = validate_interactions(load_interactions(BEAUTY / "interactions.csv"))
+    assert sequences.notes["format"] == "sequence per line"
+    assert sequences.notes["order"] == "line"
+    assert table.roles.time == "position"
+    assert table.notes["order"] == "position"
+    profile = profile_interactions(sequences)
+    assert_counts(profile, 22363, 12101, 198502)
+    for column in ("user", "item", "time"):
+        assert sequences.frame[column].tolist() == table.frame[column].tolist()

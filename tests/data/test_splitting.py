@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_rec.data.splitting import RANDOM, TEMPORAL, IdEncoder
+from automl_rec.data.splitting import RANDOM, TEMPORAL, IdEncoder, next_repeat_share
 from tests.conftest import split_of
 
 
@@ -16,21 +16,30 @@ def frame_with_times() -> pd.DataFrame:
     })
 
 
-def test_temporal_leave_last_out_by_time_with_ties_in_file_order() -> None:
+def test_temporal_leave_last_out_by_time_with_seeded_ties() -> None:
     split = split_of(frame_with_times())
     assert split.protocol == TEMPORAL
     decode = split.item_ids.decode
     valid, test = split.holdout("valid"), split.holdout("test")
-    users = dict(zip(split.user_ids.decode(test.users), decode(test.targets)))
-    # u1 by time: b(10) d(20) c(30) a(40); u2: b(1), then c and a tied at 5 in file order c, a
-    assert users == {"u1": "a", "u2": "a"}
-    assert dict(zip(split.user_ids.decode(valid.users), decode(valid.targets))) == {
-        "u1": "c", "u2": "c"}
+    tests = dict(zip(split.user_ids.decode(test.users), decode(test.targets)))
+    valids = dict(zip(split.user_ids.decode(valid.users), decode(valid.targets)))
+    # u1 by time: b(10) d(20) c(30) a(40); u2: b(1), then c and a tied at 5
+    assert (tests["u1"], valids["u1"]) == ("a", "c")
+    assert {tests["u2"], valids["u2"]} == {"a", "c"}
     # u3 has only 2 interactions: training only
     train = split.stage("train")
     assert set(split.user_ids.decode(train.users)) == {"u1", "u2", "u3"}
     assert split.user_ids.decode(train.users).tolist().count("u3") == 2
     assert decode(train.items[split.user_ids.decode(train.users) == "u1"]).tolist() == ["b", "d"]
+
+
+def test_ties_in_time_are_broken_at_random_not_by_id() -> None:
+    frame = pd.DataFrame({"user": np.repeat([f"u{i}" for i in range(200)], 3),
+                          "item": ["a", "b", "c"] * 200, "timestamp": [1, 2, 2] * 200})
+    held_out = split_of(frame).holdout("test")
+    targets = split_of(frame).item_ids.decode(held_out.targets)
+    # b and c tie at time 2 for every user: each is held out for about half of them
+    assert 60 < (targets == "c").sum() < 140 and set(targets) == {"b", "c"}
 
 
 def test_validation_history_is_train_and_test_history_adds_validation() -> None:
@@ -53,14 +62,56 @@ def test_random_holdout_is_seeded_and_keeps_the_same_shape() -> None:
 
 def test_id_encoder_round_trip_and_unknown_ids() -> None:
     encoder = IdEncoder.fit(pd.Series(["b", "a", "b", "1234567890123456789"]))
-    assert encoder.encode(["a", "1234567890123456789", "zzz"]).tolist() == [1, 2, -1]
-    assert encoder.decode(np.array([0, 2])).tolist() == ["b", "1234567890123456789"]
+    assert encoder.ids.tolist() == ["1234567890123456789", "a", "b"]
+    assert encoder.encode(["a", "1234567890123456789", "zzz"]).tolist() == [1, 0, -1]
+    assert encoder.decode(np.array([2, 0])).tolist() == ["b", "1234567890123456789"]
 
 
 @pytest.mark.parametrize("repeat, expected", [(False, True), (True, False)])
-def test_exclude_seen_policy_follows_repeat_rate(repeat: bool, expected: bool) -> None:
+def test_exclude_seen_policy_follows_repeats_of_the_next_interaction(repeat: bool,
+                                                                     expected: bool) -> None:
     items = ["a", "b", "a", "b", "a", "b"] if repeat else ["a", "b", "c", "d", "e", "f"]
     frame = pd.DataFrame({"user": ["u"] * 6 + ["v"] * 6, "item": items * 2,
                           "timestamp": list(range(12))})
-    assert split_of(frame).exclude_seen is expected
-    assert split_of(frame, exclude_seen=not expected).exclude_seen is (not expected)
+    split = split_of(frame)
+    assert split.exclude_seen is expected
+    assert split.seen_policy["next_repeat_share"] == (1.0 if repeat else 0.0)
+    assert split.seen_policy["users_measured"] == 2
+    overridden = split_of(frame, exclude_seen=not expected)
+    assert overridden.exclude_seen is (not expected)
+    assert overridden.seen_policy["reason"] == "set by the user"
+
+
+def test_seen_policy_reads_the_training_stage_only() -> None:
+    # Many repeats overall, but all of them are the held-out interactions: the training stage
+    # (and its latest interaction) shows none, so seen items are excluded.
+    frame = pd.DataFrame({"user": ["u"] * 5 + ["v"] * 5,
+                          "item": ["a", "b", "c", "a", "a", "d", "e", "f", "d", "d"],
+                          "timestamp": list(range(10))})
+    split = split_of(frame)
+    assert split.seen_policy["next_repeat_share"] == 0.0
+    assert split.exclude_seen is True
+
+
+def test_next_repeat_share_counts_users_whose_latest_item_repeats() -> None:
+    users = np.array([0, 0, 0, 1, 1, 2, 3, 3])
+    items = np.array([5, 6, 5, 7, 8, 1, 2, 2])
+    # user 0: 5 repeats; user 1: 8 is new; user 2: one interaction (not measured); user 3: repeat
+    assert next_repeat_share(users, items, 10) == (2 / 3, 3)
+
+
+def test_split_does_not_depend_on_row_order() -> None:
+    rng = np.random.default_rng(4)
+    n = 3000
+    frame = pd.DataFrame({"user": rng.integers(0, 80, n).astype(str),
+                          "item": rng.integers(0, 300, n).astype(str),
+                          "timestamp": rng.integers(0, 40, n)})  # many ties within users
+    frame = frame.drop_duplicates(["user", "item"])
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    for without_time in (False, True):
+        columns = ["user", "item"] if without_time else list(frame.columns)
+        one, other = split_of(frame[columns], seed=3), split_of(shuffled[columns], seed=3)
+        assert one.item_ids.ids.tolist() == other.item_ids.ids.tolist()
+        assert one.user_ids.ids.tolist() == other.user_ids.ids.tolist()
+        for array in ("users", "items", "folds"):
+            assert np.array_equal(getattr(one, array), getattr(other, array))

@@ -127,12 +127,12 @@ def test_no_user_with_three_interactions_fails_at_split(tmp_path: Path) -> None:
     assert profile.cold_user_share == 1.0
     assert any("No user has enough interactions" in w for w in profile.warnings)
     with pytest.raises(DataValidationError, match=r"No user .* 3 or more interactions") as caught:
-        split_interactions(data, profile)
+        split_interactions(data)
     assert isinstance(caught.value, ValueError)
 
 
 def test_one_user_with_three_interactions_is_enough_to_split(tmp_path: Path) -> None:
     path = text_file("enough.csv", lines("user,item", "1,a", "1,b", "1,c", "2,a"))(tmp_path)
     data = validate_interactions(load_interactions(path))
-    split = split_interactions(data, profile_interactions(data))
+    split = split_interactions(data)
     assert len(split.holdout("test").users) == 1

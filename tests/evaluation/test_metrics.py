@@ -65,3 +65,40 @@ def test_batches_give_the_same_result_as_one_pass() -> None:
     many = evaluate(lambda u: scores[u], users, targets, seen=None, item_counts=counts, k=5,
                     batch_size=7)
     assert one.metrics() == pytest.approx(many.metrics())
+
+
+def reference_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Best first, ties by lower index: a stable sort of every row, the slow way."""
+    return np.array([sorted(range(len(row)), key=lambda i: (-row[i], i))[:k] for row in scores])
+
+
+@pytest.mark.parametrize("n_items", [1_200, 20_500])
+def test_top_k_breaks_ties_at_the_cut_off_by_lower_index(n_items: int) -> None:
+    rng = np.random.default_rng(n_items)
+    # Few distinct values: the k-th score is tied with hundreds of items in every row.
+    scores = rng.integers(0, 4, size=(6, n_items)).astype(np.float32)
+    scores[0] = 0.0  # a row of zeros, as ItemKNN gives a user without neighbours
+    scores[1, ::3] = -np.inf
+    scores[2, : n_items - 5] = -np.inf  # fewer finite scores than k
+    for k in (1, 10, 100):
+        assert np.array_equal(top_k(scores, k), reference_top_k(scores, k))
+    # With every item tied the list is the lowest indices, not the highest.
+    assert top_k(scores[:1], 10).tolist() == [list(range(10))]
+
+
+def test_top_k_of_a_large_share_of_the_catalogue_and_of_nan_scores() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 3, size=(4, 50)).astype(np.float64)
+    scores[3, 5] = np.nan
+    expected = reference_top_k(np.where(np.isnan(scores), -np.inf, scores), 40)
+    assert np.array_equal(top_k(scores, 40), expected)
+
+
+def test_popularity_averages_over_the_filled_slots_only() -> None:
+    scores = np.array([[3.0, 2.0, 1.0], [-np.inf, -np.inf, 5.0]])
+    counts = np.array([10, 20, 30])
+    result = evaluate(lambda users: scores[users], np.array([0, 1]), np.array([0, 2]),
+                      seen=None, item_counts=counts, k=2)
+    # lists: [0, 1] and [2] (the masked items fill no slot)
+    assert result.popularity == pytest.approx((10 + 20 + 30) / 3)
+    assert result.coverage == pytest.approx(1.0)
