@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ import pandas as pd
 
 from automl_rec.data.loading import load_interactions
 from automl_rec.data.profiling import DataProfile, profile_interactions
-from automl_rec.data.splitting import Split, split_interactions
-from automl_rec.data.validation import validate_interactions
+from automl_rec.data.feedback import read_positives
+from automl_rec.data.splitting import Split, split_interactions, training_interactions
+from automl_rec.data.validation import Interactions, validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
 from automl_rec.evaluation import BootstrapInterval, paired_bootstrap
 from automl_rec.evaluation.metrics import METRICS
@@ -63,8 +64,11 @@ class AutoRecommender:
         search_spaces: Space files replacing the shipped space of the family they name.
         max_epochs: Most epochs of one trial.
         patience: Epochs without improvement before a trial stops early.
-        exclude_seen: Never recommend items a user already has; ``None`` decides from the data
-            (repeats stay recommendable when the profile shows strong repeat consumption).
+        exclude_seen: Never recommend items a user already has; ``None`` decides from the
+            training stage (repeats stay recommendable when a fifth or more of users' latest
+            training interactions repeat an earlier item).
+        positive: Which rows are positives of the ranking task, e.g. ``"rating>=4"`` or
+            ``"event=purchase"``; ``None``: a binary label's 1 rows, otherwise every row.
         output_dir: Run directory (``profile.json``, ``leaderboard.csv``, ``study.db``,
             ``run.log``); ``None`` writes nothing.
         progress: Show live progress in the terminal.
@@ -98,6 +102,7 @@ class AutoRecommender:
         max_epochs: int = 50,
         patience: int = 5,
         exclude_seen: bool | None = None,
+        positive: str | None = None,
         output_dir: str | Path | None = None,
         progress: bool = False,
         device: str = "auto",
@@ -117,6 +122,7 @@ class AutoRecommender:
         self.max_epochs = max_epochs
         self.patience = patience
         self.exclude_seen = exclude_seen
+        self.positive = positive
         self.output_dir = output_dir
         self.progress = progress
         self.device = device
@@ -164,8 +170,10 @@ class AutoRecommender:
             from automl_rec.device import select_device
 
             self.device_ = select_device(self.device, gpu=0 if workers.on_gpus else None)
-            profile, split = prepare(data, columns, exclude_seen=self.exclude_seen,
-                                     seed=self.seed)
+            prepared = prepare(data, columns, positive=self.positive,
+                               exclude_seen=self.exclude_seen, seed=self.seed)
+            profile, split = prepared.profile, prepared.split
+            self.training_profile_ = prepared.training_profile
             if out is not None:
                 (out / "profile.json").write_text(profile.to_json())
             config.record = self._run_record(data, columns, split, config)
@@ -174,27 +182,27 @@ class AutoRecommender:
             if self.tuner != "optuna" and _keras_tuner_role() == "worker":
                 # keras-tuner's chief/worker mode: this process runs trials for the chief, which
                 # selects, exports and reports.
-                self.worker_results_ = search_as_worker(split, profile, config,
+                self.worker_results_ = search_as_worker(split, prepared.training_profile, config,
                                                         verbose=self.progress)
                 return self
 
             with local_workers(workers, config, out), \
                     _observer(self.progress, config) as observer:
-                results = evaluate_candidates(split, profile, config, observer)
+                results = evaluate_candidates(split, prepared.training_profile, config, observer)
             for result in results:
                 logger.info("%s %s #%s: %s %s, valid %s, test %s", result.family, result.model,
                             result.number, result.status,
                             result.reason or json.dumps(result.params), result.valid, result.test)
             self._select(profile, split, results, config.families)
             self.fit_seconds_ = time.monotonic() - started
+            logger.info("best: %s %s %s, %.1f s in all", self.best_family_, self.best_model_name_,
+                        json.dumps(self.best_params_), self.fit_seconds_)
             if out is not None:
                 write_leaderboard(results, self.top_k, out / "leaderboard.csv")
                 self.export(out)
                 from automl_rec.report.html import write_report
 
                 self.report_path_ = write_report(out)
-            logger.info("best: %s %s %s, %.1f s in all", self.best_family_, self.best_model_name_,
-                        json.dumps(self.best_params_), self.fit_seconds_)
         finally:
             if handler is not None:
                 logger.removeHandler(handler)
@@ -231,6 +239,7 @@ class AutoRecommender:
             "spaces": {name: space.to_dict() for name, space in config.spaces.items()},
             "metric": self.metric, "top_k": self.top_k, "max_epochs": self.max_epochs,
             "patience": self.patience, "seed": self.seed, "exclude_seen": split.exclude_seen,
+            "positive": self.positive,
             "tuner": self.tuner, "heartbeat": self.heartbeat,
             "deadline": None if deadline is None else time.time() + deadline - time.monotonic(),
             "max_trials": config.budget.max_trials, "device": self.device,
@@ -306,21 +315,59 @@ class AutoRecommender:
     def _compare(
         self, best: CandidateResult, results: list[CandidateResult]
     ) -> dict[str, Any] | None:
-        """Paired bootstrap of the winner against the best other baseline, on test."""
-        references = sorted(
-            (r for r in results if r.family == BASELINES and r is not best
-             and r.test_result is not None),
-            key=lambda r: r.valid_score(self.metric, self.top_k), reverse=True)
-        if best.test_result is None or not references:
+        """Paired bootstraps on the test users: the winner against the best baseline and the
+        best neural (non-baseline) model, and which families gave no model to compare, and why.
+
+        "Best" on this side is the highest test value of the selection metric among the
+        candidates scored on test (each baseline, each family's best trial): the strongest
+        competitor, so that a claimed lead never depends on which reference was picked. The
+        returned structure (JSON-ready) is described in the README's report section; its
+        top-level ``reference``, ``difference``, ``low`` and ``high`` are the winner minus the
+        best other baseline, present when there is one.
+        """
+        if best.test_result is None:
             return None
-        reference = references[0]
-        assert reference.test_result is not None
-        interval: BootstrapInterval = paired_bootstrap(
-            best.test_result.per_user(self.metric), reference.test_result.per_user(self.metric),
-            seed=self.seed)
-        return {"reference": reference.model, "metric": f"{self.metric}@{self.top_k}",
+        tested = [r for r in results if r.test_result is not None and r.status == COMPLETE]
+        baselines = [r for r in tested if r.family == BASELINES and r is not best]
+        neural = [r for r in tested if r.family != BASELINES]
+        best_baseline = max(baselines, key=self._test_value, default=None)
+        best_neural = max(neural, key=self._test_value, default=None)
+        comparison: dict[str, Any] = {
+            "metric": f"{self.metric}@{self.top_k}", "confidence": 0.95,
+            "test_users": int(len(best.test_result.users)),
+            "winner": self._entry(best), "best_baseline": self._entry(best_baseline),
+            "best_neural": self._entry(best_neural), "gaps": [],
+            "left_out": _left_out(results),
+        }
+        for role, other in (("best_baseline", best_baseline), ("best_neural", best_neural)):
+            if other is None or other is best:
+                continue
+            assert other.test_result is not None
+            interval: BootstrapInterval = paired_bootstrap(
+                best.test_result.per_user(self.metric), other.test_result.per_user(self.metric),
+                confidence=comparison["confidence"], seed=self.seed)
+            comparison["n_resamples"] = interval.n_resamples
+            comparison["gaps"].append({
+                "against": role, "name": _candidate_name(other),
                 "difference": interval.difference, "low": interval.low, "high": interval.high,
-                "confidence": interval.confidence}
+                "significant": interval.significant})
+            if role == "best_baseline":
+                comparison.update(reference=other.model, difference=interval.difference,
+                                  low=interval.low, high=interval.high)
+        return comparison
+
+    def _test_value(self, result: CandidateResult) -> float:
+        """The test value of the selection metric (``-inf`` when not scored on test)."""
+        return result.test.get(f"{self.metric}@{self.top_k}", float("-inf"))
+
+    def _entry(self, result: CandidateResult | None) -> dict[str, Any] | None:
+        """A candidate as the comparison names it, with its validation and test values."""
+        if result is None:
+            return None
+        key = f"{self.metric}@{self.top_k}"
+        return {"family": result.family, "model": result.model, "trial": result.number,
+                "name": _candidate_name(result), "valid": result.valid.get(key),
+                "test": result.test.get(key)}
 
     def recommend(self, user_ids: list[str] | np.ndarray, k: int | None = None) -> pd.DataFrame:
         """Top-``k`` items for each raw user id, from the best model refit on all data.
@@ -364,7 +411,22 @@ class AutoRecommender:
     def evaluate(self, data: str | Path | pd.DataFrame, *, k: int | None = None,
                  **columns: str | None) -> dict[str, Any]:
         """Score held-out (user, item) pairs: NDCG@K, HR@K and MRR@K of each pair's item in its
-        user's top-K list (full ranking, the model's seen-item policy), averaged over pairs.
+        user's top-K list, averaged over pairs.
+
+        What is scored is the model that ``recommend`` and the SavedModel answer with: the
+        winner refit on all the data of the fit (train, validation and test), with full ranking
+        and the fit's seen-item policy. The pairs should therefore come from after that data
+        (later interactions of the same users, or new users, who get the most popular items).
+        A pair that was in the fitted data says little about the model: when seen items are
+        excluded, its item is masked out of the user's list, so it can never be a hit; when
+        repeats are kept, the model was trained on it. The result reports the share of such
+        pairs as ``seen_share``, and a :class:`SeenPairsWarning` is issued when they are most
+        of the pairs.
+
+        For a fitted model the fitted data is ``split_.stage("all")``. For a loaded model it is
+        read from the SavedModel (its user and item vocabularies and the ``history_items`` /
+        ``history_splits`` variables); when the SavedModel does not hold them, ``seen_share``
+        is ``None`` and the check is skipped.
 
         Args:
             data: A file or DataFrame of held-out interactions (column roles as for ``fit``).
@@ -372,21 +434,75 @@ class AutoRecommender:
             **columns: ``user_col``, ``item_col``, ``sep``... as for ``fit``.
 
         Returns:
-            The metrics, with the numbers of pairs and of distinct users.
+            The metrics, the numbers of pairs and of distinct users, and ``seen_share``: the
+            share of pairs that were in the fitted data (``None`` when unknown).
+
+        Warns:
+            SeenPairsWarning: More than half of the pairs were in the fitted data.
         """
+        import warnings
+
         from automl_rec.evaluation.metrics import rank_metrics
 
         k = self._list_length(k)
         pairs = validate_interactions(load_interactions(data, **columns), min_distinct=1).frame
         users = pairs["user"].astype(str).tolist()
+        items = pairs["item"].astype(str).tolist()
         unique = list(dict.fromkeys(users))
         lists = self.recommend(unique, k=k)
         position = {(u, i): r - 1 for u, i, r in zip(lists["user_id"], lists["item_id"],
                                                       lists["rank"])}
-        found = np.array([position.get((u, str(i)), -1) for u, i in zip(users, pairs["item"])])
+        found = np.array([position.get((u, i), -1) for u, i in zip(users, items)])
         ndcg, hit, rr = rank_metrics(found)
+        seen = self._seen_pairs(users, items)
+        share = None if seen is None else float(seen.mean())
+        if share is not None and share > 0.5:
+            excluded = (self.split_.exclude_seen if getattr(self, "_saved_model", None) is None
+                        else bool(self.exclude_seen))
+            consequence = ("seen items are excluded from its lists, so these pairs can never "
+                           "be hits" if excluded else "it was trained on these pairs, so they "
+                           "overstate its quality")
+            warnings.warn(
+                f"{share:.0%} of the {len(found):,} evaluated pairs are in the data the model "
+                f"was fitted on (it is refit on all of it): {consequence}. Evaluate on "
+                "interactions from after the fit.", SeenPairsWarning, stacklevel=2)
         return {f"ndcg@{k}": float(ndcg.mean()), f"hr@{k}": float(hit.mean()),
-                f"mrr@{k}": float(rr.mean()), "pairs": len(pairs), "users": len(unique)}
+                f"mrr@{k}": float(rr.mean()), "pairs": len(pairs), "users": len(unique),
+                "seen_share": share}
+
+    def _seen_pairs(self, users: list[str], items: list[str]) -> np.ndarray | None:
+        """Whether each raw (user, item) pair is in the data the model was fitted on; ``None``
+        when a loaded SavedModel does not hold its histories."""
+        import scipy.sparse as sp
+
+        loaded = getattr(self, "_saved_model", None)
+        if loaded is None:
+            split = self.split_
+            user_ids, item_ids = split.user_ids.ids, split.item_ids.ids
+            matrix = split.stage("all").matrix
+            user_index = pd.Index(np.asarray(user_ids).astype(str)).get_indexer(users)
+        else:
+            import tensorflow as tf
+
+            try:
+                item_ids = np.array([i.decode("utf-8") for i in loaded.item_ids.numpy()])
+                history = loaded.history_items.numpy()
+                splits = loaded.history_splits.numpy()
+                user_index = tf.raw_ops.LookupTableFindV2(
+                    table_handle=loaded.user_table.resource_handle,
+                    keys=tf.constant(users, tf.string),
+                    default_value=tf.constant(-1, tf.int64)).numpy()
+            except (AttributeError, TypeError, ValueError, tf.errors.OpError):
+                return None
+            matrix = sp.csr_matrix((np.ones(len(history), np.float32), history, splits),
+                                   shape=(len(splits) - 1, len(item_ids)))
+        item_index = pd.Index(np.asarray(item_ids).astype(str)).get_indexer(items)
+        user_index = np.asarray(user_index, dtype=np.int64)
+        known = (user_index >= 0) & (item_index >= 0)
+        seen = np.zeros(len(users), dtype=bool)
+        if known.any():
+            seen[known] = np.asarray(matrix[user_index[known], item_index[known]]).ravel() > 0
+        return seen
 
     def _list_length(self, k: int | None) -> int:
         if k is None:
@@ -460,10 +576,13 @@ class AutoRecommender:
             "environment": environment(),
             "schema": {"columns": profile.columns, "reading": profile.reading},
             "profile": {key: getattr(profile, key) for key in (
-                "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps",
+                "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps", "order",
                 "feedback", "repeat_rate", "warnings")},
             "protocol": {"name": split.protocol, "exclude_seen": split.exclude_seen,
-                         "metric": f"{self.metric}@{self.top_k}", "seed": self.seed},
+                         "seen_policy": split.seen_policy,
+                         "positives": profile.feedback.get("rule"),
+                         "metric": f"{self.metric}@{self.top_k}", "seed": self.seed,
+                         "validation": _validation_sample(split)},
             "families": resolve_families(self.families),
             "winner": {"family": self.best_family_, "model": self.best_model_name_,
                        "params": self.best_params_, "epochs": self.best_result_.epochs},
@@ -544,6 +663,11 @@ class AutoRecommender:
         return model
 
 
+class SeenPairsWarning(UserWarning):
+    """Most pairs given to :meth:`AutoRecommender.evaluate` were in the data the model was
+    fitted on, so its metrics say little about what it does on new interactions."""
+
+
 @dataclass(frozen=True)
 class LocalWorkers:
     """Worker processes a fit starts beside itself."""
@@ -552,17 +676,42 @@ class LocalWorkers:
     on_gpus: bool = False
 
 
+@dataclass(frozen=True)
+class PreparedData:
+    """The data side of a fit, before any model is trained.
+
+    Attributes:
+        profile: The whole file described (every row; positives and negatives counted), for the
+            report and ``profile.json``.
+        training_profile: The training stage described: what the search's decisions (which
+            families apply, space bounds) may use without seeing a held-out interaction. Its
+            ``n_users`` and ``n_items`` are the vocabularies the models score.
+        split: The protocol's split of the positives, with the seen-item policy decided on the
+            training stage.
+        interactions: The validated positives (``negatives`` holds the other rows).
+    """
+
+    profile: DataProfile
+    training_profile: DataProfile
+    split: Split
+    interactions: Interactions
+
+
 def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
-            exclude_seen: bool | None, seed: int) -> tuple[DataProfile, Split]:
-    """Load, validate, profile and split: the data side of a fit (a worker's too)."""
-    loaded = load_interactions(data, **columns)
-    interactions = validate_interactions(loaded)
+            positive: str | None = None, exclude_seen: bool | None, seed: int) -> PreparedData:
+    """Load, validate, keep the positives, profile and split: the data side of a fit (a
+    worker's too)."""
+    interactions = read_positives(data, columns, positive)
     profile = profile_interactions(interactions)
-    logger.info("profiled %s: %d users, %d items, %d interactions", profile.source,
-                profile.n_users, profile.n_items, profile.n_interactions)
-    split = split_interactions(interactions, profile, exclude_seen=exclude_seen, seed=seed)
-    logger.info("protocol %s, exclude seen: %s", split.protocol, split.exclude_seen)
-    return profile, split
+    logger.info("profiled %s: %d users, %d items, %d interactions (%s)", profile.source,
+                profile.n_users, profile.n_items, profile.n_interactions,
+                profile.feedback.get("rule"))
+    split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed)
+    training = profile_interactions(training_interactions(interactions, split))
+    training = replace(training, n_users=split.n_users, n_items=split.n_items)
+    logger.info("protocol %s, exclude seen: %s (%s)", split.protocol, split.exclude_seen,
+                split.seen_policy.get("reason"))
+    return PreparedData(profile, training, split, interactions)
 
 
 def _keras_tuner_role() -> str:
@@ -591,6 +740,50 @@ def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:
         return BASELINE_MODELS[best.model](**best.params).fit(split.stage("all"))
     return train_for(best.family, best.params, split, "all", best.epochs or 1,
                      seed + (best.number or 0))
+
+
+def _validation_sample(split: Split) -> dict[str, Any]:
+    """How many validation users the validation figures were computed on: a seeded sample of
+    at most ``SEARCH_VALIDATION_USERS`` of them (see :mod:`automl_rec.evaluation.sampling`)."""
+    from automl_rec.evaluation import SEARCH_VALIDATION_USERS
+
+    users = int(len(split.holdout("valid").users))
+    return {"users": users, "scored_users": min(users, SEARCH_VALIDATION_USERS),
+            "max_users": SEARCH_VALIDATION_USERS, "seed": split.seed}
+
+
+def _candidate_name(result: CandidateResult) -> str:
+    """How reports name a candidate: ``ease`` for a baseline, ``mlp/neumf #3`` for a trial."""
+    if result.family == BASELINES:
+        return result.model
+    name = result.family if result.model in (result.family, "-") else (
+        f"{result.family}/{result.model}")
+    return name if result.number is None else f"{name} #{result.number}"
+
+
+def _left_out(results: list[CandidateResult]) -> list[dict[str, Any]]:
+    """The baselines and families that gave no model to compare: those skipped (with their
+    reason) and searched families none of whose trials completed (with their statuses)."""
+    from automl_rec.leaderboard import SKIPPED
+
+    left_out = [{"family": r.family, "model": r.model if r.family == BASELINES else None,
+                 "status": r.status, "reason": r.reason}
+                for r in results if r.status == SKIPPED]
+    trials: dict[str, list[CandidateResult]] = {}
+    for result in results:
+        if result.family != BASELINES and result.status != SKIPPED:
+            trials.setdefault(result.family, []).append(result)
+    for family, runs in trials.items():
+        if any(r.status == COMPLETE for r in runs):
+            continue
+        counts: dict[str, int] = {}
+        for run in runs:
+            counts[run.status] = counts.get(run.status, 0) + 1
+        left_out.append({
+            "family": family, "model": None, "status": "no complete trial",
+            "reason": f"none of its {len(runs)} trial{'s' if len(runs) != 1 else ''} completed "
+                      f"({', '.join(f'{n} {status}' for status, n in counts.items())})"})
+    return left_out
 
 
 def _check_positive(name: str, value: Any) -> None:

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--exclude-seen", choices=["auto", "yes", "no"], default="auto",
                      help="never recommend items a user already has (default: auto, from the "
                           "repeat rate)")
+    fit.add_argument("--positive", metavar="RULE",
+                     help="which rows are positives, e.g. 'rating>=4' or 'event=purchase' "
+                          "(default: a binary label's 1 rows, otherwise every row)")
     fit.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     fit.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
                      help="where models train: a GPU when there is one (auto, default), cpu, gpu")
@@ -128,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("file", help="interaction file (CSV, TSV, '::'-separated or Parquet)")
     profile.add_argument("--format", choices=["table", "json"], default="table",
                          help="rich tables (default) or the JSON object alone")
+    profile.add_argument("--positive", metavar="RULE",
+                         help="which rows are positives, e.g. 'rating>=4' (as for fit)")
     _add_column_flags(profile)
     recommend = commands.add_parser(
         "recommend", help="top-K items for users, from an exported run",
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     families.add_argument("file", nargs="?", help="interaction file to check the families on")
     families.add_argument("--search-space", action="append", default=[], metavar="FILE",
                           help="a space file replacing the shipped space of its family")
+    families.add_argument("--positive", metavar="RULE",
+                          help="which rows are positives, e.g. 'rating>=4' (as for fit)")
     _add_column_flags(families)
     for sub in (fit, worker, profile, families, recommend, evaluate, report):
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -169,12 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from automl_rec.data.loading import load_interactions
+    from automl_rec.data.feedback import read_positives
     from automl_rec.data.profiling import profile_interactions
-    from automl_rec.data.validation import validate_interactions
 
-    loaded = load_interactions(args.file, **_column_kwargs(args))
-    profile = profile_interactions(validate_interactions(loaded))
+    profile = profile_interactions(read_positives(args.file, _column_kwargs(args),
+                                                  args.positive))
     if args.format == "json":
         sys.stdout.write(profile.to_json() + "\n")
         return 0
@@ -207,11 +213,20 @@ def _recommend(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     import json
+    import warnings
 
-    from automl_rec.api import AutoRecommender
+    from automl_rec.api import AutoRecommender, SeenPairsWarning
 
     model = AutoRecommender.load(args.directory)
-    metrics = model.evaluate(args.file, k=args.k, **_column_kwargs(args))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SeenPairsWarning)
+        metrics = model.evaluate(args.file, k=args.k, **_column_kwargs(args))
+    for warning in caught:
+        if issubclass(warning.category, SeenPairsWarning):
+            print(f"automl-rec: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
     if args.format == "json":
         sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
         return 0
@@ -238,9 +253,7 @@ def _report(args: argparse.Namespace) -> int:
 def _families(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from automl_rec.data.loading import load_interactions
-    from automl_rec.data.profiling import profile_interactions
-    from automl_rec.data.validation import validate_interactions
+    from automl_rec.api import prepare
     from automl_rec.models import FAMILIES, default_space, family_module
     from automl_rec.report.terminal import print_families
     from automl_rec.spaces import load_space
@@ -252,8 +265,9 @@ def _families(args: argparse.Namespace) -> int:
     reasons: dict[str, str | None] = {}
     profile = None
     if args.file:
-        loaded = load_interactions(args.file, **_column_kwargs(args))
-        profile = profile_interactions(validate_interactions(loaded))
+        # What the fit decides from: the training stage of the same split.
+        profile = prepare(args.file, _column_kwargs(args), positive=args.positive,
+                          exclude_seen=None, seed=0).training_profile
         for name in FAMILIES:
             module = family_module(name)
             reasons[name] = module.unsupported_reason(profile)
@@ -276,7 +290,7 @@ def _fit(args: argparse.Namespace) -> int:
         tuner=args.tuner, metric=args.metric, top_k=args.top_k, seed=args.seed,
         storage=args.storage, study_name=args.study_name, search_spaces=args.search_space,
         max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
-        output_dir=output, progress=not args.quiet, device=args.device, workers=args.workers,
+        positive=args.positive, output_dir=output, progress=not args.quiet, device=args.device, workers=args.workers,
         heartbeat=args.heartbeat)
     model.fit(args.file, **_column_kwargs(args))
     if hasattr(model, "worker_results_"):
@@ -286,11 +300,14 @@ def _fit(args: argparse.Namespace) -> int:
         return 0
     if not args.quiet:
         console = Console()
-        print_run_header(model.profile_, model.split_.protocol, model.split_.exclude_seen, console)
+        print_run_header(model.profile_, model.split_, console)
         print_leaderboard(model, console)
         from automl_rec.report.html import verdict
 
-        console.print(f"[bold]{verdict(model.metadata_)}[/bold]", highlight=False)
+        from rich.text import Text
+
+        # the verdict quotes reasons from the data and the models: no markup in it
+        console.print(Text(verdict(model.metadata_), style="bold"), highlight=False)
         console.print(f"Report: {model.report_path_}  (model in {output / 'model'})",
                       highlight=False)
     return 0

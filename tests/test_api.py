@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from automl_rec import AutoRecommender
+from automl_rec.api import SeenPairsWarning
 from automl_rec.datasets import make_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError
 
@@ -75,3 +78,82 @@ def test_bad_arguments_raise_configuration_errors(
 ) -> None:
     with pytest.raises(ConfigurationError, match=match):
         AutoRecommender(**kwargs).fit(frame)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def exported(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[AutoRecommender, Path]:
+    directory = tmp_path_factory.mktemp("exported")
+    return AutoRecommender(families=["baselines"], output_dir=directory).fit(frame), directory
+
+
+def unseen_pairs(frame: pd.DataFrame) -> pd.DataFrame:
+    """For each of a few users, an item they never had."""
+    items = sorted(frame["sku"].unique())
+    rows = []
+    for user, group in list(frame.groupby("customer_id"))[:40]:
+        rows.append({"customer_id": user,
+                     "sku": next(i for i in items if i not in set(group["sku"]))})
+    return pd.DataFrame(rows)
+
+
+def test_comparison_names_winner_best_baseline_and_what_was_left_out(
+    exported: tuple[AutoRecommender, Path],
+) -> None:
+    model, _ = exported
+    comparison = model.comparison_
+    assert json.loads(json.dumps(comparison)) == comparison
+    assert comparison["winner"]["name"] == model.best_model_name_
+    assert comparison["best_neural"] is None and comparison["left_out"] == []
+    (gap,) = comparison["gaps"]
+    assert gap["against"] == "best_baseline" and gap["name"] == comparison["reference"]
+    others = [r for r in model.results_ if r is not model.best_result_]
+    best_other = max(others, key=lambda r: r.test["ndcg@10"])
+    assert comparison["best_baseline"]["model"] == best_other.model
+    assert comparison["test_users"] == len(model.split_.holdout("test").users)
+    validation = model.metadata_["protocol"]["validation"]
+    assert validation["users"] == validation["scored_users"] == len(
+        model.split_.holdout("valid").users)
+
+
+def test_evaluate_on_fitted_pairs_warns_and_reports_the_seen_share(
+    exported: tuple[AutoRecommender, Path], frame: pd.DataFrame,
+) -> None:
+    model, directory = exported
+    with pytest.warns(SeenPairsWarning, match=r"100% of the .* pairs are in the data the model "
+                                              r"was fitted on"):
+        result = model.evaluate(frame)
+    assert result["seen_share"] == 1.0
+    if model.split_.exclude_seen:
+        assert result["hr@10"] == 0.0  # seen items are masked: no fitted pair can be a hit
+    with pytest.warns(SeenPairsWarning):
+        loaded = AutoRecommender.load(directory).evaluate(frame)
+    assert loaded["seen_share"] == 1.0 and loaded["hr@10"] == result["hr@10"]
+
+
+def test_evaluate_on_new_pairs_does_not_warn(
+    exported: tuple[AutoRecommender, Path], frame: pd.DataFrame,
+) -> None:
+    model, directory = exported
+    pairs = unseen_pairs(frame)
+    mixed = pd.concat([pairs, frame.iloc[:10][["customer_id", "sku"]]], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SeenPairsWarning)
+        fresh = model.evaluate(pairs)
+        part = model.evaluate(mixed)
+        loaded = AutoRecommender.load(directory).evaluate(mixed)
+    assert fresh["seen_share"] == 0.0 and fresh["pairs"] == len(pairs)
+    assert part["seen_share"] == loaded["seen_share"] == pytest.approx(10 / len(mixed))
+
+
+def test_evaluate_skips_the_check_when_the_saved_model_has_no_histories(
+    exported: tuple[AutoRecommender, Path], frame: pd.DataFrame,
+) -> None:
+    _, directory = exported
+    model = AutoRecommender.load(directory)
+    # a SavedModel exported without the history variables: the signatures alone
+    model._saved_model = SimpleNamespace(signatures=model._saved_model.signatures)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SeenPairsWarning)
+        result = model.evaluate(frame)
+    assert result["seen_share"] is None and result["pairs"] == len(frame)

@@ -227,3 +227,29 @@ def test_fit_baselines_quiet_writes_profile_and_leaderboard(
     assert board["seconds"].notna().all() and (board["seconds"] >= 0).all()
     # ndcg can never exceed hr at the same cut-off.
     assert (board["test_ndcg@10"] <= board["test_hr@10"] + 1e-12).all()
+
+
+def test_fit_prints_a_table_that_fits_80_columns_then_evaluate_warns_on_fitted_pairs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    path = tmp_path / "shop.csv"
+    make_interactions(n_users=120, n_items=50, seed=3).to_csv(path, index=False)
+    run_dir = tmp_path / "run"
+    assert main(["fit", str(path), "--families", "baselines", "--output", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    for name in ("popularity", "itemknn", "ease"):
+        assert len([line for line in out.splitlines()
+                    if line.startswith(f"│ baselines/{name} ")]) == 1
+    comparison = json.loads((run_dir / "metadata.json").read_text())["comparison"]
+    text = " ".join(line.strip() for line in out.splitlines())
+    assert f"The baseline {comparison['winner']['name']} wins with test NDCG@10" in text
+    assert f"the next baseline, {comparison['best_baseline']['name']}" in text
+
+    assert main(["evaluate", str(run_dir), str(path), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["seen_share"] == 1.0
+    assert err.startswith("automl-rec: warning: 100% of the ") and err.count("\n") == 1, err
+    assert "can never be hits" in err or "overstate" in err

@@ -44,6 +44,27 @@ def _ticks(bounds: tuple[float, float], log: bool, count: int = 5) -> list[float
     return [low + i * step for i in range(count)]
 
 
+def _integer_ticks(bounds: tuple[float, float], count: int = 6) -> list[float]:
+    """Whole-number ticks within ``bounds``, at most ``count`` of them, 1, 2 or 5 x 10^n apart
+    (for counts, trial numbers, epochs: an axis of whole numbers has no tick at 2.5)."""
+    low, high = math.ceil(bounds[0] - 1e-9), math.floor(bounds[1] + 1e-9)
+    if high < low:
+        return []
+    span = high - low
+    step = 1
+    while span / step > count - 1:
+        step = _next_step(step)
+    first = -(-low // step) * step
+    return [float(t) for t in range(first, high + 1, step)]
+
+
+def _next_step(step: int) -> int:
+    """The next of 1, 2, 5, 10, 20, 50..."""
+    magnitude = 10 ** (len(str(step)) - 1)
+    lead = step // magnitude
+    return {1: 2, 2: 5, 5: 10}[lead] * magnitude
+
+
 def _label(value: float) -> str:
     if value == 0:
         return "0"
@@ -85,10 +106,22 @@ def _frame(title: str, x_label: str, y_label: str, x_ticks: list[tuple[float, st
     return "".join(parts)
 
 
+def _axis_ticks(bounds: tuple[float, float], log: bool, integer: bool
+                ) -> list[tuple[float, str]]:
+    """Tick values and their labels: whole numbers only on an integer axis."""
+    if integer and not log:
+        return [(t, f"{int(t):,}") for t in _integer_ticks(bounds)]
+    return [(t, _label(t)) for t in _ticks(bounds, log)]
+
+
 def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], *, title: str,
                x_label: str, y_label: str, log_x: bool = False, log_y: bool = False,
-               markers: bool = False) -> str:
-    """Lines (or markers) for each named series of ``(xs, ys)``."""
+               markers: bool = False, integer_x: bool = False, integer_y: bool = False) -> str:
+    """Lines (or markers) for each named series of ``(xs, ys)``.
+
+    ``integer_x`` / ``integer_y`` mark an axis of whole numbers (trials, epochs, counts): its
+    ticks are whole numbers only.
+    """
     xs = [x for values in series.values() for x in values[0]]
     ys = [y for values in series.values() for y in values[1]]
     x_bounds, y_bounds = _scale(xs, log_x), _scale(ys, log_y)
@@ -108,24 +141,24 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], *, ti
                   if math.isfinite(y) and (x > 0 or not log_x) and (y > 0 or not log_y)]
         if not points:
             continue
-        if markers:
+        if markers or len(points) == 1:  # a line of one point would not show
             body += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>'
                      for x, y in points]
         else:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" '
                         f'stroke-width="2"/>')
-    x_ticks = [(point(t, y_bounds[0] if not log_y else 10 ** y_bounds[0])[0], _label(t))
-               for t in _ticks(x_bounds, log_x)]
-    y_ticks = [(point(x_bounds[0] if not log_x else 10 ** x_bounds[0], t)[1], _label(t))
-               for t in _ticks(y_bounds, log_y)]
+    x_ticks = [(point(t, y_bounds[0] if not log_y else 10 ** y_bounds[0])[0], text)
+               for t, text in _axis_ticks(x_bounds, log_x, integer_x)]
+    y_ticks = [(point(x_bounds[0] if not log_x else 10 ** x_bounds[0], t)[1], text)
+               for t, text in _axis_ticks(y_bounds, log_y, integer_y)]
     return _frame(title, x_label, y_label, x_ticks, y_ticks, "".join(body),
                   legend if len(series) > 1 else [])
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, x_label: str,
-              y_label: str, highlight: int | None = None) -> str:
-    """Vertical bars, one per label."""
+              y_label: str, highlight: int | None = None, integer_y: bool = False) -> str:
+    """Vertical bars, one per label (``integer_y``: the values are counts, ticks whole)."""
     count = max(len(values), 1)
     top = max([v for v in values if math.isfinite(v)] + [0.0]) or 1.0
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -140,6 +173,6 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, x_l
                     f'<title>{escape(labels[index])}: {_label(value)}</title></rect>')
     step = max(1, math.ceil(count / 12))
     x_ticks = [(LEFT + (i + 0.5) * slot, labels[i][:14]) for i in range(0, count, step)]
-    y_ticks = [(HEIGHT - BOTTOM - plot_height * t / top, _label(t))
-               for t in _ticks((0.0, top), False)]
+    y_ticks = [(HEIGHT - BOTTOM - plot_height * t / top, text)
+               for t, text in _axis_ticks((0.0, top), False, integer_y)]
     return _frame(title, x_label, y_label, x_ticks, y_ticks, "".join(body), [])

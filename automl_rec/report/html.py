@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from automl_rec.data.profiling import DataProfile
 from automl_rec.errors import ConfigurationError
 from automl_rec.report.charts import bar_chart, line_chart
 
@@ -54,25 +56,114 @@ def write_report(directory: str | Path) -> Path:
     return target
 
 
-def verdict(metadata: dict[str, Any]) -> str:
-    """One plain sentence on the winner against the best other baseline."""
-    winner = metadata["winner"]
-    name = f"{winner['family']}/{winner['model']}"
-    comparison = metadata.get("comparison")
+def comparison_gaps(comparison: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The paired gaps of a run's comparison (winner minus each reference), also for runs
+    written before the comparison held more than the best other baseline."""
     if not comparison:
-        return f"{name} was selected; there was no other baseline to compare it with."
-    metric = comparison["metric"].upper()
-    difference, low, high = comparison["difference"], comparison["low"], comparison["high"]
-    reference = comparison["reference"]
-    interval = f"95% interval {low:+.4f} to {high:+.4f}"
-    if low > 0:
-        return (f"{name} beats the best other baseline ({reference}) by {difference:+.4f} "
-                f"{metric} on the test split ({interval}): a real improvement.")
-    if high < 0:
-        return (f"{name} was selected on validation but scores {difference:+.4f} {metric} "
-                f"below {reference} on the test split ({interval}): prefer the baseline.")
-    return (f"{name} and {reference} are not distinguishable on the test split "
-            f"({difference:+.4f} {metric}, {interval}).")
+        return []
+    if "gaps" in comparison:
+        return list(comparison["gaps"])
+    if "reference" not in comparison:
+        return []
+    return [{"against": "best_baseline", "name": comparison["reference"],
+             "difference": comparison["difference"], "low": comparison["low"],
+             "high": comparison["high"],
+             "significant": comparison["low"] > 0 or comparison["high"] < 0}]
+
+
+def _winner_name(metadata: dict[str, Any]) -> str:
+    entry = (metadata.get("comparison") or {}).get("winner")
+    if entry:
+        return str(entry["name"])
+    winner = metadata["winner"]
+    return str(winner["model"] if winner["family"] == "baselines" else
+               f"{winner['family']}/{winner['model']}")
+
+
+def _value(entry: dict[str, Any] | None) -> str:
+    return _number((entry or {}).get("test"))
+
+
+def _gap_phrase(gap: dict[str, Any], label: str, entry: dict[str, Any] | None) -> str:
+    """How the winner stands against one reference, with the interval of the gap."""
+    value = f" ({_value(entry)})" if entry and entry.get("test") is not None else ""
+    who = f"{label}, {gap['name']}{value}"
+    interval = f"95% interval {gap['low']:+.4f} to {gap['high']:+.4f}"
+    if gap["low"] > 0:
+        return f"beats {who}, by {gap['difference']:+.4f} ({interval})"
+    if gap["high"] < 0:
+        return f"trails {who}, by {-gap['difference']:.4f} ({interval})"
+    return f"is not distinguishable from {who}: {gap['difference']:+.4f}, {interval}"
+
+
+def _left_out_sentence(left_out: list[dict[str, Any]]) -> str:
+    """One sentence on the families (and baselines) that gave no model, grouped by reason."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry in left_out:
+        name = entry["model"] if entry.get("model") else entry["family"]
+        groups.setdefault((entry["status"], entry["reason"]), []).append(str(name))
+    parts = []
+    for (status, reason), names in groups.items():
+        subject = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        plural = len(names) > 1
+        if plural:  # "the budget ran out before its first trial", said of several
+            reason = re.sub(r"\bits\b", "their", reason)
+        if status == "skipped":
+            parts.append(f"{subject} {'were' if plural else 'was'} skipped: {reason}")
+        else:
+            parts.append(f"{subject} had no complete trial: {reason}")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def verdict(metadata: dict[str, Any]) -> str:
+    """A sentence or two: the winner, the best baseline and the best neural model with the paired
+    95% interval of each gap on the test split, and what was left out and why."""
+    comparison = metadata.get("comparison") or {}
+    name = _winner_name(metadata)
+    winner_is_baseline = metadata["winner"]["family"] == "baselines"
+    metric = str(comparison.get("metric") or metadata["protocol"]["metric"]).upper()
+    gaps = {gap["against"]: gap for gap in comparison_gaps(comparison)}
+    baseline, neural = gaps.get("best_baseline"), gaps.get("best_neural")
+    score = (comparison.get("winner") or {}).get("test")
+    if score is None:
+        score = metadata.get("test_metrics", {}).get(metadata["protocol"]["metric"])
+    opening = f"{'The baseline ' if winner_is_baseline else ''}{name} wins" + (
+        f" with test {metric} {score:.4f}" if score is not None else "")
+    phrases = []
+    if winner_is_baseline:
+        if neural:
+            phrases.append(_gap_phrase(neural, "the best neural model",
+                                       comparison.get("best_neural")))
+        if baseline:
+            phrases.append(_gap_phrase(baseline, "the next baseline",
+                                       comparison.get("best_baseline")))
+    elif baseline:
+        phrases.append(_gap_phrase(baseline, "the best baseline",
+                                   comparison.get("best_baseline")))
+    if phrases:
+        first = f"{opening}: it {' and '.join(phrases)}"
+    elif comparison:
+        first = f"{opening}; there was no other model scored on test to compare it with"
+    else:
+        first = f"{opening}; there was no other baseline to compare it with"
+    if not winner_is_baseline and baseline:
+        first += (": a real improvement" if baseline["low"] > 0 else
+                  ": prefer the baseline" if baseline["high"] < 0 else
+                  ": the gain is within noise")
+    sentences = [first + "."]
+    if not winner_is_baseline and neural and neural["difference"] < 0:
+        # another family's best trial scored higher on test, though lower on validation
+        sentences.append(
+            f"On test, {neural['name']} scored {-neural['difference']:+.4f} higher (95% interval "
+            f"{-neural['high']:+.4f} to {-neural['low']:+.4f}) but was behind on validation, "
+            "where the selection is made.")
+    left = _left_out_sentence(comparison.get("left_out") or [])
+    if left:
+        sentences.append(left)
+    return " ".join(sentences)
 
 
 def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame,
@@ -87,14 +178,15 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "k": k,
         "metric": metric,
         "verdict": verdict(metadata),
+        "validation_note": validation_note(metadata),
         "summary": _summary(leaderboard, metadata, k),
         "profile_rows": _profile_rows(profile),
         "profile_charts": _profile_charts(profile),
         "rows": rows,
         "left_out": [r for r in rows if r["status"] == "skipped"],
         "search_charts": _search_charts(leaderboard, metric, directory, metadata),
-        "test_rows": _test_rows(leaderboard, k),
-        "test_chart": _test_chart(leaderboard, k, metadata),
+        "test_rows": _test_rows(leaderboard, k, metric),
+        "test_chart": _test_chart(leaderboard, metadata),
         "files": _files(directory),
         "directory": str(directory),
         "snippet_user": (metadata.get("examples") or [{"user_id": "USER_ID"}])[0]["user_id"],
@@ -111,26 +203,77 @@ def _number(value: Any, digits: int = 4) -> str:
 
 def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], k: int) -> dict[str, Any]:
     winner = metadata["winner"]
-    baselines = leaderboard[leaderboard["family"] == "baselines"]
-    reference = (metadata.get("comparison") or {}).get("reference")
-    best_baseline = baselines[baselines["model"] == reference] if reference else baselines.iloc[:0]
-    lines = [{"name": f"{winner['family']}/{winner['model']} (selected)",
-              **{m: _number(metadata["test_metrics"].get(f"{m}@{k}")) for m in
-                 ("ndcg", "hr", "mrr")}}]
-    for _, row in best_baseline.iterrows():
-        lines.append({"name": f"baselines/{row['model']} (best other baseline)",
-                      **{m: _number(row[f"test_{m}@{k}"]) for m in ("ndcg", "hr", "mrr")}})
+    comparison = metadata.get("comparison") or {}
+    names = ("ndcg", "hr", "mrr")
+    lines = [{"name": f"{_winner_name(metadata)} (selected)",
+              **{m: _number(metadata["test_metrics"].get(f"{m}@{k}")) for m in names}}]
+    baseline_label = ("next baseline" if winner["family"] == "baselines" else "best baseline")
+    references = [(comparison.get("best_baseline"), baseline_label),
+                  (comparison.get("best_neural"), "best neural model")]
+    if "winner" not in comparison and comparison.get("reference"):
+        # a run written when the comparison named the best other baseline only
+        references = [({"family": "baselines", "model": comparison["reference"], "trial": None,
+                        "name": comparison["reference"]}, "best other baseline")]
+    chosen = comparison.get("winner") or {}
+    for entry, label in references:
+        if not entry or (entry["family"], entry["model"], entry.get("trial")) == (
+                chosen.get("family"), chosen.get("model"), chosen.get("trial")):
+            continue
+        for _, row in _rows_of(leaderboard, entry).iterrows():
+            lines.append({"name": f"{entry['name']} ({label})",
+                          **{m: _number(row[f"test_{m}@{k}"]) for m in names}})
     budget = metadata.get("budget", {})
     used = metadata.get("fit_seconds")
     trials = int((~leaderboard["family"].isin(["baselines"]) &
                   (leaderboard["status"] != "skipped")).sum())
-    return {"lines": lines,
+    return {"lines": lines, "gaps": _gap_rows(metadata),
+            "left_out": comparison.get("left_out") or [],
+            "test_users": comparison.get("test_users"),
             "budget": ", ".join(part for part in (
                 f"time budget {budget['time_budget']}" if budget.get("time_budget") else "",
                 f"at most {budget['max_trials']} trials" if budget.get("max_trials") else "",
                 f"tuner {budget.get('tuner', 'optuna')}") if part),
             "used": f"{used:.0f} s" if used else "-",
             "trials": f"{trials} trial" + ("" if trials == 1 else "s")}
+
+
+def _rows_of(leaderboard: pd.DataFrame, entry: dict[str, Any]) -> pd.DataFrame:
+    """The leaderboard row of a candidate named in the comparison."""
+    same = (leaderboard["family"] == entry["family"]) & (leaderboard["model"] == entry["model"])
+    trial = entry.get("trial")
+    if "trial" in leaderboard.columns:
+        same &= leaderboard["trial"].isna() if trial is None else leaderboard["trial"] == trial
+    return leaderboard[same].head(1)
+
+
+def _gap_rows(metadata: dict[str, Any]) -> list[dict[str, str]]:
+    """The paired comparisons as table rows: winner minus each reference on the test split."""
+    comparison = metadata.get("comparison") or {}
+    labels = {"best_baseline": "next baseline" if metadata["winner"]["family"] == "baselines"
+              else "best baseline", "best_neural": "best neural model"}
+    rows = []
+    for gap in comparison_gaps(comparison):
+        reading = ("winner ahead" if gap["low"] > 0 else
+                   "winner behind" if gap["high"] < 0 else "not distinguishable")
+        rows.append({"against": f"{gap['name']} ({labels.get(gap['against'], gap['against'])})",
+                     "difference": f"{gap['difference']:+.4f}",
+                     "interval": f"{gap['low']:+.4f} to {gap['high']:+.4f}", "reading": reading})
+    return rows
+
+
+def validation_note(metadata: dict[str, Any]) -> str:
+    """Which validation users the validation figures were computed on."""
+    validation = metadata["protocol"].get("validation")
+    if not validation:
+        return ("Validation figures are computed on a seeded sample of at most 50,000 "
+                "validation users (all of them when there are fewer).")
+    users, scored = validation["users"], validation["scored_users"]
+    if scored < users:
+        return (f"Validation figures are computed on a seeded sample of {scored:,} of the "
+                f"{users:,} validation users, the same users for every trial and baseline; "
+                "test figures on every test user.")
+    return (f"Validation figures are computed on all {users:,} validation users (a seeded "
+            f"sample is drawn only above {validation['max_users']:,}).")
 
 
 def _profile_rows(profile: dict[str, Any]) -> list[tuple[str, str]]:
@@ -142,10 +285,13 @@ def _profile_rows(profile: dict[str, Any]) -> list[tuple[str, str]]:
         kind += ": " + ", ".join(f"{name} {count:,}" for name, count in feedback["events"].items())
     span = profile.get("time_span")
     tail = profile["long_tail"]
+    described = DataProfile.from_dict(profile)
     return [
         ("users", f"{profile['n_users']:,}"), ("items", f"{profile['n_items']:,}"),
         ("interactions", f"{profile['n_interactions']:,}"),
         ("density", f"{profile['density']:.4%}"), ("feedback", kind),
+        ("positives", described.describe_positives()),
+        ("order", described.describe_order()),
         ("columns", ", ".join(f"{role}: {col}" for role, col in profile["columns"].items()
                               if col is not None)),
         ("timestamps", f"{span['start'][:10]} to {span['end'][:10]} ({span['days']:.0f} days)"
@@ -172,7 +318,7 @@ def _profile_charts(profile: dict[str, Any]) -> list[Markup]:
                   for a, b in zip(users["edges"][:-1], users["edges"][1:])]
         charts.append(bar_chart(labels, users["counts"], title="Interactions per user "
                                 "(history length), log-spaced bins", x_label="interactions",
-                                y_label="users"))
+                                y_label="users", integer_y=True))
     items = distributions.get("item_popularity")
     if items:
         charts.append(line_chart({"items": (items["rank"], items["count"])},
@@ -182,7 +328,8 @@ def _profile_charts(profile: dict[str, Any]) -> list[Markup]:
     if profile.get("rating_histogram"):
         histogram = profile["rating_histogram"]
         charts.append(bar_chart(list(histogram), list(histogram.values()),
-                                title="Ratings", x_label="rating", y_label="interactions"))
+                                title="Ratings", x_label="rating", y_label="interactions",
+                                integer_y=True))
     if profile.get("activity"):
         counts = profile["activity"]["counts"]
         charts.append(line_chart({"interactions": (list(range(len(counts))),
@@ -190,7 +337,7 @@ def _profile_charts(profile: dict[str, Any]) -> list[Markup]:
                                  title=f"Activity per {profile['activity']['period']} "
                                        f"({next(iter(counts))} to {list(counts)[-1]})",
                                  x_label=f"{profile['activity']['period']} index",
-                                 y_label="interactions"))
+                                 y_label="interactions", integer_x=True, integer_y=True))
     return [Markup(chart) for chart in charts]
 
 
@@ -242,7 +389,8 @@ def _search_charts(leaderboard: pd.DataFrame, metric: str, directory: Path,
                for family, group in trials.groupby("family", sort=False)}
     charts.append({"title": "Objective of every trial", "svg": Markup(line_chart(
         history, title=f"Validation {metric} of each trial, in run order",
-        x_label="trial (run order)", y_label=f"valid {metric}", markers=True))})
+        x_label="trial (run order)", y_label=f"valid {metric}", markers=True,
+        integer_x=True))})
     curves = {}
     for family, group in trials[trials["status"] == "complete"].groupby("family", sort=False):
         best = group.loc[group[column].idxmax()]
@@ -253,7 +401,7 @@ def _search_charts(leaderboard: pd.DataFrame, metric: str, directory: Path,
     if curves:
         charts.append({"title": "Learning curves", "svg": Markup(line_chart(
             curves, title=f"Validation {metric} per epoch, best trial of each family",
-            x_label="epoch", y_label=f"valid {metric}"))})
+            x_label="epoch", y_label=f"valid {metric}", integer_x=True))})
     for family, importances in _importances(directory, metadata, list(history)).items():
         names = list(importances)
         charts.append({"title": f"Parameter importances: {family}", "svg": Markup(bar_chart(
@@ -279,9 +427,10 @@ def _importances(directory: Path, metadata: dict[str, Any], families: list[str]
     return {family: values for family, values in found.items() if values}
 
 
-def _test_rows(leaderboard: pd.DataFrame, k: int) -> list[dict[str, str]]:
-    tested = leaderboard[leaderboard[f"test_ndcg@{k}"].notna()]
-    tested = tested.sort_values(f"test_ndcg@{k}", ascending=False)
+def _test_rows(leaderboard: pd.DataFrame, k: int, metric: str) -> list[dict[str, str]]:
+    """Every candidate scored on test, best first on the run's selection metric."""
+    column = f"test_{metric}"
+    tested = leaderboard[leaderboard[column].notna()].sort_values(column, ascending=False)
     return [{"name": f"{row['family']}/{row['model']}" + (
         f" #{int(row['trial'])}" if not pd.isna(row.get("trial")) else ""),
              **{m: _number(row[f"test_{m}@{k}"]) for m in ("ndcg", "hr", "mrr", "coverage")},
@@ -289,16 +438,24 @@ def _test_rows(leaderboard: pd.DataFrame, k: int) -> list[dict[str, str]]:
             for _, row in tested.iterrows()]
 
 
-def _test_chart(leaderboard: pd.DataFrame, k: int, metadata: dict[str, Any]) -> Markup:
-    tested = leaderboard[leaderboard[f"test_ndcg@{k}"].notna()].sort_values(
-        f"test_ndcg@{k}", ascending=False)
-    labels = [f"{row['family']}/{row['model']}" for _, row in tested.iterrows()]
+def _test_chart(leaderboard: pd.DataFrame, metadata: dict[str, Any]) -> Markup:
+    """Bars of the selection metric on test (``hr@10`` when the run selected on it)."""
+    metric = metadata["protocol"]["metric"]
+    column = f"test_{metric}"
+    tested = leaderboard[leaderboard[column].notna()].sort_values(column, ascending=False)
     winner = metadata["winner"]
-    selected = f"{winner['family']}/{winner['model']}"
-    highlight = labels.index(selected) if selected in labels else None
-    return Markup(bar_chart(labels, tested[f"test_ndcg@{k}"].tolist(),
-                            title=f"Test NDCG@{k}: each family's best and each baseline",
-                            x_label="model", y_label=f"test ndcg@{k}", highlight=highlight))
+    trial = ((metadata.get("comparison") or {}).get("winner") or {}).get("trial")
+    labels, highlight = [], None
+    for position, (_, row) in enumerate(tested.iterrows()):
+        labels.append(str(row["model"]) if row["family"] == "baselines" else
+                      f"{row['family']}/{row['model']}")
+        same_trial = trial is None or pd.isna(row.get("trial")) or int(row["trial"]) == trial
+        if (row["family"], row["model"]) == (winner["family"], winner["model"]) and same_trial:
+            highlight = position if highlight is None else highlight
+    name = metric.split("@")[0].upper() + "@" + metric.split("@")[-1]
+    return Markup(bar_chart(labels, tested[column].tolist(),
+                            title=f"Test {name}: each family's best and each baseline",
+                            x_label="model", y_label=f"test {metric}", highlight=highlight))
 
 
 def _files(directory: Path) -> list[tuple[str, str]]:

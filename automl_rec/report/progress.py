@@ -9,6 +9,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from automl_rec.leaderboard import COMPLETE, CandidateResult
 from automl_rec.tuning.backend import Proposal
@@ -35,6 +36,7 @@ class RichProgress:
         self.task = self.progress.add_task("search", total=total, done=done)
         self.current = ""
         self.trials = 0
+        self.per_family: dict[str, int] = {}
         self.best: dict[str, CandidateResult] = {}
         self.live = Live(self._render(), console=self.console, refresh_per_second=4,
                          transient=True)
@@ -48,13 +50,18 @@ class RichProgress:
         self.live.__exit__(kind, error, trace)
 
     def _render(self) -> Group:
+        """The budget bar, the running trial (one line, cut at the width) and the best trial of
+        each family so far (one short line per family at any width)."""
         table = Table(title=f"best valid {self.key} per family", title_justify="left")
         for column in ("family", "model", self.key, "epochs", "trials"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=True, overflow="ellipsis",
+                             justify="left" if column in ("family", "model") else "right")
         for family, result in sorted(self.best.items()):
-            table.add_row(family, result.model, f"{result.valid[self.key]:.4f}",
-                          str(result.epochs), "")
-        return Group(self.progress, self.current, table)
+            table.add_row(family, f"{result.model} #{result.number}",
+                          f"{result.valid[self.key]:.4f}", str(result.epochs),
+                          str(self.per_family.get(family, 0)))
+        current = Text(self.current, no_wrap=True, overflow="ellipsis")
+        return Group(self.progress, current, table)
 
     def _update(self) -> None:
         if self.budget.deadline is not None:
@@ -78,12 +85,17 @@ class RichProgress:
 
     def on_trial_end(self, result: CandidateResult) -> None:
         self.trials += 1
+        self.per_family[result.family] = self.per_family.get(result.family, 0) + 1
         if result.status == COMPLETE:
             best = self.best.get(result.family)
             if best is None or result.valid[self.key] > best.valid[self.key]:
                 self.best[result.family] = result
-        detail = (f"valid {self.key} {result.valid[self.key]:.4f} at epoch {result.epochs}"
-                  if result.valid else result.reason)
-        self.console.print(f"  {result.family} #{result.number} {result.model}: {result.status}, "
-                           f"{detail} ({result.seconds:.0f} s)", highlight=False)
+        # What matters comes first: a long reason is cut at the terminal's width (the whole
+        # reason is in leaderboard.csv and run.log).
+        parts = [f"valid {self.key} {result.valid[self.key]:.4f} at epoch {result.epochs}"
+                 ] if result.valid else []
+        parts += [result.reason] if result.reason else []
+        line = (f"  {result.family} #{result.number} {result.model}: {result.status} "
+                f"({result.seconds:.0f} s)" + (", " + "; ".join(parts) if parts else ""))
+        self.console.print(Text(line), no_wrap=True, overflow="ellipsis", highlight=False)
         self._update()

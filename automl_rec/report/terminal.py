@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from automl_rec.data.profiling import DataProfile
 
 if TYPE_CHECKING:
     from automl_rec.api import AutoRecommender
+    from automl_rec.data.splitting import Split
+    from automl_rec.leaderboard import CandidateResult
     from automl_rec.spaces import SearchSpace
 
 
@@ -45,7 +51,8 @@ def print_profile(profile: DataProfile, console: Console) -> None:
         ("interactions", f"{profile.n_interactions:,}"),
         ("density", f"{profile.density:.4%}"),
         ("feedback", kind),
-        ("timestamps", "yes" if profile.has_timestamps else "no"),
+        ("positives", profile.describe_positives()),
+        ("order", profile.describe_order()),
         ("dropped rows", f"{profile.n_missing:,} missing, {profile.n_duplicates:,} duplicates"),
     ]))
     rows = [
@@ -89,15 +96,17 @@ def _metric(metrics: dict[str, float], key: str) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def print_run_header(profile: DataProfile, protocol: str, exclude_seen: bool, console: Console
-                     ) -> None:
+def print_run_header(profile: DataProfile, split: Split, console: Console) -> None:
     """Print one paragraph on the data and the protocol, then the profile's warnings."""
+    order = "ordered" if profile.has_order else "no order"
+    seen = split.seen_policy.get("reason") or (
+        f"seen items {'excluded' if split.exclude_seen else 'kept'}")
     console.print(
         f"[bold]{profile.source}[/bold]: {profile.n_users:,} users, {profile.n_items:,} items, "
-        f"{profile.n_interactions:,} interactions ({profile.feedback['kind']} feedback"
-        f"{', timestamps' if profile.has_timestamps else ', no timestamps'}). Protocol: "
-        f"{protocol.replace('_', ' ')}, full ranking of all items, seen items "
-        f"{'excluded' if exclude_seen else 'kept'}.", highlight=False)
+        f"{profile.n_interactions:,} interactions ({profile.feedback['kind']} feedback, "
+        f"{order}). Positives: {profile.describe_positives()}. Protocol: "
+        f"{split.protocol.replace('_', ' ')}, full ranking of all items; {seen}.",
+        highlight=False)
     for warning in profile.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
@@ -113,35 +122,147 @@ def _binned(counts: list[tuple[str, int]], bins: int) -> list[tuple[str, int]]:
     return merged
 
 
+_MIN_PARAMS_WIDTH = 16
+
+
+@dataclass
+class _Column:
+    """One leaderboard column: its header, its cells, and how readily it is dropped."""
+
+    header: str
+    cells: list[str]
+    priority: int
+    justify: Literal["left", "right"] = "right"
+    flexible: bool = False
+
+    @property
+    def width(self) -> int:
+        return max([cell_len(self.header)] + [cell_len(cell) for cell in self.cells])
+
+
+def _fit_columns(columns: list[_Column], width: int) -> tuple[list[_Column], int | None]:
+    """The columns that fit in ``width`` (most important first, shown in their own order) and
+    the width left to the flexible column, if it is kept. A rich table with edges and a padding
+    of one takes three characters per column plus one."""
+    kept: list[_Column] = []
+    for column in sorted(columns, key=lambda c: c.priority):
+        if column.flexible:
+            continue
+        if column.priority == 0 or _table_width(kept + [column]) <= width:
+            kept.append(column)
+    flexible = [c for c in columns if c.flexible]
+    room = width - _table_width(kept) - 3
+    if flexible and room >= min(_MIN_PARAMS_WIDTH, flexible[0].width):
+        kept.append(flexible[0])
+    else:
+        room = None
+    return [c for c in columns if c in kept], room
+
+
+def _table_width(columns: list[_Column]) -> int:
+    return sum(c.width for c in columns) + 3 * len(columns) + 1
+
+
+def _candidate(result: CandidateResult) -> str:
+    name = result.family if result.model in (result.family, "-") else (
+        f"{result.family}/{result.model}")
+    return name if result.number is None else f"{name} #{result.number}"
+
+
 def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) -> None:
     """Print the best candidates of a fitted run (best validation score first), and every
-    baseline and family left out, so that the winner is always seen beside the references."""
+    baseline and family left out, so that the winner is always seen beside the references.
+
+    Each candidate takes one line at any terminal width: the status is one word with a
+    footnote number, the reasons are numbered below the table, and the columns of least use
+    (other test metrics, epochs, parameters) are shown only where the width allows.
+    """
     k, metric = model.top_k, model.metric
     ranked = sorted(model.results_, key=lambda r: r.valid_score(metric, k), reverse=True)
     shown = [r for i, r in enumerate(ranked) if i < rows or r.family == "baselines"
              or r.status == "skipped"]
-    table = Table(title=f"Leaderboard: {len(shown)} of {len(ranked)} candidates, selected on "
-                        f"valid {metric}@{k}; test = refit on train + valid",
-                  title_justify="left")
-    table.add_column("candidate", no_wrap=True)
-    table.add_column("status", overflow="fold", ratio=1)
-    for column in (f"valid {metric}", "test ndcg", "test hr", "s"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for result in shown:
-        best = result is model.best_result_
-        name = result.family if result.family == result.model else (
-            f"{result.family}/{result.model}")
-        if result.number is not None:
-            name += f" #{result.number}"
-        status = result.status if not result.reason else f"{result.status}: {result.reason}"
-        table.add_row(name, status, _metric(result.valid, f"{metric}@{k}"),
-                      _metric(result.test, f"ndcg@{k}"), _metric(result.test, f"hr@{k}"),
-                      f"{result.seconds:.0f}", style="bold green" if best else None)
+    marks, notes = _footnotes([r.reason for r in shown])
+    statuses = [r.status if mark is None else f"{r.status} [{mark}]"
+                for r, mark in zip(shown, marks)]
+    others = [name for name in ("ndcg", "hr", "mrr") if name != metric]
+    columns = [
+        _Column("candidate", [_candidate(r) for r in shown], 0, "left"),
+        _Column("status", statuses, 0, "left"),
+        _Column(f"valid {metric}", [_metric(r.valid, f"{metric}@{k}") for r in shown], 0),
+        _Column(f"test {metric}", [_metric(r.test, f"{metric}@{k}") for r in shown], 0),
+        *[_Column(f"test {name}", [_metric(r.test, f"{name}@{k}") for r in shown], 3)
+          for name in others],
+        _Column("epochs", ["-" if r.epochs is None else str(r.epochs) for r in shown], 2),
+        _Column("s", [f"{r.seconds:.0f}" for r in shown], 1),
+        _Column("params", [_params(r.params) for r in shown], 4, "left", flexible=True),
+    ]
+    kept, room = _fit_columns(columns, console.width)
+    table = Table(title=f"Leaderboard: {len(shown)} of {len(ranked)} candidates, best valid "
+                        f"{metric}@{k} first", title_justify="left")
+    for column in kept:
+        table.add_column(column.header, justify=column.justify, no_wrap=True,
+                         overflow="ellipsis", max_width=room if column.flexible else None)
+    for index, result in enumerate(shown):
+        table.add_row(*(Text(column.cells[index]) for column in kept),
+                      style="bold green" if result is model.best_result_ else None)
     console.print(table)
+    for number, note in enumerate(notes, start=1):
+        console.print(f"[{number}] {note}", highlight=False, markup=False)
+    console.print(f"valid: {metric}@{k} on validation, models trained on train"
+                  f"{_sample_note(model)}; test: {metric}@{k} on test, refit on train + valid.",
+                  highlight=False)
     params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items())
     console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
                   f"; every candidate with its parameters is in leaderboard.csv.",
                   highlight=False)
+
+
+def _footnotes(reasons: list[str]) -> tuple[list[int | None], list[str]]:
+    """Number the reasons of the rows, for footnotes: the footnote of each row (``None`` when
+    it has no reason) and the footnotes' texts. Reasons that differ only in one number ("after
+    epoch 11", "after epoch 12") share a footnote that lists the numbers in row order."""
+    groups: dict[str, list[str]] = {}
+    marks: list[int | None] = []
+    for reason in reasons:
+        if not reason:
+            marks.append(None)
+            continue
+        numbers = re.findall(r"\d+", reason)
+        key = re.sub(r"\d+", "#", reason) if len(numbers) == 1 else reason
+        if key not in groups:
+            groups[key] = []
+        groups[key].append(reason)
+        marks.append(list(groups).index(key) + 1)
+    notes = []
+    for members in groups.values():
+        if len(set(members)) == 1:
+            notes.append(members[0])
+            continue
+        match = re.search(r"\d+", members[0])
+        assert match is not None
+        values = [re.findall(r"\d+", member)[0] for member in members]
+        listed = ", ".join(values[:-1]) + " and " + values[-1]
+        notes.append(f"{members[0][:match.start()]}{listed}{members[0][match.end():]} "
+                     "(in row order)")
+    return marks, notes
+
+
+def _params(params: dict[str, Any]) -> str:
+    shown = {key: value for key, value in params.items() if key != "design"}
+    return ", ".join(f"{key}={_short(value)}" for key, value in shown.items()) or "-"
+
+
+def _sample_note(model: AutoRecommender) -> str:
+    """Says how many validation users the validation figures are computed on, when sampled."""
+    split = getattr(model, "split_", None)
+    if split is None:
+        return ""
+    from automl_rec.evaluation import SEARCH_VALIDATION_USERS
+
+    users = len(split.holdout("valid").users)
+    if users <= SEARCH_VALIDATION_USERS:
+        return ""
+    return f" (a seeded sample of {SEARCH_VALIDATION_USERS:,} of {users:,} validation users)"
 
 
 def print_families(spaces: dict[str, SearchSpace], reasons: dict[str, str | None],

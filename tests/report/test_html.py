@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -73,3 +75,69 @@ def test_charts_escape_their_labels_and_draw_points() -> None:
     line = line_chart({"a": ([1, 10, 100], [5.0, 2.0, 1.0])}, title="t", x_label="x",
                       y_label="y", log_x=True, log_y=True)
     assert "<polyline" in line and "nan" not in line
+
+
+def test_summary_names_the_winner_the_best_baseline_and_the_best_neural_model(run: Path) -> None:
+    metadata = json.loads((run / "metadata.json").read_text())
+    comparison = metadata["comparison"]
+    assert json.loads(json.dumps(comparison)) == comparison
+    leaderboard = pd.read_csv(run / "leaderboard.csv")
+    tested = leaderboard[leaderboard["test_ndcg@10"].notna()]
+    baselines = tested[tested["family"] == "baselines"]
+    neural = tested[tested["family"] == "mlp"]
+    best_neural = neural.loc[neural["test_ndcg@10"].idxmax()]
+    assert comparison["best_neural"]["name"] == f"mlp/{best_neural['model']} #" \
+                                                f"{int(best_neural['trial'])}"
+    assert comparison["best_neural"]["test"] == pytest.approx(best_neural["test_ndcg@10"])
+    winner = comparison["winner"]
+    others = baselines[baselines["model"] != winner["model"]]
+    assert comparison["best_baseline"]["model"] == others.loc[others["test_ndcg@10"].idxmax(),
+                                                              "model"]
+    against = {gap["against"] for gap in comparison["gaps"]}
+    assert against == ({"best_baseline", "best_neural"} if winner["family"] == "baselines"
+                       else {"best_baseline"} | ({"best_neural"} if comparison["best_neural"][
+                           "name"] != winner["name"] else set()))
+    for gap in comparison["gaps"]:
+        assert gap["low"] <= gap["difference"] <= gap["high"]
+    assert comparison["reference"] == comparison["best_baseline"]["model"]  # the older keys
+    html = (run / "report.html").read_text()
+    (shown,) = re.findall(r'<p class="verdict">(.*?)</p>', html, flags=re.S)
+    for name in (winner["name"], comparison["best_baseline"]["name"],
+                 comparison["best_neural"]["name"]):
+        assert name in shown
+    assert shown.count("95% interval") == len(comparison["gaps"])
+    assert '<table id="gaps">' in html
+
+
+def test_validation_figures_say_how_many_users_they_were_computed_on(run: Path) -> None:
+    validation = json.loads((run / "metadata.json").read_text())["protocol"]["validation"]
+    assert validation["users"] == validation["scored_users"] > 0
+    html = (run / "report.html").read_text()
+    assert html.count(f"computed on all {validation['users']:,} validation users") == 3
+
+
+def test_trial_and_epoch_axes_have_whole_ticks(run: Path) -> None:
+    html = (run / "report.html").read_text()
+    charts = [svg for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S)
+              if "in run order" in svg or "per epoch" in svg]
+    assert len(charts) == 2
+    for svg in charts:
+        labels = re.findall(r'y="230" text-anchor="middle" class="tick">([^<]*)<', svg)
+        assert labels and all(label.isdigit() for label in labels), labels
+
+
+def test_test_chart_uses_the_selection_metric(run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    metadata = json.loads((copy / "metadata.json").read_text())
+    metadata["protocol"]["metric"] = "hr@10"
+    metadata["protocol"]["validation"] = {"users": 120_000, "scored_users": 50_000,
+                                          "max_users": 50_000, "seed": 0}
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    assert main(["report", str(copy)]) == 0
+    html = (copy / "report.html").read_text()
+    assert "Test HR@10: each family" in html and "Test NDCG@10" not in html
+    leaderboard = pd.read_csv(copy / "leaderboard.csv")
+    best = leaderboard["test_hr@10"].max()
+    assert f"{best:.3g}</title></rect>" in html  # the tallest bar is the best test HR
+    assert "a seeded sample of 50,000 of the 120,000 validation users" in html
