@@ -36,7 +36,8 @@ def _stats(values: dict[str, float]) -> str:
 def print_profile(profile: DataProfile, console: Console) -> None:
     """Print the profile as a few rich tables."""
     positional = not profile.reading.get("has_header", True)
-    roles = ", ".join(f"{role}=" + (f"column {col}" if positional else repr(col))
+    roles = ", ".join(f"{role}=" + (col if col.startswith("(") else f"column {col}"
+                                    if positional else repr(col))
                       for role, col in profile.columns.items() if col)
     feedback = profile.feedback
     kind = feedback["kind"]
