@@ -7,6 +7,15 @@ users, and the winning model's weights. Families that can score a history given 
 also get ``recommend_from_history`` (``item_ids: tf.string [batch, L]``, padded with empty
 strings). It loads with ``tf.saved_model.load`` alone. Writes are atomic: everything goes to a
 temporary folder first, and the previous model is swapped out only once the new one is complete.
+
+The serving module holds the scorer's weights as plain ``tf.Variable`` objects, never the Keras
+model. A Keras 3 variable wraps a ``tf.Variable``: traced functions read the inner one, but a
+saved Keras variable writes a copy of its own into the SavedModel graph, and the graph's restore
+op fills that copy. ``tf.saved_model.load`` does not mind (it rebuilds variables from the object
+graph and binds them to the functions), but the session loader of ``saved_model_cli`` and
+TensorFlow Serving runs the graph as saved, and the variables its signatures read were never
+restored. Holding the inner variables (:func:`keras_weights`) makes the restored variables the
+read ones; saving fails loudly if a scorer reads a variable the module does not hold.
 """
 
 from __future__ import annotations
@@ -44,18 +53,19 @@ class ServingModule(tf.Module):
 
     Args:
         scorer: Scores of every item for user indices and their histories (TensorFlow ops).
-        state: What holds the scorer's weights (a Keras model or a dict of variables).
+        weights: Every variable the scorer reads, as plain ``tf.Variable`` objects (for a Keras
+            model, those :func:`keras_weights` unwraps).
         split: The run's split; its ``all`` stage gives every user's history.
         k: Length of the returned lists.
         from_history: Whether to offer ``recommend_from_history``.
     """
 
-    def __init__(self, scorer: Scorer, state: Any, split: Split, k: int,
+    def __init__(self, scorer: Scorer, weights: list[tf.Variable], split: Split, k: int,
                  from_history: bool) -> None:
         super().__init__(name="automl_rec_serving")
         everything = split.stage("all")
         self.scorer = scorer
-        self.state = state
+        self.weights = list(weights)
         self.k = min(k, split.n_items)
         self.n_items = split.n_items
         self.exclude_seen = split.exclude_seen
@@ -118,12 +128,26 @@ def _lookup(ids: np.ndarray) -> tf.lookup.StaticHashTable:
 def serving_module(model: Any, split: Split, k: int) -> ServingModule:
     """The serving module of a fitted model (a Keras family's model or a baseline)."""
     if isinstance(model, KerasRecommender):
-        return ServingModule(model.scores_for, model.model, split, k, not model.needs_user)
-    scorer, state = _baseline_scorer(model, split.n_items)
-    return ServingModule(scorer, state, split, k, True)
+        return ServingModule(model.scores_for, keras_weights(model.model), split, k,
+                             not model.needs_user)
+    scorer, weights = _baseline_scorer(model, split.n_items)
+    return ServingModule(scorer, weights, split, k, True)
 
 
-def _baseline_scorer(model: Baseline, n_items: int) -> tuple[Scorer, dict[str, tf.Variable]]:
+def keras_weights(model: keras.Model) -> list[tf.Variable]:
+    """The ``tf.Variable`` inside each of ``model``'s Keras variables (random seeds included).
+
+    These, not the Keras variables that wrap them, are what traced functions read; holding
+    them is what makes the saved restore op fill the variables the signatures read.
+    """
+    inner = [v.value if isinstance(v, keras.Variable) else v for v in model.variables]
+    wrong = [type(v).__name__ for v in inner if not isinstance(v, tf.Variable)]
+    if wrong:
+        raise TypeError(f"Keras variables not backed by tf.Variable: {sorted(set(wrong))}")
+    return inner
+
+
+def _baseline_scorer(model: Baseline, n_items: int) -> tuple[Scorer, list[tf.Variable]]:
     """TensorFlow versions of the baselines' scoring, with their weights as variables."""
     if isinstance(model, Popularity):
         counts = tf.Variable(model.score(np.zeros(1, dtype=np.int64))[0], trainable=False)
@@ -131,14 +155,14 @@ def _baseline_scorer(model: Baseline, n_items: int) -> tuple[Scorer, dict[str, t
         def popularity(users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
             return tf.broadcast_to(counts[None, :], [tf.shape(users)[0], n_items])
 
-        return popularity, {"popularity": counts}
+        return popularity, [counts]
     if isinstance(model, EASE):
         weights = tf.Variable(model.weights, trainable=False)
 
         def ease(users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
             return tf.matmul(vectors(rows, n_items), weights)
 
-        return ease, {"weights": weights}
+        return ease, [weights]
     if isinstance(model, ItemKNN):
         similarity = model.similarity.tocoo()
         index = tf.Variable(np.stack([similarity.row, similarity.col], 1).astype(np.int64),
@@ -149,7 +173,7 @@ def _baseline_scorer(model: Baseline, n_items: int) -> tuple[Scorer, dict[str, t
             sparse = tf.SparseTensor(index, values, [n_items, n_items])
             return tf.sparse.sparse_dense_matmul(vectors(rows, n_items), sparse)
 
-        return itemknn, {"index": index, "values": values}
+        return itemknn, [index, values]
     raise TypeError(f"no serving scorer for {type(model).__name__}")
 
 

@@ -1,55 +1,34 @@
-"""The export contract (DESIGN section 5), checked for a model of every family."""
+"""The export contract (DESIGN section 5), checked for a model of every family.
+
+Each exported run is served in a fresh process, by ``tf.saved_model.load`` and by the session
+loader that ``saved_model_cli`` and TensorFlow Serving use; both must give the same lists.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from automl_rec import AutoRecommender
+from automl_rec.data.splitting import Split
 from automl_rec.datasets import make_interactions
 from automl_rec.errors import ConfigurationError
-from automl_rec.models import FAMILIES
+from automl_rec.evaluation import top_k
+from automl_rec.evaluation.metrics import mask_seen
+from automl_rec.models import BASELINES, FAMILIES, default_space
+from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
+from tests.conftest import split_and_profile
+from tests.models.test_family_contract import built, configurations
+from tests.session_serving import saved_model_cli, serve_in_fresh_process
 
 K = 5
 UNKNOWN = "nobody-we-know"
-
-# Runs in a fresh interpreter where importing automl_rec is impossible.
-SERVE = textwrap.dedent("""
-    import json, sys
-
-    class Blocked:
-        def find_spec(self, name, path=None, target=None):
-            if name == "automl_rec" or name.startswith("automl_rec."):
-                raise ImportError("automl_rec must not be needed to serve")
-
-    sys.meta_path.insert(0, Blocked())
-    import tensorflow as tf
-
-    directory, users = sys.argv[1], json.loads(sys.argv[2])
-    model = tf.saved_model.load(directory + "/model")
-    signature = model.signatures["serving_default"]
-    inputs = signature.structured_input_signature[1]
-    outputs = signature.structured_outputs
-    out = signature(user_id=tf.constant(users))
-    report = {
-        "signatures": sorted(model.signatures),
-        "input": [inputs["user_id"].dtype.name, inputs["user_id"].shape.as_list()],
-        "outputs": {k: [v.dtype.name, v.shape.as_list()] for k, v in outputs.items()},
-        "items": [[i.decode() for i in row] for row in out["item_ids"].numpy()],
-        "scores": out["scores"].numpy().tolist(),
-    }
-    if "recommend_from_history" in model.signatures:
-        fresh = model.signatures["recommend_from_history"](item_ids=tf.constant([["", ""]]))
-        report["fresh"] = [i.decode() for i in fresh["item_ids"].numpy()[0]]
-    print(json.dumps(report))
-""")
+SAMPLED_USERS = 6
 
 
 @pytest.fixture(scope="module")
@@ -65,32 +44,42 @@ def test_saved_model_serves_raw_ids_without_the_package(
                             output_dir=tmp_path).fit(frame)
     assert model.best_family_ == family
     users = list(frame["customer_id"].unique()[:4])
-    served = subprocess.run([sys.executable, "-c", SERVE, str(tmp_path),
-                             json.dumps([*users, UNKNOWN])],
-                            capture_output=True, text=True, timeout=300)
-    assert served.returncode == 0, served.stderr[-2000:]
-    report = json.loads(served.stdout.strip().splitlines()[-1])
-
-    assert report["input"] == ["string", [None]]
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    saved = str(tmp_path / "model")
+    requests = [{"model": saved, "signature": "serving_default",
+                 "inputs": {"user_id": [*users, UNKNOWN]}}]
+    if "recommend_from_history" in metadata["serving"]["signatures"]:
+        requests.append({"model": saved, "signature": "recommend_from_history",
+                         "inputs": {"item_ids": [["", ""]]}})
+    reports = serve_in_fresh_process(requests)
+    for served in reports:
+        assert served["session"]["item_ids"] == served["python"]["item_ids"]
+        np.testing.assert_allclose(served["session"]["scores"], served["python"]["scores"],
+                                   rtol=1e-6)
+    report = reports[0]
+    lists = report["python"]["item_ids"]
+    assert report["signatures"] == sorted(metadata["serving"]["signatures"])
+    assert report["inputs"] == {"user_id": ["string", [None]]}
     assert report["outputs"] == {"item_ids": ["string", [None, K]], "scores": ["float32",
                                                                             [None, K]]}
     catalogue = set(frame["sku"])
-    for user, items in zip(users, report["items"]):
+    for user, items in zip(users, lists):
         assert len(set(items)) == K and set(items) <= catalogue
         assert not set(items) & set(frame.loc[frame["customer_id"] == user, "sku"])
     counts = frame["sku"].value_counts()
-    assert all(counts[i] >= counts.iloc[K - 1] for i in report["items"][-1])
+    assert all(counts[i] >= counts.iloc[K - 1] for i in lists[-1])
 
     loaded = AutoRecommender.load(tmp_path).recommend([*users, UNKNOWN])
     as_lists = [loaded.loc[loaded["user_id"] == u, "item_id"].tolist() for u in [*users, UNKNOWN]]
-    assert as_lists == report["items"]
+    assert as_lists == lists
     in_memory = model.recommend([*users, UNKNOWN])
     assert in_memory["item_id"].tolist() == loaded["item_id"].tolist()
-    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert json.loads((tmp_path / "model" / "assets" / "metadata.json").read_text()) == metadata
     assert metadata["winner"]["family"] == family
     assert set(metadata["environment"]) >= {"automl_rec", "tensorflow", "keras", "python"}
-    if "recommend_from_history" in report["signatures"]:
-        assert len(report["fresh"]) == K
+    assert (tmp_path / "model.keras").is_file() == (family != "baselines")
+    if len(reports) > 1:
+        assert len(reports[1]["python"]["item_ids"][0]) == K
 
 
 def test_recommend_from_history_and_list_length(frame: pd.DataFrame, tmp_path: Path) -> None:
@@ -141,23 +130,97 @@ def test_load_of_a_directory_without_a_model_is_a_clear_error(tmp_path: Path) ->
         AutoRecommender.load(tmp_path)
 
 
-@pytest.mark.parametrize("interaction", ["neumf", "gmf", "dot"])
-def test_every_neumf_interaction_exports_and_serves_its_own_lists(
-    interaction: str, frame: pd.DataFrame, tmp_path: Path
-) -> None:
-    import tensorflow as tf
+def design_cases() -> dict[str, tuple[str, dict[str, Any]]]:
+    """(family, values) by test id: every Keras design, NeuMF with each of its interactions,
+    every baseline."""
+    cases = {values.get("design", family): (family, values) for family, values in configurations()}
+    interaction = default_space("mlp")["interaction"]
+    for other in interaction.choices:
+        if other != interaction.default:
+            cases[f"neumf-{other}"] = ("mlp", {"design": "neumf", "interaction": other})
+    for name, baseline in BASELINE_MODELS.items():
+        cases[name] = (BASELINES, baseline.grid[0])
+    return cases
 
-    from automl_rec.export import serving_module
-    from automl_rec.models import default_space, family_module
-    from tests.conftest import split_of
 
-    split = split_of(frame)
-    params = default_space("mlp").completed({"design": "neumf", "interaction": interaction})
-    model = family_module("mlp").build(params, split.stage("all"), 0)
+def fitted(family: str, values: dict[str, Any], split: Split, profile: Any, name: str) -> Any:
+    """A model of one case fitted on all data (one epoch for a Keras design)."""
+    if family == BASELINES:
+        return BASELINE_MODELS[name](**values).fit(split.stage("all"))
+    model = built(family, values, split, profile, seed=5, stage="all")
     model.fit_epoch()
-    module = serving_module(model, split, K)
-    tf.saved_model.save(module, str(tmp_path / "model"), signatures=module.signatures())
-    served = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
-    users = tf.constant([str(u) for u in frame["customer_id"].unique()[:3]])
-    np.testing.assert_array_equal(served(user_id=users)["item_ids"].numpy(),
-                                  module.serve(users)["item_ids"].numpy())
+    return model
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every case exported and served by both loaders in one fresh process, beside the lists the
+    evaluation computes from the model's own scores for a sample of users."""
+    from automl_rec.export import export_run, serving_module
+
+    split, profile = split_and_profile(make_interactions(n_users=80, n_items=40,
+                                                         mean_history=12, seed=11))
+    everything = split.stage("all")
+    users = np.sort(np.random.default_rng(0).choice(split.n_users, SAMPLED_USERS, replace=False))
+    raw_users = [str(u) for u in split.user_ids.decode(users)]
+    fresh = [[str(i) for i in split.item_ids.decode(everything.items[:3])], ["", "", ""]]
+    root = tmp_path_factory.mktemp("designs")
+    cases: dict[str, dict[str, Any]] = {}
+    requests: list[dict[str, Any]] = []
+    for name, (family, values) in design_cases().items():
+        model = fitted(family, values, split, profile, name)
+        scores = np.array(model.score(users), dtype=np.float32)
+        if split.exclude_seen:
+            mask_seen(scores, users, everything.matrix)
+        module = serving_module(model, split, K)
+        export_run(root / name, module, None, {"case": name})
+        saved = str(root / name / "model")
+        asked = [("serving_default", {"user_id": raw_users}),
+                 ("serving_default", {"user_id": [UNKNOWN, raw_users[0]]})]
+        if module.from_history is not None:
+            asked.append(("recommend_from_history", {"item_ids": fresh}))
+        requests += [{"model": saved, "signature": s, "inputs": i} for s, i in asked]
+        cases[name] = {"model": saved, "asked": len(asked),
+                       "from_history": not getattr(model, "needs_user", False),
+                       "evaluated": split.item_ids.decode(top_k(scores, K)).astype(str).tolist()}
+    reports = iter(serve_in_fresh_process(requests))
+    for case in cases.values():
+        case["reports"] = [next(reports) for _ in range(case["asked"])]
+    popular = top_k(everything.item_counts.astype(np.float32)[None, :], K)[0]
+    seen = [set(split.item_ids.decode(everything.matrix[u].indices).astype(str)) for u in users]
+    return {"cases": cases, "users": raw_users, "seen": seen if split.exclude_seen else None,
+            "popular": split.item_ids.decode(popular).astype(str).tolist()}
+
+
+@pytest.mark.parametrize("name", list(design_cases()))
+def test_every_design_serves_the_evaluated_lists_under_both_loaders(
+    name: str, served: dict[str, Any]
+) -> None:
+    case = served["cases"][name]
+    known, fallback, *fresh = case["reports"]
+    for report in case["reports"]:
+        assert report["session"]["item_ids"] == report["python"]["item_ids"]
+        np.testing.assert_allclose(report["session"]["scores"], report["python"]["scores"],
+                                   rtol=1e-6)
+    assert known["inputs"] == {"user_id": ["string", [None]]}
+    assert known["outputs"] == {"item_ids": ["string", [None, K]],
+                                "scores": ["float32", [None, K]]}
+    assert known["python"]["item_ids"] == case["evaluated"]
+    if served["seen"] is not None:
+        for items, seen in zip(known["python"]["item_ids"], served["seen"]):
+            assert not set(items) & seen
+    assert fallback["python"]["item_ids"][0] == served["popular"]
+    assert ("recommend_from_history" in known["signatures"]) == case["from_history"]
+    if case["from_history"]:
+        (report,) = fresh
+        assert report["inputs"] == {"item_ids": ["string", [None, None]]}
+        assert report["outputs"] == known["outputs"]
+        assert report["python"]["item_ids"][1] == served["popular"]
+
+
+def test_saved_model_cli_serves_a_keras_model(served: dict[str, Any], tmp_path: Path) -> None:
+    case = served["cases"]["nextitnet"]
+    cli = saved_model_cli(Path(case["model"]), "serving_default", "user_id", served["users"],
+                          tmp_path)
+    assert cli["item_ids"].tolist() == case["evaluated"]
+    np.testing.assert_allclose(cli["scores"], case["reports"][0]["python"]["scores"], rtol=1e-6)

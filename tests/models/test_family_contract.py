@@ -1,4 +1,8 @@
-"""The contract every Keras family meets (DESIGN section 2), run for each family and design."""
+"""The contract every Keras family meets (DESIGN section 2), run for each family and design.
+
+How every design serves once exported (DESIGN section 5) is checked in ``tests/test_export.py``,
+with the helpers :func:`configurations` and :func:`built` of this module.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ def data() -> tuple[Split, Any]:
 
 
 def configurations() -> list[tuple[str, dict[str, Any]]]:
+    """(family, values) of every design of every family."""
     cases = []
     for family in FAMILIES:
         space = default_space(family)
@@ -33,14 +38,16 @@ def configurations() -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def built(family: str, values: dict[str, Any], split: Split, profile: Any, seed: int) -> Any:
+def built(family: str, values: dict[str, Any], split: Split, profile: Any, seed: int,
+          stage: str = "train") -> Any:
+    """A seeded, untrained model of one family and design, bound to a stage of ``split``."""
     from automl_rec.models.keras_base import seed_everything
 
     module = family_module(family)
     space = module.adapt_space(default_space(family), profile)
     params = space.completed(values)
     seed_everything(seed)
-    return module.build(params, split.stage("train"), seed)
+    return module.build(params, split.stage(stage), seed)
 
 
 @pytest.mark.parametrize("family, values", configurations(),
