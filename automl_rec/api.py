@@ -22,7 +22,7 @@ import pandas as pd
 
 from automl_rec.data.loading import load_interactions
 from automl_rec.data.profiling import DataProfile, profile_interactions
-from automl_rec.data.feedback import read_positives
+from automl_rec.data.feedback import read_positives, select_positives
 from automl_rec.data.splitting import Split, split_interactions, training_interactions
 from automl_rec.data.validation import Interactions, validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
@@ -426,7 +426,8 @@ class AutoRecommender:
         For a fitted model the fitted data is ``split_.stage("all")``. For a loaded model it is
         read from the SavedModel (its user and item vocabularies and the ``history_items`` /
         ``history_splits`` variables); when the SavedModel does not hold them, ``seen_share``
-        is ``None`` and the check is skipped.
+        is ``None`` and the check is skipped. Only the positives among the pairs are scored,
+        by the fit's rule (a binary label's 1 rows, or ``positive``).
 
         Args:
             data: A file or DataFrame of held-out interactions (column roles as for ``fit``).
@@ -445,7 +446,9 @@ class AutoRecommender:
         from automl_rec.evaluation.metrics import rank_metrics
 
         k = self._list_length(k)
-        pairs = validate_interactions(load_interactions(data, **columns), min_distinct=1).frame
+        # The fit's positives only: a held-out exposure without a click is no target.
+        pairs = select_positives(validate_interactions(load_interactions(data, **columns),
+                                                       min_distinct=1), self.positive).frame
         users = pairs["user"].astype(str).tolist()
         items = pairs["item"].astype(str).tolist()
         unique = list(dict.fromkeys(users))
@@ -576,11 +579,13 @@ class AutoRecommender:
             "environment": environment(),
             "schema": {"columns": profile.columns, "reading": profile.reading},
             "profile": {key: getattr(profile, key) for key in (
-                "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps", "order",
+                "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps",
+                "order",
                 "feedback", "repeat_rate", "warnings")},
             "protocol": {"name": split.protocol, "exclude_seen": split.exclude_seen,
                          "seen_policy": split.seen_policy,
                          "positives": profile.feedback.get("rule"),
+                         "positive_rule": self.positive,
                          "metric": f"{self.metric}@{self.top_k}", "seed": self.seed,
                          "validation": _validation_sample(split)},
             "families": resolve_families(self.families),
@@ -645,7 +650,8 @@ class AutoRecommender:
         protocol, winner = metadata["protocol"], metadata["winner"]
         metric, k = protocol["metric"].split("@")
         model = cls(metadata["families"], metric=metric, top_k=int(k), seed=protocol["seed"],
-                    exclude_seen=protocol["exclude_seen"], output_dir=directory)
+                    exclude_seen=protocol["exclude_seen"],
+                    positive=protocol.get("positive_rule"), output_dir=directory)
         model.best_family_ = winner["family"]
         model.best_model_name_ = winner["model"]
         model.best_params_ = winner["params"]
