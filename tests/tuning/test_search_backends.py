@@ -36,7 +36,7 @@ def test_optuna_enqueues_the_defaults_first_and_same_seed_repeats_the_search(
     runs = [AutoRecommender(families=["mlp"], max_trials=2, max_epochs=2, seed=9).fit(frame)
             for _ in range(2)]
     boards = [r.leaderboard_[r.leaderboard_["family"] == "mlp"] for r in runs]
-    space = family_module("mlp").adapt_space(default_space("mlp"), runs[0].profile_)
+    space = family_module("mlp").adapt_space(default_space("mlp"), runs[0].training_profile_)
     assert json.loads(boards[0]["params"].iloc[0]) == space.defaults()
     columns = ["params", "valid_ndcg@10", "test_ndcg@10", "epochs"]
     pd.testing.assert_frame_equal(boards[0][columns].reset_index(drop=True),
