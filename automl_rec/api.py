@@ -32,10 +32,11 @@ from automl_rec.leaderboard import COMPLETE, CandidateResult, leaderboard_frame,
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
-from automl_rec.tuning.backend import TUNERS
-from automl_rec.tuning.budget import parse_duration
+from automl_rec.tuning.backends import TUNERS
+from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
-from automl_rec.tuning.search import Budget, SearchObserver
+from automl_rec.tuning.distributed import plan_local_workers
+from automl_rec.tuning.search import SearchObserver
 from automl_rec.tuning.trial import TrialSettings, train_for
 
 DEFAULT_TRIALS_PER_FAMILY = 3
@@ -166,7 +167,8 @@ class AutoRecommender:
                    "time_col": time_col, "event_col": event_col, "sep": sep}
         handler = _attach_run_log(out)
         try:
-            workers = self._workers()
+            workers = plan_local_workers(self.workers, device=self.device, tuner=self.tuner,
+                                         storage=self.storage, output_dir=self.output_dir)
             from automl_rec.device import select_device
 
             self.device_ = select_device(self.device, gpu=0 if workers.on_gpus else None)
@@ -177,7 +179,7 @@ class AutoRecommender:
             if out is not None:
                 (out / "profile.json").write_text(profile.to_json())
             config.record = self._run_record(data, columns, split, config)
-            from automl_rec.distributed import local_workers, search_as_worker
+            from automl_rec.tuning.distributed import local_workers, search_as_worker
 
             if self.tuner != "optuna" and _keras_tuner_role() == "worker":
                 # keras-tuner's chief/worker mode: this process runs trials for the chief, which
@@ -210,29 +212,9 @@ class AutoRecommender:
                 handler.close()
         return self
 
-    def _workers(self) -> LocalWorkers:
-        """How many local worker processes to start, and whether each gets a GPU."""
-        from automl_rec.device import gpu_count
-
-        gpus = gpu_count() if self.device != "cpu" else 0
-        count = self.workers if self.workers is not None else max(gpus - 1, 0)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ConfigurationError(
-                f"workers must be a whole number of at least 0; received {self.workers!r}.")
-        if count and self.tuner != "optuna":
-            raise ConfigurationError(
-                f"Worker processes share an Optuna study; the {self.tuner} tuner distributes "
-                "with keras-tuner's own chief/worker mode instead (see the README).")
-        if count and self.storage is None and self.output_dir is None:
-            raise ConfigurationError(
-                "Worker processes share the study through a storage; give output_dir (the "
-                "study goes to DIR/study.db) or a storage URL.")
-        return LocalWorkers(count, on_gpus=gpus > 1 and count > 0)
-
     def _run_record(self, data: str | Path | pd.DataFrame, columns: dict[str, str | None],
                     split: Split, config: SearchConfig) -> dict[str, Any]:
         """What a worker process needs to join this fit's search (published in the study)."""
-        deadline = config.budget.deadline
         return {
             "data": None if isinstance(data, pd.DataFrame) else str(Path(data).resolve()),
             "columns": columns, "families": config.families,
@@ -241,8 +223,7 @@ class AutoRecommender:
             "patience": self.patience, "seed": self.seed, "exclude_seen": split.exclude_seen,
             "positive": self.positive,
             "tuner": self.tuner, "heartbeat": self.heartbeat,
-            "deadline": None if deadline is None else time.time() + deadline - time.monotonic(),
-            "max_trials": config.budget.max_trials, "device": self.device,
+            **config.budget.to_record(), "device": self.device,
         }
 
     def _search_config(self, started: float) -> SearchConfig:
@@ -260,7 +241,7 @@ class AutoRecommender:
                 f"Unknown tuner {self.tuner!r}; use one of: {', '.join(TUNERS)}."
             )
         if self.tuner == "optuna" and self.storage is not None:
-            from automl_rec.tuning.optuna_backend import open_storage
+            from automl_rec.tuning.backends.optuna_backend import open_storage
 
             open_storage(self.storage)  # an unreachable database stops the fit before any work
         families = resolve_families(self.families)
@@ -282,7 +263,7 @@ class AutoRecommender:
         return SearchConfig(
             families=families,
             settings=TrialSettings(self.metric, self.top_k, self.max_epochs, self.patience),
-            budget=Budget(None if seconds is None else started + seconds, max_trials),
+            budget=Budget.starting(started, seconds, max_trials),
             tuner=self.tuner, seed=self.seed, directory=directory, storage=self.storage,
             study_name=self.study_name, spaces=spaces, heartbeat=self.heartbeat)
 
@@ -675,14 +656,6 @@ class SeenPairsWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class LocalWorkers:
-    """Worker processes a fit starts beside itself."""
-
-    count: int = 0
-    on_gpus: bool = False
-
-
-@dataclass(frozen=True)
 class PreparedData:
     """The data side of a fit, before any model is trained.
 
@@ -721,7 +694,7 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
 
 
 def _keras_tuner_role() -> str:
-    from automl_rec.tuning.keras_tuner_backend import keras_tuner_role
+    from automl_rec.tuning.backends.keras_tuner_backend import keras_tuner_role
 
     return keras_tuner_role()
 

@@ -314,7 +314,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from automl_rec.distributed import join_search
+    from automl_rec.tuning.distributed import join_search
     from automl_rec.tuning.budget import parse_duration
 
     results = join_search(args.storage, args.study_name, data=args.data, device=args.device,

@@ -420,7 +420,7 @@ def _importances(directory: Path, metadata: dict[str, Any], families: list[str]
         f"sqlite:///{directory / 'study.db'}" if (directory / "study.db").is_file() else None)
     if storage is None:
         return {}
-    from automl_rec.tuning.optuna_backend import parameter_importances
+    from automl_rec.tuning.backends.optuna_backend import parameter_importances
 
     study = budget.get("study_name") or "automl-rec"
     found = {family: parameter_importances(storage, f"{study}.{family}") for family in families}

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from automl_rec.leaderboard import COMPLETE, CandidateResult
-from automl_rec.tuning.backend import Proposal
+from automl_rec.tuning.backends import Proposal
 from automl_rec.tuning.search import Budget
 from automl_rec.tuning.trial import TrialSettings
 

@@ -14,10 +14,10 @@ from automl_rec.evaluation import evaluate_holdout
 from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
 from automl_rec.models.baselines import BASELINES
 from automl_rec.spaces import SearchSpace
-from automl_rec.tuning.backend import make_backend
+from automl_rec.tuning.backends import make_backend
 from automl_rec.tuning.baselines import run_baseline
-from automl_rec.tuning.search import (Budget, SearchObserver, fingerprint, prepare_families,
-                                      run_search)
+from automl_rec.tuning.budget import Budget
+from automl_rec.tuning.search import SearchObserver, fingerprint, prepare_families, run_search
 from automl_rec.tuning.trial import TrialSettings, train_for
 
 

@@ -26,7 +26,8 @@ from automl_rec.data.splitting import Split
 from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
 from automl_rec.models import default_space, family_module
 from automl_rec.spaces import SearchSpace
-from automl_rec.tuning.backend import Backend, Proposal
+from automl_rec.tuning.backends import Proposal, SearchBackend
+from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.trial import TrialSettings, run_trial
 
 
@@ -51,20 +52,6 @@ class SilentObserver:
 
     def on_trial_end(self, result: CandidateResult) -> None:
         pass
-
-
-@dataclass
-class Budget:
-    """When the search must stop.
-
-    Attributes:
-        deadline: ``time.monotonic()`` value by which the whole fit should end (``None``: no
-            time limit).
-        max_trials: Most trials in all families together (``None``: no limit).
-    """
-
-    deadline: float | None = None
-    max_trials: int | None = None
 
 
 @dataclass
@@ -120,7 +107,7 @@ def prepare_families(
 def run_search(
     split: Split,
     spaces: dict[str, SearchSpace],
-    backend: Backend,
+    backend: SearchBackend,
     settings: TrialSettings,
     budget: Budget,
     *,
@@ -170,7 +157,7 @@ def run_search(
     return [result for state in states.values() for result in backend.results(state.name)]
 
 
-def _search(states: dict[str, FamilyState], split: Split, backend: Backend,
+def _search(states: dict[str, FamilyState], split: Split, backend: SearchBackend,
             settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
             poll_seconds: float) -> None:
     while True:

@@ -12,8 +12,8 @@ from rich.console import Console
 from automl_rec.leaderboard import FAILED, PRUNED, SKIPPED, CandidateResult
 from automl_rec.report.progress import RichProgress
 from automl_rec.report.terminal import print_leaderboard
-from automl_rec.tuning.backend import Proposal
-from automl_rec.tuning.search import Budget
+from automl_rec.tuning.backends import Proposal
+from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.trial import TrialSettings
 
 WIDTHS = (80, 200)

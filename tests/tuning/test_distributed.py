@@ -23,7 +23,7 @@ import pytest
 from optuna.trial import TrialState
 
 from automl_rec.datasets import make_interactions
-from automl_rec.tuning.optuna_backend import (OWNER_ATTR, RESULT_ATTR, RETRY_ATTR,
+from automl_rec.tuning.backends.optuna_backend import (OWNER_ATTR, RESULT_ATTR, RETRY_ATTR,
                                               OptunaBackend)
 
 TRIALS = 8

@@ -36,7 +36,7 @@ from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
 from automl_rec.leaderboard import COMPLETE, FAILED, CandidateResult
 from automl_rec.spaces import SearchSpace
-from automl_rec.tuning.backend import Proposal
+from automl_rec.tuning.backends.base import Proposal
 
 OBJECTIVE = "val_objective"
 TUNER_ID = "automl-rec"

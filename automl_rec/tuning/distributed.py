@@ -1,7 +1,8 @@
 """Searching in several processes: workers that join a fit's study, on this machine or others.
 
 (keras-tuner's tuners distribute with keras-tuner's own chief/worker mode instead; see
-:mod:`automl_rec.tuning.keras_tuner_backend`. Their workers run :func:`search_as_worker` too.)
+:mod:`automl_rec.tuning.backends.keras_tuner_backend`; their workers run
+:func:`search_as_worker` too.)
 
 A fit with an RDB storage (``--storage``, by default ``DIR/study.db``) publishes a *run record*
 in its study: the data file, the column roles, the families and their spaces, the protocol
@@ -21,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +30,13 @@ from automl_rec.errors import ConfigurationError
 from automl_rec.leaderboard import CandidateResult
 from automl_rec.models import BASELINES
 from automl_rec.spaces import parse_space
-from automl_rec.tuning.backend import Proposal, make_backend, storage_url
+from automl_rec.tuning.backends import Proposal, make_backend, storage_url
 from automl_rec.tuning.candidates import SearchConfig
-from automl_rec.tuning.search import Budget, fingerprint, prepare_families, run_search
+from automl_rec.tuning.budget import Budget
+from automl_rec.tuning.search import fingerprint, prepare_families, run_search
 from automl_rec.tuning.trial import TrialSettings
 
 if TYPE_CHECKING:
-    from automl_rec.api import LocalWorkers
     from automl_rec.data.profiling import DataProfile
     from automl_rec.data.splitting import Split
 
@@ -49,7 +51,7 @@ def wait_for_run(storage: str, study_name: str, wait_seconds: float,
     Raises:
         ConfigurationError: No open search of that name appeared within ``wait_seconds``.
     """
-    from automl_rec.tuning.optuna_backend import load_run
+    from automl_rec.tuning.backends.optuna_backend import load_run
 
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -100,13 +102,11 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
     select_device(device or record["device"], gpu=gpu)
     prepared = prepare(source, record["columns"], positive=record.get("positive"),
                        exclude_seen=record["exclude_seen"], seed=record["seed"])
-    deadline = record["deadline"]
     config = SearchConfig(
         families=record["searched"],
         settings=TrialSettings(record["metric"], record["top_k"], record["max_epochs"],
                                record["patience"]),
-        budget=Budget(None if deadline is None else time.monotonic() + deadline - time.time(),
-                      record["max_trials"]),
+        budget=Budget.from_record(record),
         seed=record["seed"], storage=storage, study_name=study_name,
         spaces={name: parse_space(space, f"search space of family {name}")
                 for name, space in record["spaces"].items()},
@@ -131,6 +131,41 @@ def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *
                       observer=observer, worker=True)
 
 
+@dataclass(frozen=True)
+class LocalWorkers:
+    """Worker processes a fit starts beside itself."""
+
+    count: int = 0
+    on_gpus: bool = False
+
+
+def plan_local_workers(workers: int | None, *, device: str, tuner: str, storage: str | None,
+                       output_dir: str | Path | None) -> LocalWorkers:
+    """How many local worker processes a fit starts, and whether each gets a GPU: ``workers``,
+    or by default one per GPU beyond the first.
+
+    Raises:
+        ConfigurationError: ``workers`` is not a whole number, the tuner is not Optuna, or the
+            study has no storage to share.
+    """
+    from automl_rec.device import gpu_count
+
+    gpus = gpu_count() if device != "cpu" else 0
+    count = workers if workers is not None else max(gpus - 1, 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ConfigurationError(
+            f"workers must be a whole number of at least 0; received {workers!r}.")
+    if count and tuner != "optuna":
+        raise ConfigurationError(
+            f"Worker processes share an Optuna study; the {tuner} tuner distributes "
+            "with keras-tuner's own chief/worker mode instead (see the README).")
+    if count and storage is None and output_dir is None:
+        raise ConfigurationError(
+            "Worker processes share the study through a storage; give output_dir (the "
+            "study goes to DIR/study.db) or a storage URL.")
+    return LocalWorkers(count, on_gpus=gpus > 1 and count > 0)
+
+
 @contextmanager
 def local_workers(workers: LocalWorkers, config: SearchConfig, directory: Path | None
                   ) -> Iterator[list[subprocess.Popen[bytes]]]:
@@ -144,7 +179,7 @@ def local_workers(workers: LocalWorkers, config: SearchConfig, directory: Path |
         yield []
         return
     storage = storage_url(config.storage, directory)
-    assert storage is not None  # checked by AutoRecommender._workers
+    assert storage is not None  # checked by plan_local_workers
     processes = []
     try:
         for number in range(1, workers.count + 1):

@@ -32,7 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from automl_rec.errors import ConfigurationError
 from automl_rec.leaderboard import COMPLETE, PRUNED, CandidateResult
 from automl_rec.spaces import SearchSpace
-from automl_rec.tuning.backend import Proposal
+from automl_rec.tuning.backends.base import Proposal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Heartbeats are used with ask-and-tell here, which Optuna flags as experimental.
