@@ -7,9 +7,11 @@ them imports Keras.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from automl_rec.data.splitting import StageData
@@ -36,6 +38,13 @@ class Baseline:
 
     def _fit(self, data: StageData) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def fitted_grid(cls, data: StageData) -> Iterator[tuple[dict[str, Any], Baseline]]:
+        """Each point of the grid with its model fitted on ``data``, one at a time (a baseline
+        whose points share most of their work overrides this to share it)."""
+        for params in cls.grid:
+            yield params, cls(**params).fit(data)
 
     def score(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for each user, ``[len(users), n_items]``."""
@@ -83,6 +92,18 @@ class EASE(Baseline):
     def _fit(self, data: StageData) -> None:
         self.weights = ease_weights(data.matrix, float(self.params["l2"]))
 
+    @classmethod
+    def fitted_grid(cls, data: StageData) -> Iterator[tuple[dict[str, Any], Baseline]]:
+        """Every ``l2`` of the grid from one eigendecomposition of the Gram matrix:
+        ``(G + l2 I)^-1 = V diag(1 / (e + l2)) V^T``, so each further value costs one matrix
+        product instead of an inversion."""
+        path = EasePath(data.matrix)
+        for params in cls.grid:
+            model = cls(**params)
+            model._history = data.matrix
+            model.weights = path.weights(float(params["l2"]))
+            yield params, model
+
     def score(self, users: np.ndarray) -> np.ndarray:
         assert self._history is not None
         return np.asarray(self._history[users] @ self.weights)
@@ -114,6 +135,33 @@ def ease_weights(matrix: sp.csr_matrix, l2: float) -> np.ndarray:
     weights = inverse / -np.diag(inverse)
     weights[np.diag_indices_from(weights)] = 0.0
     return weights.astype(np.float32)
+
+
+class EasePath:
+    """EASE weights for any L2 weight from one eigendecomposition of the Gram matrix.
+
+    Args:
+        matrix: Binary user x item matrix.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        gram = (matrix.T @ matrix).toarray().astype(np.float64)
+        # The divide-and-conquer driver is the fastest for all eigenvectors of a dense matrix.
+        eigenvalues, vectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
+                                                 driver="evd")
+        self.eigenvalues = np.maximum(eigenvalues, 0.0)  # the Gram matrix is semi-definite
+        self.vectors = vectors.astype(np.float32)
+        self._squares = vectors ** 2
+
+    def weights(self, l2: float) -> np.ndarray:
+        """Dense ``[n_items, n_items]`` float32 weights ``B`` for ``l2``, zero diagonal (what
+        :func:`ease_weights` computes by inversion)."""
+        shrink = 1.0 / (self.eigenvalues + l2)
+        inverse = (self.vectors * shrink.astype(np.float32)) @ self.vectors.T
+        diagonal = self._squares @ shrink  # the inverse's diagonal, in float64
+        weights = inverse / -diagonal.astype(np.float32)
+        weights[np.diag_indices_from(weights)] = 0.0
+        return weights
 
 
 def cosine_neighbours(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:

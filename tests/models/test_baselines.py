@@ -33,6 +33,18 @@ def test_ease_matches_the_closed_form_by_hand() -> None:
     assert weights == pytest.approx(expected.astype(np.float32), abs=1e-6)
 
 
+def test_ease_grid_from_one_eigendecomposition_matches_inversion() -> None:
+    rng = np.random.default_rng(3)
+    data = stage((rng.random((60, 25)) < 0.2).astype(int).tolist())
+    fitted = list(EASE.fitted_grid(data))
+    assert [params for params, _ in fitted] == EASE.grid
+    users = np.arange(60)
+    for params, model in fitted:
+        direct = EASE(**params).fit(data)
+        assert model.weights == pytest.approx(direct.weights, rel=1e-4, abs=1e-5)
+        assert model.score(users) == pytest.approx(direct.score(users), rel=1e-4, abs=1e-5)
+
+
 def test_cosine_neighbours_keep_k_most_similar_without_self() -> None:
     x = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]],
                                dtype=np.float32))
