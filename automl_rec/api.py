@@ -37,7 +37,7 @@ from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
 from automl_rec.tuning.distributed import plan_local_workers
 from automl_rec.tuning.search import SearchObserver
-from automl_rec.tuning.trial import TrialSettings, train_for
+from automl_rec.tuning.trial import TrialSettings, refresh, refresh_epochs, train_for
 
 DEFAULT_TRIALS_PER_FAMILY = 3
 
@@ -571,7 +571,8 @@ class AutoRecommender:
                          "validation": _validation_sample(split)},
             "families": resolve_families(self.families),
             "winner": {"family": self.best_family_, "model": self.best_model_name_,
-                       "params": self.best_params_, "epochs": self.best_result_.epochs},
+                       "params": self.best_params_, "epochs": self.best_result_.epochs,
+                       "refit": _refit_description(self.best_result_)},
             "valid_metrics": self.valid_metrics_,
             "test_metrics": self.test_metrics_,
             "comparison": self.comparison_,
@@ -713,12 +714,28 @@ def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.Data
 
 
 def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:
-    """Refit the winner on every interaction (train + validation + test), for its best epoch
-    count when it is a trained model."""
+    """The winner on every interaction (train + validation + test): a baseline fitted again; a
+    trained model refreshed from the weights of its test model when this process holds them,
+    else trained again for its best epoch count."""
     if best.family == BASELINES:
         return BASELINE_MODELS[best.model](**best.params).fit(split.stage("all"))
+    if best.weights is not None:
+        return refresh(best.family, best.params, best.weights, split, "all",
+                       seed + (best.number or 0))
     return train_for(best.family, best.params, split, "all", best.epochs or 1,
                      seed + (best.number or 0))
+
+
+def _refit_description(best: CandidateResult) -> dict[str, Any]:
+    """How the test model and the exported model were made from the selected candidate."""
+    if best.family == BASELINES:
+        return {"how": "fit", "stages": ["train_valid", "all"]}
+    if best.weights is not None:
+        return {"how": "refresh", "epochs": refresh_epochs(best.family),
+                "stages": ["train", "train_valid", "all"],
+                "note": "the trial's best weights, trained on for the given epochs on train + "
+                        "validation (the test model), then on all the data (the exported one)"}
+    return {"how": "retrain", "epochs": best.epochs, "stages": ["train_valid", "all"]}
 
 
 def _validation_sample(split: Split) -> dict[str, Any]:

@@ -32,9 +32,12 @@ class CandidateResult:
         seconds: Wall time of the candidate, search and test scoring included.
         n_params: Number of trainable parameters, if meaningful.
         number: Trial number within its family's search (``None`` for baselines).
-        epoch_seconds: Mean training time of one epoch (validation scoring excluded).
+        epoch_seconds: Typical (median) training time of one epoch, validation scoring
+            excluded.
         curve: Validation value of the selection metric after each epoch.
         test_result: Per-user test metrics, kept in memory for paired comparisons.
+        weights: The trained model's weights, kept in memory by the process that trained it
+            (to refresh the model on later stages instead of training it again).
     """
 
     family: str
@@ -51,6 +54,7 @@ class CandidateResult:
     epoch_seconds: float | None = None
     curve: list[float] = field(default_factory=list)
     test_result: EvaluationResult | None = field(default=None, repr=False)
+    weights: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def valid_score(self, metric: str, k: int) -> float:
         """The validation value of ``metric`` at ``k`` (``-inf`` when not complete)."""

@@ -156,6 +156,17 @@ class SearchSpace:
             new = replace(param, low=new_low, high=new_high, default=default)
         return replace(self, params=tuple(new if p.name == name else p for p in self.params))
 
+    def with_default(self, name: str, default: Any) -> SearchSpace:
+        """A copy whose parameter ``name`` defaults to ``default`` (one of its values)."""
+        param = self[name]
+        if param.kind == "categorical":
+            if default not in param.choices:
+                raise ValueError(f"{default!r} is not a choice of {name}")
+        elif not param.low <= default <= param.high:  # type: ignore[operator]
+            raise ValueError(f"{default!r} is outside the range of {name}")
+        new = replace(param, default=default)
+        return replace(self, params=tuple(new if p.name == name else p for p in self.params))
+
     def to_dict(self) -> dict[str, Any]:
         """The space as it would be written in a space file."""
         return {"family": self.family,

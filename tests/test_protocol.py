@@ -83,6 +83,40 @@ def test_each_refit_uses_its_stage(log: pd.DataFrame, monkeypatch: pytest.Monkey
     assert stages == ["train_valid", "all"]
 
 
+def test_a_trial_held_in_memory_is_refreshed_on_each_later_stage(
+        log: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl_rec import api
+    from automl_rec.models import default_space
+    from automl_rec.tuning import trial as trial_module
+    from automl_rec.tuning.trial import run_trial
+
+    split = split_of(log)
+    params = default_space("mlp").completed({"design": "youtube"})
+    settings = TrialSettings("ndcg", 10, 3, 2)
+    result = run_trial("mlp", params, split, settings, seed=0, number=0)
+    assert result.weights is not None
+    trial_weights = [w.copy() for w in result.weights]
+    calls: list[tuple[str, list[np.ndarray]]] = []
+
+    def refresh(family: str, params: dict[str, Any], weights: list[np.ndarray], split: Split,
+                stage: str, seed: int) -> Any:
+        calls.append((stage, [w.copy() for w in weights]))
+        return trial_module.refresh(family, params, weights, split, stage, seed)
+
+    monkeypatch.setattr(candidates, "refresh", refresh)
+    monkeypatch.setattr(api, "refresh", refresh)
+    candidates.score_on_test(result, split, settings, seed=0)
+    assert result.test["ndcg@10"] >= 0
+    test_weights = [w.copy() for w in result.weights]
+    api._refit_on_all(result, split, seed=0)
+    # train -> train + validation (the scored model) -> all (the exported one).
+    assert [stage for stage, _ in calls] == ["train_valid", "all"]
+    assert all(np.array_equal(a, b) for a, b in zip(calls[0][1], trial_weights))
+    assert all(np.array_equal(a, b) for a, b in zip(calls[1][1], test_weights))
+    assert not all(np.array_equal(a, b) for a, b in zip(test_weights, trial_weights))
+    assert api._refit_description(result)["how"] == "refresh"
+
+
 def test_seen_items_stay_recommendable_when_exclude_seen_is_off(log: pd.DataFrame) -> None:
     kept = AutoRecommender(families=["baselines"], exclude_seen=False).fit(log)
     excluded = AutoRecommender(families=["baselines"], exclude_seen=True).fit(log)

@@ -15,6 +15,7 @@ exported SavedModel (on the histories stored inside it, or on a history given at
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from automl_rec.models import quiet_tensorflow
@@ -213,8 +214,12 @@ class KerasRecommender:
             [(g, v) for g, v in zip(gradients, variables) if g is not None])
         return loss
 
-    def fit_epoch(self) -> float:
-        """Train one epoch on freshly drawn, shuffled examples; return the mean batch loss."""
+    def fit_epoch(self, until: float | None = None) -> float:
+        """Train one epoch on freshly drawn, shuffled examples; return the mean batch loss.
+
+        With ``until`` (a ``time.monotonic()`` value) the epoch ends early once that time has
+        passed, after at least one batch: a part of an epoch, on a random sample of its
+        examples (a cheap rung of the search)."""
         arrays = self.examples()
         order = self.rng.permutation(len(arrays[0]))
         dataset = (tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays))
@@ -227,6 +232,8 @@ class KerasRecommender:
         for batch in dataset:
             losses.append(self._run_step(batch))
             self.steps += 1
+            if until is not None and time.monotonic() >= until:
+                break
         return float(np.mean([float(loss) for loss in losses])) if losses else float("nan")
 
     def count_params(self) -> int:

@@ -6,7 +6,9 @@ the item embeddings (tied input and output embeddings), computed in float32 what
 precision. Training cuts every user's history into windows (gathered batch by batch inside the
 training pipeline) and learns all positions of a window in one pass, with full softmax
 cross-entropy over the catalogue, or sampled softmax with a popularity-based sampler (and its
-log-q correction) when the catalogue is too large for a dense softmax. Scoring reads each
+log-q correction): a searched choice (``negatives``, 0 for the full softmax; sampled by default
+on catalogues well above the sampled sizes), and the only one on catalogues too large for a
+dense softmax. Scoring reads each
 user's full history up to the prediction point (the most recent ``max_length`` items of the
 stage the model learned from).
 """
@@ -26,6 +28,10 @@ from automl_rec.spaces import SearchSpace
 # Above this many items, training uses sampled softmax instead of the full softmax.
 FULL_SOFTMAX_MAX_ITEMS = 50_000
 SAMPLED_CANDIDATES = 2_000
+# The default of ``negatives`` is sampled when at least SAMPLED_DEFAULT_MIN negatives make the
+# logits at least SAMPLED_DEFAULT_SAVING times fewer than the catalogue's.
+SAMPLED_DEFAULT_SAVING = 4
+SAMPLED_DEFAULT_MIN = 1_024
 
 
 def needs_order(profile: DataProfile) -> str | None:
@@ -36,22 +42,45 @@ def needs_order(profile: DataProfile) -> str | None:
 
 
 def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
-    """Window length (``max_length``) up to the 95th percentile of history length, and the batch
-    sizes whose logits fit in memory for the longest window."""
+    """Window length (``max_length``) up to the 95th percentile of history length, the numbers
+    of sampled negatives smaller than the catalogue, and the batch sizes whose logits fit in
+    memory for the longest window."""
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("max_length", high=longest)
-    cells = int(space["max_length"].high) * logit_width(profile.n_items)
+    widest = profile.n_items
+    if "negatives" in space.names():
+        space = adapt_negatives(space, profile.n_items)
+        widest = max(logit_width(profile.n_items, n) for n in space["negatives"].choices)
+    cells = int(space["max_length"].high) * widest
     sizes = fitting_batch_sizes(space["batch_size"].choices, cells)
     return space.narrowed("batch_size", choices=sizes)
 
 
-def logit_width(n_items: int) -> int:
-    """Logits per position in training: the catalogue, or the sampled candidates."""
+def adapt_negatives(space: SearchSpace, n_items: int) -> SearchSpace:
+    """Keep the sampled sizes below the catalogue (0, the full softmax, only where a dense
+    softmax fits); the default is the largest size of at least ``SAMPLED_DEFAULT_MIN`` that
+    makes the logits ``SAMPLED_DEFAULT_SAVING`` times fewer, else the full softmax."""
+    choices = tuple(n for n in space["negatives"].choices
+                    if (n == 0 and n_items <= FULL_SOFTMAX_MAX_ITEMS) or 0 < n < n_items)
+    space = space.narrowed("negatives", choices=choices or (0,))
+    param = space["negatives"]
+    saving = [n for n in param.choices
+              if SAMPLED_DEFAULT_MIN <= n and n * SAMPLED_DEFAULT_SAVING <= n_items]
+    default = max(saving) if saving else (0 if 0 in param.choices else min(param.choices))
+    return space.with_default("negatives", default)
+
+
+def logit_width(n_items: int, negatives: int | None = None) -> int:
+    """Logits per position in training: the catalogue, or the sampled candidates (``negatives``;
+    0 or ``None``: the full softmax where it fits, else ``SAMPLED_CANDIDATES``)."""
+    if negatives:
+        return min(int(negatives), n_items)
     return SAMPLED_CANDIDATES if n_items > FULL_SOFTMAX_MAX_ITEMS else n_items
 
 
 def catalogue_softmax_loss(hidden: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor,
-                           biases: tf.Tensor | None, item_counts: np.ndarray) -> tf.Tensor:
+                           biases: tf.Tensor | None, item_counts: np.ndarray,
+                           negatives: int | None = None) -> tf.Tensor:
     """Softmax cross-entropy of ``targets`` (0-based items) over the catalogue, in float32.
 
     Args:
@@ -60,23 +89,25 @@ def catalogue_softmax_loss(hidden: tf.Tensor, targets: tf.Tensor, weights: tf.Te
         weights: ``[n_items, dim]`` output vectors of the items.
         biases: ``[n_items]`` output biases, or ``None``.
         item_counts: Interactions of each item (the sampler's unigram weights).
+        negatives: Items sampled per batch (0 or ``None``: see :func:`logit_width`).
 
-    Up to ``FULL_SOFTMAX_MAX_ITEMS`` items the softmax runs over every item; above, over
-    ``SAMPLED_CANDIDATES`` items drawn by popularity, with the log-q correction.
+    The softmax runs over every item, or over ``negatives`` items drawn by popularity (shared
+    by the batch, with the log-q correction and accidental hits of the target removed).
     """
     n_items = int(weights.shape[0])
     hidden = tf.cast(hidden, tf.float32)
     biases = tf.zeros(n_items) if biases is None else tf.cast(biases, tf.float32)
-    if n_items <= FULL_SOFTMAX_MAX_ITEMS:
+    width = logit_width(n_items, negatives)
+    if width >= n_items:
         return sparse_softmax_loss(tf.matmul(hidden, weights, transpose_b=True) + biases,
                                    targets)
     labels = tf.cast(tf.expand_dims(targets, -1), tf.int64)
     sampled = tf.random.fixed_unigram_candidate_sampler(
-        true_classes=labels, num_true=1, num_sampled=SAMPLED_CANDIDATES, unique=True,
+        true_classes=labels, num_true=1, num_sampled=width, unique=True,
         range_max=n_items, unigrams=(item_counts + 1).tolist())
     return tf.reduce_mean(tf.nn.sampled_softmax_loss(
         weights=weights, biases=biases, labels=labels, inputs=hidden,
-        num_sampled=SAMPLED_CANDIDATES, num_classes=n_items, sampled_values=sampled))
+        num_sampled=width, num_classes=n_items, sampled_values=sampled))
 
 
 class NextItemModel(KerasRecommender):
@@ -123,12 +154,17 @@ class NextItemModel(KerasRecommender):
         return self.item_embedding(items) * self.present(items)
 
     @property
+    def negatives(self) -> int:
+        """Items sampled per batch for the softmax (0: the full softmax where it fits)."""
+        return int(self.params.get("negatives") or 0)
+
+    @property
     def xla_compatible(self) -> bool:  # type: ignore[override]
         """The candidate sampler of sampled softmax has no XLA kernel."""
-        return self.data.n_items <= FULL_SOFTMAX_MAX_ITEMS
+        return logit_width(self.data.n_items, self.negatives) >= self.data.n_items
 
     def cells_per_example(self) -> int:
-        return self.length * logit_width(self.data.n_items)
+        return self.length * logit_width(self.data.n_items, self.negatives)
 
     def examples(self) -> tuple[np.ndarray, ...]:
         return history_windows(self.data, self.length + 1, self.length, min_items=2)
@@ -148,7 +184,7 @@ class NextItemModel(KerasRecommender):
     def item_loss(self, hidden: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Softmax cross-entropy of ``targets`` (0-based items) given hidden vectors (float32)."""
         return catalogue_softmax_loss(hidden, targets, self.item_vectors(), None,
-                                      self.data.item_counts)
+                                      self.data.item_counts, self.negatives)
 
     def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:
         """The window the next item is predicted from (the most recent items)."""

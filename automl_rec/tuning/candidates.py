@@ -1,5 +1,6 @@
 """Every candidate of a run, evaluated the same way: baselines, then the families' search, then
-one test score for each family's best configuration (refit on train + validation)."""
+one test score for the best configuration of each family the search did not screen out
+(brought to train + validation)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from automl_rec.spaces import SearchSpace
 from automl_rec.tuning.backends import make_backend
 from automl_rec.tuning.baselines import run_baseline
 from automl_rec.tuning.budget import Budget
-from automl_rec.tuning.search import SearchObserver, fingerprint, prepare_families, run_search
-from automl_rec.tuning.trial import TrialSettings, train_for
+from automl_rec.tuning.search import (SCREENED_OUT, SearchObserver, fingerprint,
+                                      prepare_families, run_search)
+from automl_rec.tuning.trial import TrialSettings, refresh, train_for
 
 
 @dataclass
@@ -64,8 +66,9 @@ def evaluate_candidates(
                                max_epochs=settings.max_epochs,
                                fingerprint=fingerprint(split, settings, config.seed),
                                heartbeat=config.heartbeat, max_trials=config.budget.max_trials)
-        trials = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
-                            observer=observer, record=config.record)
+        outcome = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
+                             observer=observer, record=config.record)
+        trials = outcome.results
         searched = {t.family for t in trials}
         results += [CandidateResult(family, "-", {}, SKIPPED,
                                     "the budget ran out before its first trial")
@@ -74,18 +77,35 @@ def evaluate_candidates(
             complete = [t for t in trials if t.family == family and t.status == COMPLETE]
             if complete:
                 best = max(complete, key=lambda t: t.valid_score(settings.metric, settings.k))
-                score_on_test(best, split, settings, config.seed)
+                if family in outcome.screened_out:
+                    # Not promoted: its validation score ranks it; no time goes to its refit.
+                    best.reason = best.reason or SCREENED_OUT
+                    best.weights = None
+                else:
+                    score_on_test(best, split, settings, config.seed)
         results += trials
     return results
 
 
 def score_on_test(result: CandidateResult, split: Split, settings: TrialSettings,
                   seed: int) -> None:
-    """Refit a trial's configuration on train + validation for its best epoch count and score
-    the test split (fills ``result.test`` and ``result.test_result``)."""
+    """The model of a trial's configuration on train + validation, scored on the test split
+    (fills ``result.test`` and ``result.test_result``).
+
+    Where this process holds the trial's trained weights, they are refreshed on train +
+    validation (:func:`~automl_rec.tuning.trial.refresh`) and kept in ``result.weights`` for
+    the final refresh on all the data, so that the exported model is made the way the scored one
+    was; else the configuration is trained again on train + validation for its best epoch count.
+    """
     started = time.perf_counter()
-    model = train_for(result.family, result.params, split, "train_valid", result.epochs or 1,
-                      seed + (result.number or 0))
+    number_seed = seed + (result.number or 0)
+    if result.weights is not None:
+        model = refresh(result.family, result.params, result.weights, split, "train_valid",
+                        number_seed)
+        result.weights = model.get_weights()
+    else:
+        model = train_for(result.family, result.params, split, "train_valid",
+                          result.epochs or 1, number_seed)
     evaluation = evaluate_holdout(model.score, split.holdout("test"),
                                   exclude_seen=split.exclude_seen, k=settings.k)
     result.test = evaluation.metrics()

@@ -128,7 +128,7 @@ def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *
                            heartbeat=config.heartbeat, max_trials=config.budget.max_trials)
     observer = LineObserver(f"{settings.metric}@{settings.k}") if verbose else None
     return run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
-                      observer=observer, worker=True)
+                      observer=observer, worker=True).results
 
 
 @dataclass(frozen=True)

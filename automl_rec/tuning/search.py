@@ -1,21 +1,30 @@
 """The search loop: budgets, the order in which families get trials, and resuming.
 
-Budget across families: the baselines run first; then every applicable family gets its default
-trial (while families wait for it, a trial may use only an equal share of the time left, shared
-among the processes running trials); after that each new trial goes to the family with the
-highest *optimistic score*,
-``best validation score x (1 + 1 / trials so far)``. A family that is ahead therefore keeps
-getting trials, and one behind gets its next trial once the leader's bonus has shrunk enough (a
-family at half the leader's score gets its second trial when the leader has had many); a family
-whose trials all failed gets no more. The search stops when
-``max_trials`` trials exist (those of earlier runs of the same study, and of every process
-sharing it, count) or when the time budget, less the time reserved for the final refits, would
-be exceeded. A trial running when the time runs out stops after its current epoch and keeps its
-best epoch.
+Budget across families (with a time budget): the baselines run first; then every applicable
+family gets its default trial on a cheap *screening rung* that spends at most
+``SCREENING_SHARE`` of the time left (each family an equal share; processes running trials
+beside this one take theirs at the same time). A screening trial still improving when its share
+is spent is paused, its model kept in memory. Then the families are halved: the better half by
+validation score (at least one) is promoted, the paused trials of those go on from where they
+stopped, and every later trial goes to a promoted family, the one with the highest *optimistic
+score* ``best validation score x (1 + 1 / trials so far)`` (a family ahead keeps getting trials;
+one behind gets its next when the leader's bonus has shrunk enough). The other families' paused
+trials end there, with their screening score. A family whose trials all failed gets no more.
+Without a time budget there is no rung and no halving: families take turns by optimistic score
+until ``max_trials``.
+
+The search stops when ``max_trials`` trials exist (those of earlier runs of the same study, and
+of every process sharing it, count) or when the time left, less the time reserved for the final
+refits, would not hold two more epochs of the chosen family. A trial running when the time runs
+out stops after its current epoch and keeps its best epoch. The refits are short (see
+:func:`automl_rec.tuning.trial.refresh`): the reserve is one refresh of each family's best model,
+plus one of the winner.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -28,7 +37,7 @@ from automl_rec.models import default_space, family_module
 from automl_rec.spaces import SearchSpace
 from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
-from automl_rec.tuning.trial import TrialSettings, run_trial
+from automl_rec.tuning.trial import TrialRun, TrialSettings, refresh_epochs
 
 
 class SearchObserver(Protocol):
@@ -76,16 +85,22 @@ class FamilyState:
             return float("-inf")
         return best.valid[self.key] * (1 + 1 / len(self.results))
 
-    def typical_seconds(self) -> float:
-        seconds = [r.seconds for r in self.results if r.status == COMPLETE]
+    def epoch_seconds(self) -> float:
+        """Typical seconds of one of the family's epochs, validation scoring included."""
+        seconds = [r.seconds / len(r.curve) for r in self.results if r.curve]
         return statistics.median(seconds) if seconds else 0.0
 
     def refit_seconds(self) -> float:
-        """Rough cost of refitting the family's best configuration for its best epoch count."""
+        """Rough cost of the refits of the family's best configuration: a refresh of its trained
+        weights where this process holds them, else training again for its best epoch count."""
         best = self.best
         if best is None or not best.curve:
             return 0.0
-        return best.seconds * (best.epochs or 1) / len(best.curve)
+        per_epoch = best.epoch_seconds or best.seconds / len(best.curve)
+        if best.weights is not None:
+            # A refresh builds the model again (tracing costs about an epoch) and trains on.
+            return per_epoch * (1 + refresh_epochs(self.name))
+        return per_epoch * (best.epochs or 1)
 
 
 def prepare_families(
@@ -104,6 +119,21 @@ def prepare_families(
     return prepared, skipped
 
 
+logger = logging.getLogger("automl_rec")
+
+SCREENING_SHARE = 0.2
+SCREENED_OUT = "screened out: not promoted after the screening rung"
+
+
+@dataclass
+class SearchOutcome:
+    """What a search leaves: every trial's result, and the families the screening rung left
+    out (they get no test score and no refit)."""
+
+    results: list[CandidateResult]
+    screened_out: list[str] = field(default_factory=list)
+
+
 def run_search(
     split: Split,
     spaces: dict[str, SearchSpace],
@@ -116,7 +146,7 @@ def run_search(
     record: dict[str, Any] | None = None,
     worker: bool = False,
     poll_seconds: float = 1.0,
-) -> list[CandidateResult]:
+) -> SearchOutcome:
     """Run trials of the families until the budget is spent.
 
     Several processes may run this loop on one shared study: the leader (``worker=False``)
@@ -138,7 +168,9 @@ def run_search(
         poll_seconds: Pause between looks at the storage while other processes' trials run.
 
     Returns:
-        Every trial's result, those of earlier runs and of other processes included.
+        Every trial's result, those of earlier runs and of other processes included (each
+        family's best trial run by this process keeps its trained weights, ``weights``), and
+        the families screened out.
     """
     observer = observer or SilentObserver()
     key = f"{settings.metric}@{settings.k}"
@@ -146,85 +178,210 @@ def run_search(
               for name, space in spaces.items()}
     if not worker:
         backend.open_run(record or {})
+    search = _Search(states, split, backend, settings, budget, seed, observer, poll_seconds)
     try:
-        _search(states, split, backend, settings, budget, seed, observer, poll_seconds)
+        search.run()
     finally:
+        search.end_paused("the search ended before it was taken further")
         if not worker:
             backend.close_run()
     if not worker:
         while backend.in_flight():
             time.sleep(poll_seconds)
-    return [result for state in states.values() for result in backend.results(state.name)]
+    results = [result for state in states.values() for result in backend.results(state.name)]
+    for result in results:
+        kept = search.kept.get(result.family)
+        if kept is not None and kept.number == result.number:
+            result.weights = kept.weights
+    return SearchOutcome(results, sorted(search.screened_out))
 
 
-def _search(states: dict[str, FamilyState], split: Split, backend: SearchBackend,
-            settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
-            poll_seconds: float) -> None:
-    while True:
-        for state in states.values():
-            state.results = backend.results(state.name)
-        if backend.closed():
-            return
-        total = sum(len(s.results) for s in states.values())
-        if budget.max_trials is not None and total >= budget.max_trials:
-            return
-        family = _next_family(states)
-        if family is None:
-            return
-        reserve = _reserve(states)
-        if budget.deadline is not None:
-            expected = family.typical_seconds()
-            if time.monotonic() + expected + reserve > budget.deadline and family.results:
+class _Search:
+    """One process's part of a search (see the module docstring for the schedule)."""
+
+    def __init__(self, states: dict[str, FamilyState], split: Split, backend: SearchBackend,
+                 settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
+                 poll_seconds: float) -> None:
+        self.states, self.split, self.backend = states, split, backend
+        self.settings, self.budget, self.seed = settings, budget, seed
+        self.observer, self.poll_seconds = observer, poll_seconds
+        self.paused: dict[str, tuple[Proposal, TrialRun]] = {}
+        self.kept: dict[str, CandidateResult] = {}
+        self.promoted = budget.deadline is None  # no rung without a time budget
+        self.screened_out: set[str] = set()
+        self.rung: list[str] = []  # paused trials still to take on in the current rung
+        self.rung_share = 0.0
+        self.rung_number = 0
+        left = budget.left()
+        self.screening_end = (None if left is None
+                              else time.monotonic() + SCREENING_SHARE * max(left, 0.0))
+
+    def run(self) -> None:
+        while True:
+            for state in self.states.values():
+                state.results = self.backend.results(state.name)
+                kept = self.kept.get(state.name)
+                for result in state.results:
+                    if kept is not None and result.number == kept.number:
+                        result.weights = kept.weights
+            if self.backend.closed():
                 return
-            if time.monotonic() + reserve >= budget.deadline:
+            total = sum(len(s.results) for s in self.states.values()) + len(self.paused)
+            if self.budget.max_trials is not None and total >= self.budget.max_trials:
                 return
-        if budget.max_trials is not None and total + backend.in_flight() >= budget.max_trials:
-            time.sleep(poll_seconds)  # the last trials run elsewhere; one may yet be lost
-            continue
-        proposal = backend.ask(family.name)
-        if proposal is None:
-            family.exhausted = True
-            continue
-        if not backend.claim(proposal, budget.max_trials):
-            time.sleep(poll_seconds)
-            continue
-        observer.on_trial_start(proposal)
+            untried = self._untried()
+            if not untried and not self.promoted:
+                self._promote()
+            if self.paused and not untried:
+                if not self._resume():
+                    return
+                continue
+            family = untried[0] if untried else self._next_family()
+            if family is None:
+                return
+            reserve = self._reserve()
+            deadline = None if self.budget.deadline is None else self.budget.deadline - reserve
+            if deadline is not None:
+                cost = 2 * family.epoch_seconds()
+                if time.monotonic() + cost >= deadline:
+                    return
+            others = max(self.backend.in_flight() - len(self.paused), 0)
+            if self.budget.max_trials is not None and total + others >= self.budget.max_trials:
+                time.sleep(self.poll_seconds)  # the last trials run elsewhere; one may be lost
+                continue
+            proposal = self.backend.ask(family.name)
+            if proposal is None:
+                family.exhausted = True
+                continue
+            if not self.backend.claim(proposal, self.budget.max_trials):
+                time.sleep(self.poll_seconds)
+                continue
+            self.observer.on_trial_start(proposal)
+            run = TrialRun(family.name, proposal.params, self.split, self.settings,
+                           seed=self.seed + proposal.number, number=proposal.number,
+                           max_epochs=proposal.max_epochs)
+            pause_at = None
+            if untried and self.screening_end is not None:
+                # Screening: this family's share of the rung's time (processes running trials
+                # beside this one take their shares at the same time).
+                processes = 1 + others
+                pause_at = time.monotonic() + max(self.screening_end - time.monotonic(), 0.0) \
+                    * min(processes, len(untried)) / len(untried)
+            if run.advance(deadline=deadline, pause_at=pause_at, report=self._reporter(proposal)):
+                self._finish(proposal, run)
+            else:
+                self.paused[family.name] = (proposal, run)
+                logger.info("screening: %s #%s paused after epoch %d (valid %.4f)",
+                            family.name, proposal.number, run.epoch, run.best)
 
-        def report(epoch: int, value: float, proposal: Proposal = proposal) -> bool:
-            observer.on_epoch(proposal, epoch, value)
-            return backend.report(proposal, epoch, value)
+    def _untried(self) -> list[FamilyState]:
+        return [s for s in self.states.values()
+                if not s.results and not s.exhausted and s.name not in self.paused]
 
-        deadline = None
-        if budget.deadline is not None:
-            deadline = budget.deadline - reserve
-            untried = sum(1 for s in states.values() if not s.results and not s.exhausted)
-            if untried:
-                # While some families still wait for their first trial, a trial may use only its
-                # share of the time left, so that every family gets its default trial; processes
-                # running trials beside this one take their shares at the same time.
-                processes = 1 + backend.in_flight()
-                deadline = min(deadline, time.monotonic() + (deadline - time.monotonic()) *
-                               min(processes, untried) / untried)
-        result = run_trial(family.name, proposal.params, split, settings,
-                           seed=seed + proposal.number, number=proposal.number,
-                           max_epochs=proposal.max_epochs, deadline=deadline, report=report)
-        backend.tell(proposal, result)
-        observer.on_trial_end(result)
+    def _score(self, state: FamilyState) -> float:
+        best = state.best
+        score = best.valid[state.key] if best is not None else -math.inf
+        if state.name in self.paused:
+            score = max(score, self.paused[state.name][1].best)
+        return score
 
+    def _promote(self) -> None:
+        """Halve the families after the screening rung: the better half goes on."""
+        self.promoted = True
+        ranked = sorted((s for s in self.states.values() if self._score(s) > -math.inf),
+                        key=self._score, reverse=True)
+        keep = max(1, math.ceil(len(ranked) / 2))
+        logger.info("after the screening rung: promoted %s; screened out %s",
+                    [s.name for s in ranked[:keep]], [s.name for s in ranked[keep:]])
+        for state in ranked[keep:]:
+            state.exhausted = True
+            self.screened_out.add(state.name)
+            if state.name in self.paused:
+                proposal, run = self.paused.pop(state.name)
+                self._finish(proposal, run, SCREENED_OUT)
 
-def _next_family(states: dict[str, FamilyState]) -> FamilyState | None:
-    open_states = [s for s in states.values() if not s.exhausted]
-    untried = [s for s in open_states if not s.results]
-    if untried:
-        return untried[0]
-    scored = [s for s in open_states if s.best is not None]
-    return max(scored, key=FamilyState.optimistic_score, default=None)
+    def _resume(self) -> bool:
+        """Take the next paused trial on; False when no time is left for it.
 
+        The paused trials go on by successive halving: each rung gives every one of them an
+        equal part of the rung's time, then the better half (at least one) goes on to the next
+        rung; every rung has an equal part of the time left, and the last trial standing trains
+        until it stops or the time runs out.
+        """
+        assert self.budget.deadline is not None  # trials pause only with a time budget
+        deadline = self.budget.deadline - self._reserve()
+        now = time.monotonic()
+        if not self.rung:
+            self._halve()
+            self.rung = sorted(self.paused, key=lambda n: -self._score(self.states[n]))
+            rungs = 1 + math.ceil(math.log2(len(self.rung))) if len(self.rung) > 1 else 1
+            self.rung_share = max(deadline - now, 0.0) / rungs / len(self.rung)
+        name = self.rung.pop(0)
+        proposal, run = self.paused[name]
+        if now + 2 * run.epoch_cost >= deadline:
+            logger.info("no time left to take %s #%s on", name, proposal.number)
+            return False
+        del self.paused[name]
+        last = not self.rung and not self.paused
+        logger.info("taking %s #%s on from epoch %d%s", name, proposal.number, run.epoch,
+                    "" if last else f", for {self.rung_share:.0f} s")
+        if run.advance(deadline=deadline, pause_at=None if last else now + self.rung_share,
+                       report=self._reporter(proposal)):
+            self._finish(proposal, run)
+        else:
+            self.paused[name] = (proposal, run)
+        return True
 
-def _reserve(states: dict[str, FamilyState]) -> float:
-    """Time kept for after the search: each family's test refit, plus the winner's final refit."""
-    refits = [s.refit_seconds() for s in states.values()]
-    return sum(refits) + max(refits, default=0.0)
+    def _halve(self) -> None:
+        """After a rung of paused trials, end the worse half of them (not the first rung's
+        families: the screening halving has dealt with those)."""
+        if self.rung_number:
+            ranked = sorted(self.paused, key=lambda n: -self._score(self.states[n]))
+            for name in ranked[max(1, math.ceil(len(ranked) / 2)):]:
+                proposal, run = self.paused.pop(name)
+                self._finish(proposal, run, f"not promoted after rung {self.rung_number} of "
+                                            "the halving")
+        self.rung_number += 1
+
+    def _reporter(self, proposal: Proposal) -> Any:
+        def report(epoch: int, value: float) -> bool:
+            self.observer.on_epoch(proposal, epoch, value)
+            return self.backend.report(proposal, epoch, value)
+
+        return report
+
+    def _finish(self, proposal: Proposal, run: TrialRun, reason: str | None = None) -> None:
+        result = run.end(reason)
+        self.backend.tell(proposal, result)
+        self.observer.on_trial_end(result)
+        state = self.states[proposal.family]
+        kept = self.kept.get(state.name)
+        key = state.key
+        if result.weights is not None and (
+                kept is None or result.valid.get(key, -math.inf) > kept.valid.get(key, -math.inf)):
+            self.kept[state.name] = result  # only each family's best keeps its weights
+        else:
+            result.weights = None
+
+    def end_paused(self, reason: str) -> None:
+        for name in list(self.paused):
+            proposal, run = self.paused.pop(name)
+            self._finish(proposal, run, reason)
+
+    def _next_family(self) -> FamilyState | None:
+        open_states = [s for s in self.states.values()
+                       if not s.exhausted and s.name not in self.paused]
+        scored = [s for s in open_states if s.best is not None]
+        return max(scored, key=FamilyState.optimistic_score, default=None)
+
+    def _reserve(self) -> float:
+        """Time kept for after the search: the test refit of each family not screened out, plus
+        the winner's final refit (a paused trial counts as its family's best)."""
+        refits = [s.refit_seconds() for s in self.states.values()
+                  if s.name not in self.screened_out]
+        refits += [run.refresh_cost(refresh_epochs(name))
+                   for name, (_, run) in self.paused.items()]
+        return sum(refits) + max(refits, default=0.0)
 
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:

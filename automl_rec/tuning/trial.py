@@ -11,6 +11,7 @@ This module knows nothing of the tuner that chose the values.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,8 +47,155 @@ class TrialSettings:
     patience: int = 5
 
 
-class _Stopped(Exception):
-    """Internal: the trial ended early (pruned or out of time)."""
+# Epochs a trial trains in a rung of the search before it may be paused.
+MIN_RUNG_EPOCHS = 2
+
+
+class TrialRun:
+    """One trial, trained in one span or in several: a cheap rung first, then, if the search
+    promotes it, on from where it stopped (the model stays in memory in between).
+
+    Args:
+        family: Family name.
+        params: Active hyperparameter values.
+        split: The protocol's split.
+        settings: Objective, epochs and patience.
+        seed: Seed of this trial.
+        number: Trial number, for the record.
+        max_epochs: Overrides ``settings.max_epochs`` (e.g. Hyperband's epoch budget).
+    """
+
+    def __init__(self, family: str, params: dict[str, Any], split: Split,
+                 settings: TrialSettings, *, seed: int, number: int | None = None,
+                 max_epochs: int | None = None) -> None:
+        self.result = CandidateResult(family, str(params.get("design", family)), dict(params),
+                                      number=number)
+        self.split, self.settings, self.seed = split, settings, seed
+        self.module = family_module(family)
+        self.scale = int(getattr(self.module, "EPOCH_SCALE", 1))
+        self.last_epoch = (max_epochs or settings.max_epochs) * self.scale
+        self.patience = settings.patience * self.scale
+        self.model: Any = None
+        self.valid: Any = None
+        self.epoch = 0
+        self.training: list[float] = []
+        self.durations: list[float] = []
+        self.seconds = 0.0
+        self.best_value = -math.inf
+        self.best_weights: list[Any] | None = None
+        self.finished = False
+
+    @property
+    def best(self) -> float:
+        """Best validation objective so far (``-inf`` before the first epoch)."""
+        return self.best_value
+
+    @property
+    def epoch_cost(self) -> float:
+        """Typical seconds of one epoch with its validation scoring (0 before the first)."""
+        return statistics.median(self.durations) if self.durations else 0.0
+
+    def refresh_cost(self, epochs: int) -> float:
+        """Rough seconds of a refresh of this trial for ``epochs`` epochs: a new model pays for
+        tracing as the first epoch did, then trains on."""
+        if not self.durations:
+            return 0.0
+        return self.durations[0] + (epochs - 1) * self.epoch_cost
+
+    def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
+                report: EpochReport | None = None) -> bool:
+        """Train on until the trial ends, or until ``pause_at``.
+
+        Args:
+            deadline: ``time.monotonic()`` value by which the trial (the search's time for it,
+                refits reserved) must end; no epoch starts that would end after it.
+            pause_at: ``time.monotonic()`` value at which the trial is suspended, not ended,
+                when its next epoch would not end before it (a cheap rung). It trains at least
+                ``MIN_RUNG_EPOCHS`` epochs of this span first (the first epoch of a model pays
+                for tracing), unless that takes twice the span; an epoch that reaches twice the
+                span ends there (a part of an epoch).
+            report: Receives each epoch's objective; returning True prunes the trial.
+
+        Returns:
+            Whether the trial has ended (early stopped, pruned, out of epochs or time, failed).
+        """
+        started = time.perf_counter()
+        result, key = self.result, f"{self.settings.metric}@{self.settings.k}"
+        first_epoch, limit = self.epoch, None
+        if pause_at is not None:
+            limit = pause_at + max(pause_at - time.monotonic(), 0.0)
+        try:
+            if self.model is None:
+                from automl_rec.models.keras_base import seed_everything
+
+                seed_everything(self.seed)
+                self.model = self.module.build(result.params, self.split.stage("train"),
+                                               self.seed)
+                result.n_params = self.model.count_params()
+                self.valid = sample_holdout(self.split.holdout("valid"), seed=self.split.seed)
+            while not self.finished:
+                self.epoch += 1
+                epoch, epoch_started = self.epoch, time.perf_counter()
+                loss = self.model.fit_epoch(until=limit)
+                self.training.append(time.perf_counter() - epoch_started)
+                result.epoch_seconds = statistics.median(self.training)
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"the training loss became {loss} at epoch {epoch}")
+                metrics = evaluate_holdout(self.model.score, self.valid,
+                                           exclude_seen=self.split.exclude_seen,
+                                           k=self.settings.k).metrics()
+                value = metrics[key]
+                result.curve.append(value)
+                if value > self.best_value:
+                    self.best_value, self.best_weights = value, self.model.get_weights()
+                    result.valid, result.epochs = metrics, epoch
+                elif epoch - (result.epochs or 0) >= self.patience:
+                    self.finished = True
+                    break
+                if epoch >= self.last_epoch:
+                    self.finished = True
+                    break
+                # Scaled families report once per ``scale`` epochs, in their own units.
+                if report is not None and epoch % self.scale == 0 and report(
+                        epoch // self.scale, value):
+                    result.status = PRUNED
+                    result.reason = f"pruned by the tuner after epoch {epoch}"
+                    self.finished = True
+                    break
+                self.durations.append(time.perf_counter() - epoch_started)
+                epoch_time = self.epoch_cost
+                if deadline is not None and time.monotonic() + epoch_time >= deadline:
+                    result.reason = f"stopped by the time budget after epoch {epoch}"
+                    self.finished = True
+                    break
+                if limit is not None:
+                    now, done = time.monotonic(), epoch - first_epoch
+                    if now + epoch_time >= limit or (done >= MIN_RUNG_EPOCHS
+                                                     and now + epoch_time >= pause_at):
+                        break
+        except (MemoryError, _out_of_memory_error()) as error:
+            result.status, result.reason = FAILED, f"out of memory: {_first_line(error)}"
+            self.finished = True
+        except Exception as error:  # a failing trial must not stop the search
+            result.status, result.reason = FAILED, f"{type(error).__name__}: {_first_line(error)}"
+            self.finished = True
+        self.seconds += time.perf_counter() - started
+        result.seconds = self.seconds
+        return self.finished
+
+    def end(self, reason: str | None = None) -> CandidateResult:
+        """End the trial (with ``reason`` when it was suspended and is not taken further), free
+        its model and return its result; ``result.weights`` holds the best epoch's weights."""
+        result = self.result
+        if reason and not self.finished:
+            result.reason = reason
+        self.finished = True
+        self.model = None
+        _free_memory()
+        if result.status == COMPLETE and not result.valid:
+            result.status, result.reason = FAILED, result.reason or "no epoch completed"
+        result.weights = self.best_weights if result.status == COMPLETE else None
+        return result
 
 
 def run_trial(
@@ -72,71 +220,42 @@ def run_trial(
         seed: Seed of this trial.
         number: Trial number, for the record.
         max_epochs: Overrides ``settings.max_epochs`` (e.g. Hyperband's epoch budget).
-        deadline: ``time.monotonic()`` value by which the trial and the refits of its
-            configuration should be done; no epoch starts that would leave too little time.
+        deadline: ``time.monotonic()`` value by which the trial must be done; no epoch starts
+            that would end after it.
         report: Receives each epoch's objective; returning True prunes the trial.
 
     Returns:
         The result: status, reason, best validation metrics, best epoch, curve, seconds,
-        parameter count.
+        parameter count, and the best epoch's weights (``weights``, in memory only).
     """
-    started = time.perf_counter()
-    result = CandidateResult(family, str(params.get("design", family)), dict(params),
-                             number=number)
-    key = f"{settings.metric}@{settings.k}"
-    module = family_module(family)
-    model = None
-    try:
-        from automl_rec.models.keras_base import seed_everything
+    run = TrialRun(family, params, split, settings, seed=seed, number=number,
+                   max_epochs=max_epochs)
+    run.advance(deadline=deadline, report=report)
+    return run.end()
 
-        seed_everything(seed)
-        model = module.build(params, split.stage("train"), seed)
-        result.n_params = model.count_params()
-        valid = sample_holdout(split.holdout("valid"), seed=split.seed)
-        best_value, best_weights = -math.inf, None
-        scale = int(getattr(module, "EPOCH_SCALE", 1))
-        last_epoch = (max_epochs or settings.max_epochs) * scale
-        patience = settings.patience * scale
-        training = 0.0
-        for epoch in range(1, last_epoch + 1):
-            epoch_started = time.perf_counter()
-            loss = model.fit_epoch()
-            training += time.perf_counter() - epoch_started
-            result.epoch_seconds = training / epoch
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"the training loss became {loss} at epoch {epoch}")
-            metrics = evaluate_holdout(model.score, valid, exclude_seen=split.exclude_seen,
-                                       k=settings.k).metrics()
-            value = metrics[key]
-            result.curve.append(value)
-            if value > best_value:
-                best_value, best_weights = value, model.get_weights()
-                result.valid, result.epochs = metrics, epoch
-            elif epoch - (result.epochs or 0) >= patience:
-                break
-            # Scaled families report once per ``scale`` epochs, in their own units.
-            reported = report is not None and epoch % scale == 0
-            if reported and report(epoch // scale, value) and epoch < last_epoch:
-                result.status, result.reason = PRUNED, f"pruned by the tuner after epoch {epoch}"
-                break
-            # Leave time to refit this configuration twice (for the test score, and on all the
-            # data should it win), each at most as long as the training so far.
-            if deadline is not None and time.monotonic() + 2 * training >= deadline:
-                result.reason = f"stopped by the time budget after epoch {epoch}"
-                break
-        if best_weights is not None:
-            model.set_weights(best_weights)
-    except (MemoryError, _out_of_memory_error()) as error:
-        result.status, result.reason = FAILED, f"out of memory: {_first_line(error)}"
-    except Exception as error:  # a failing trial must not stop the search
-        result.status, result.reason = FAILED, f"{type(error).__name__}: {_first_line(error)}"
-    finally:
-        del model
-        _free_memory()
-    if result.status == COMPLETE and not result.valid:
-        result.status, result.reason = FAILED, result.reason or "no epoch completed"
-    result.seconds = time.perf_counter() - started
-    return result
+
+REFRESH_EPOCHS = 1
+
+
+def refresh_epochs(family: str) -> int:
+    """Epochs a trained model is taken on by when it is refreshed on a later stage (in the
+    family's epoch units)."""
+    return REFRESH_EPOCHS * int(getattr(family_module(family), "EPOCH_SCALE", 1))
+
+
+def refresh(family: str, params: dict[str, Any], weights: list[Any], split: Split,
+            stage: Stage, seed: int) -> Any:
+    """A model of ``stage`` that starts from trained ``weights`` (same vocabularies) and is
+    trained on for :func:`refresh_epochs` epochs, so that it learns the stage's newer
+    interactions; how the test model and the exported one are made from the search's trial."""
+    from automl_rec.models.keras_base import seed_everything
+
+    seed_everything(seed)
+    model = family_module(family).build(params, split.stage(stage), seed)
+    model.set_weights(weights)
+    for _ in range(refresh_epochs(family)):
+        model.fit_epoch()
+    return model
 
 
 def train_for(family: str, params: dict[str, Any], split: Split, stage: Stage, epochs: int,

@@ -66,3 +66,42 @@ def test_next_item_models_train_with_sampled_softmax_on_a_large_catalogue(
     assert np.isfinite(model.fit_epoch())
     scores = model.score(np.arange(3))
     assert scores.shape == (3, n_items) and np.isfinite(scores).all()
+
+
+def test_sampled_negatives_are_searched_with_a_default_that_follows_the_catalogue(
+        profile: Any) -> None:
+    from automl_rec.models.next_item import adapt_negatives
+
+    def negatives(n_items: int) -> Any:
+        return adapt_negatives(default_space("attention"), n_items)["negatives"]
+
+    # Only sizes below the catalogue; the full softmax by default while the saving is small.
+    assert negatives(300).choices == (0, 256) and negatives(300).default == 0
+    assert negatives(2_000).default == 0
+    # At least 1,024 negatives making the logits four times fewer: sampled by default.
+    assert negatives(12_000).default == 1_024
+    assert negatives(20_000).default == 4_096
+    # No full softmax where a dense one does not fit.
+    assert 0 not in negatives(FULL_SOFTMAX_MAX_ITEMS + 1).choices
+    for family in ("lstm", "cnn"):
+        assert "negatives" in default_space(family).names()
+
+
+@pytest.mark.parametrize("family, design", [("lstm", None), ("attention", "sasrec"),
+                                            ("attention", "bert4rec"), ("cnn", "nextitnet")])
+def test_a_chosen_number_of_negatives_trains_below_the_dense_limit(
+        family: str, design: str | None, profile: Any) -> None:
+    from automl_rec.models.keras_base import seed_everything
+
+    n_items, rng = 600, np.random.default_rng(1)
+    users = np.repeat(np.arange(20), 8)
+    data = StageData(users, rng.integers(0, n_items, len(users)), 20, n_items)
+    module = family_module(family)
+    params = default_space(family).completed(
+        {"negatives": 256, **({} if design is None else {"design": design})})
+    seed_everything(0)
+    model = module.build(params, data, 0)
+    assert model.negatives == 256 and not model.xla_compatible
+    assert model.cells_per_example() == model.length * 256
+    assert np.isfinite(model.fit_epoch())
+    assert model.score(np.arange(3)).shape == (3, n_items)

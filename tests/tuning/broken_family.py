@@ -37,7 +37,7 @@ class BrokenModel:
     def count_params(self) -> int:
         return 0
 
-    def fit_epoch(self) -> float:
+    def fit_epoch(self, until: float | None = None) -> float:
         if self.mode == "raise":
             raise RuntimeError("boom inside fit")
         return float("nan") if self.mode == "nan" else 1.0

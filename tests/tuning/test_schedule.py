@@ -1,0 +1,140 @@
+"""The search's schedule with a time budget: a screening rung for every family, then halving,
+paused trials taken on, later trials only for promoted families (trials simulated, no
+training)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from automl_rec.datasets import make_interactions
+from automl_rec.leaderboard import COMPLETE, CandidateResult
+from automl_rec.models import default_space
+from automl_rec.tuning import search as search_module
+from automl_rec.tuning.backends import make_backend
+from automl_rec.tuning.budget import Budget
+from automl_rec.tuning.search import run_search
+from automl_rec.tuning.trial import TrialSettings
+from tests.conftest import split_of
+
+SCORES = {"mlp": 0.30, "cnn": 0.10, "lstm": 0.40, "attention": 0.20}
+EPOCH = 0.02
+
+
+class FakeRun:
+    """A trial whose validation score is its family's, a little higher each epoch."""
+
+    calls: list[tuple[str, int | None, bool]] = []
+
+    def __init__(self, family: str, params: dict[str, Any], split: Any, settings: Any, *,
+                 seed: int, number: int | None = None, max_epochs: int | None = None) -> None:
+        self.family, self.number = family, number
+        self.epoch, self.seconds, self.finished = 0, 0.0, False
+        self.result = CandidateResult(family, "x", dict(params), number=number)
+
+    @property
+    def best(self) -> float:
+        return SCORES[self.family] + 0.001 * self.epoch if self.epoch else float("-inf")
+
+    @property
+    def epoch_cost(self) -> float:
+        return EPOCH
+
+    def refresh_cost(self, epochs: int) -> float:
+        return EPOCH * epochs
+
+    def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
+                report: Any = None) -> bool:
+        FakeRun.calls.append((self.family, self.number, pause_at is not None))
+        for _ in range(200 if deadline is not None else 3):
+            time.sleep(EPOCH)
+            self.epoch += 1
+            self.seconds += EPOCH
+            if pause_at is not None and time.monotonic() + EPOCH >= pause_at:
+                return False
+            if deadline is not None and time.monotonic() + EPOCH >= deadline:
+                break
+        self.finished = True
+        return True
+
+    def end(self, reason: str | None = None) -> CandidateResult:
+        result = self.result
+        result.status, result.reason = COMPLETE, reason or ""
+        result.valid, result.epochs = {"ndcg@10": self.best}, self.epoch
+        result.curve = [self.best] * self.epoch
+        result.seconds = self.seconds
+        result.weights = [self.epoch]
+        return result
+
+
+@pytest.fixture()
+def fake_runs(monkeypatch: pytest.MonkeyPatch) -> type[FakeRun]:
+    FakeRun.calls = []
+    monkeypatch.setattr(search_module, "TrialRun", FakeRun)
+    monkeypatch.setattr(search_module, "refresh_epochs", lambda family: 1)
+    return FakeRun
+
+
+def search(seconds: float | None, max_trials: int | None = None) -> list[CandidateResult]:
+    split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
+    backend = make_backend("optuna", directory=None, storage=None, study_name="s", seed=0,
+                           max_epochs=3, fingerprint={})
+    spaces = {name: default_space(name) for name in SCORES}
+    budget = Budget.starting(time.monotonic(), seconds, max_trials)
+    outcome = run_search(split, spaces, backend, TrialSettings(), budget, seed=0)
+    assert outcome.screened_out == (sorted(set(SCORES) - {'lstm', 'mlp'}) if seconds else [])
+    return outcome.results
+
+
+def test_every_family_is_screened_then_the_better_half_goes_on(fake_runs: type[FakeRun]
+                                                                ) -> None:
+    started = time.monotonic()
+    results = search(3.0)
+    used = time.monotonic() - started
+    screening = fake_runs.calls[:len(SCORES)]
+    assert {family for family, _, _ in screening} == set(SCORES)  # every family on the rung
+    assert all(paused for _, _, paused in screening)
+    screened_out = {r.family for r in results if r.reason.startswith("screened out")}
+    assert screened_out == {"cnn", "attention"}
+    later = [family for family, _, _ in fake_runs.calls[len(SCORES):]]
+    # Rung 1 of the halving takes both promoted trials on, the best first; then only the best
+    # goes on, to the end of the budget.
+    assert later[:3] == ["lstm", "mlp", "lstm"]
+    assert set(later) <= {"lstm", "mlp"}
+    reasons = {r.family: r.reason for r in results if r.number == 0}
+    assert reasons["mlp"] == "not promoted after rung 1 of the halving"
+    # The screening rung takes about a fifth of the budget, and the search uses the rest.
+    assert used >= 0.9 * 3.0
+    # Only each family's best trial keeps its weights.
+    for family in SCORES:
+        kept = [r for r in results if r.family == family and r.weights is not None]
+        assert len(kept) == 1
+        assert kept[0].valid["ndcg@10"] == max(r.valid["ndcg@10"] for r in results
+                                               if r.family == family)
+
+
+def test_without_a_time_budget_there_is_no_rung_and_no_halving(fake_runs: type[FakeRun]
+                                                               ) -> None:
+    results = search(None, max_trials=8)
+    assert len(results) == 8
+    assert not any(screening for _, _, screening in fake_runs.calls)
+    assert {r.family for r in results} == set(SCORES)
+    assert not any(r.reason.startswith("screened out") for r in results)
+
+
+def test_a_real_trial_pauses_on_its_rung_and_goes_on_where_it_stopped() -> None:
+    from automl_rec.tuning.trial import TrialRun
+
+    split = split_of(make_interactions(n_users=60, n_items=30, seed=4))
+    params = default_space("lstm").completed({})
+    run = TrialRun("lstm", params, split, TrialSettings(max_epochs=4, patience=10), seed=0,
+                   number=0)
+    # A rung with no time: the first epoch ends after one batch, and the trial pauses.
+    assert not run.advance(pause_at=time.monotonic())
+    assert run.epoch == 1 and run.model is not None and run.best > float("-inf")
+    assert run.advance()  # taken on: it trains to its last epoch, keeping its model
+    result = run.end()
+    assert run.epoch == 4 and len(result.curve) == 4 and result.status == COMPLETE
+    assert result.weights is not None and run.model is None
