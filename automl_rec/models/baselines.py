@@ -7,11 +7,10 @@ them imports Keras.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse as sp
 
 from automl_rec.data.splitting import StageData
@@ -38,13 +37,6 @@ class Baseline:
 
     def _fit(self, data: StageData) -> None:
         raise NotImplementedError
-
-    @classmethod
-    def fitted_grid(cls, data: StageData) -> Iterator[tuple[dict[str, Any], Baseline]]:
-        """Each point of the grid with its model fitted on ``data``, one at a time (a baseline
-        whose points share most of their work overrides this to share it)."""
-        for params in cls.grid:
-            yield params, cls(**params).fit(data)
 
     def score(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for each user, ``[len(users), n_items]``."""
@@ -92,18 +84,6 @@ class EASE(Baseline):
     def _fit(self, data: StageData) -> None:
         self.weights = ease_weights(data.matrix, float(self.params["l2"]))
 
-    @classmethod
-    def fitted_grid(cls, data: StageData) -> Iterator[tuple[dict[str, Any], Baseline]]:
-        """Every ``l2`` of the grid from one eigendecomposition of the Gram matrix:
-        ``(G + l2 I)^-1 = V diag(1 / (e + l2)) V^T``, so each further value costs one matrix
-        product instead of an inversion."""
-        path = EasePath(data.matrix)
-        for params in cls.grid:
-            model = cls(**params)
-            model._history = data.matrix
-            model.weights = path.weights(float(params["l2"]))
-            yield params, model
-
     def score(self, users: np.ndarray) -> np.ndarray:
         assert self._history is not None
         return np.asarray(self._history[users] @ self.weights)
@@ -122,6 +102,10 @@ BASELINES: dict[str, type[Baseline]] = {cls.name: cls for cls in (Popularity, It
 def ease_weights(matrix: sp.csr_matrix, l2: float) -> np.ndarray:
     """Closed-form EASE item-item weights ``B`` with a zero diagonal.
 
+    The inverse of the regularised Gram matrix comes from its Cholesky factor in float32 (the
+    matrix is symmetric positive definite), a few times cheaper than a general inversion in
+    float64, and as exact as the float32 weights it gives.
+
     Args:
         matrix: Binary user x item matrix.
         l2: L2 regularisation weight (lambda).
@@ -129,39 +113,20 @@ def ease_weights(matrix: sp.csr_matrix, l2: float) -> np.ndarray:
     Returns:
         Dense ``[n_items, n_items]`` float32 weights.
     """
-    gram = (matrix.T @ matrix).toarray().astype(np.float64)
+    gram = (matrix.T @ matrix).toarray().astype(np.float32)
     gram[np.diag_indices_from(gram)] += l2
-    inverse = np.linalg.inv(gram)
+    factor, info = scipy.linalg.lapack.spotrf(gram, lower=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the regularised Gram matrix is not positive definite "
+                                    f"(l2={l2})")
+    upper, info = scipy.linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the regularised Gram matrix is singular (l2={l2})")
+    inverse = np.triu(upper)
+    inverse += np.triu(upper, 1).T
     weights = inverse / -np.diag(inverse)
     weights[np.diag_indices_from(weights)] = 0.0
-    return weights.astype(np.float32)
-
-
-class EasePath:
-    """EASE weights for any L2 weight from one eigendecomposition of the Gram matrix.
-
-    Args:
-        matrix: Binary user x item matrix.
-    """
-
-    def __init__(self, matrix: sp.csr_matrix) -> None:
-        gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        # The divide-and-conquer driver is the fastest for all eigenvectors of a dense matrix.
-        eigenvalues, vectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False,
-                                                 driver="evd")
-        self.eigenvalues = np.maximum(eigenvalues, 0.0)  # the Gram matrix is semi-definite
-        self.vectors = vectors.astype(np.float32)
-        self._squares = vectors ** 2
-
-    def weights(self, l2: float) -> np.ndarray:
-        """Dense ``[n_items, n_items]`` float32 weights ``B`` for ``l2``, zero diagonal (what
-        :func:`ease_weights` computes by inversion)."""
-        shrink = 1.0 / (self.eigenvalues + l2)
-        inverse = (self.vectors * shrink.astype(np.float32)) @ self.vectors.T
-        diagonal = self._squares @ shrink  # the inverse's diagonal, in float64
-        weights = inverse / -diagonal.astype(np.float32)
-        weights[np.diag_indices_from(weights)] = 0.0
-        return weights
+    return weights
 
 
 def cosine_neighbours(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:

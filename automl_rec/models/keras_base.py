@@ -186,9 +186,11 @@ class KerasRecommender:
 
     @property
     def batch_size(self) -> int:
-        """Training batch size: the chosen one, scaled up on a GPU while the batch's largest
-        tensor stays within ``MAX_LOGIT_CELLS``."""
+        """Training batch size: the chosen one (halved while the batch's largest tensor would
+        exceed ``MAX_LOGIT_CELLS``), scaled up on a GPU while that tensor stays within it."""
         chosen, scale = int(self.params["batch_size"]), current_device().batch_scale
+        while chosen > 1 and chosen * self.cells_per_example() > MAX_LOGIT_CELLS:
+            chosen //= 2
         while scale > 1 and chosen * scale * self.cells_per_example() > MAX_LOGIT_CELLS:
             scale //= 2
         return chosen * max(scale, 1)

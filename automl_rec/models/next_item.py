@@ -44,14 +44,16 @@ def needs_order(profile: DataProfile) -> str | None:
 def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     """Window length (``max_length``) up to the 95th percentile of history length, the numbers
     of sampled negatives smaller than the catalogue, and the batch sizes whose logits fit in
-    memory for the longest window."""
+    memory for the shortest window."""
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("max_length", high=longest)
     widest = profile.n_items
     if "negatives" in space.names():
         space = adapt_negatives(space, profile.n_items)
         widest = max(logit_width(profile.n_items, n) for n in space["negatives"].choices)
-    cells = int(space["max_length"].high) * widest
+    # Batch sizes that fit with the shortest window stay; a model whose window makes its batch
+    # too large trains on a smaller one (``KerasRecommender.batch_size``).
+    cells = int(space["max_length"].low) * widest
     sizes = fitting_batch_sizes(space["batch_size"].choices, cells)
     return space.narrowed("batch_size", choices=sizes)
 

@@ -37,7 +37,8 @@ def run_baseline(
         return CandidateResult(FAMILY, baseline.name, {}, SKIPPED, reason)
     valid = sample_holdout(split.holdout("valid"), seed=split.seed)
     best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
-    for params, model in baseline.fitted_grid(split.stage("train")):
+    for params in baseline.grid:
+        model = baseline(**params).fit(split.stage("train"))
         metrics = evaluate_holdout(model.score, valid, exclude_seen=split.exclude_seen,
                                    k=k).metrics()
         if metrics[f"{metric}@{k}"] > best_value:

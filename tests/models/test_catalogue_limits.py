@@ -105,3 +105,22 @@ def test_a_chosen_number_of_negatives_trains_below_the_dense_limit(
     assert model.cells_per_example() == model.length * 256
     assert np.isfinite(model.fit_epoch())
     assert model.score(np.arange(3)).shape == (3, n_items)
+
+
+def test_a_long_window_shrinks_the_batch_at_build_not_every_batch_choice(profile: Any) -> None:
+    from automl_rec.models.keras_base import MAX_LOGIT_CELLS
+
+    module = family_module("attention")
+    n_items = 20_000
+    space = module.adapt_space(default_space("attention"),
+                               replace(profile, n_items=n_items,
+                                       history_length={**profile.history_length, "p95": 200}))
+    # The default batch is kept for the default (sampled) softmax and window...
+    assert space["batch_size"].default == 128
+    users = np.repeat(np.arange(4), 3)
+    data = StageData(users, np.arange(len(users)) % n_items, 4, n_items)
+    params = space.completed({"max_length": 200, "negatives": 0, "batch_size": 256})
+    model = module.build(params, data, 0)
+    # ... and a model whose window and full softmax would exceed the bound trains smaller.
+    assert model.batch_size * model.cells_per_example() <= MAX_LOGIT_CELLS
+    assert model.batch_size < 256
