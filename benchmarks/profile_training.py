@@ -405,9 +405,16 @@ def profile_baselines(split: Any) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- one data set
 
 
+def cpu_seconds() -> float:
+    """CPU seconds this process has used (user + system, all its threads)."""
+    usage = os.times()
+    return usage.user + usage.system
+
+
 def measure(name: str, source: Path | Any, families: list[str], designs_mode: str, epochs: int,
             max_steps: int, peak: float, console: Console) -> dict[str, Any]:
     started = time.perf_counter()
+    cpu_started, load_before = cpu_seconds(), os.getloadavg()[0]
     prepared = prepare(source, {}, positive=None, exclude_seen=None, seed=0)
     prepare_seconds = time.perf_counter() - started
     profile, split = prepared.training_profile, prepared.split
@@ -464,6 +471,14 @@ def measure(name: str, source: Path | Any, families: list[str], designs_mode: st
         record["baselines"] = profile_baselines(split)
         console.print(" done")
     record["seconds"] = time.perf_counter() - started
+    # Other work on the machine skews every figure: the load beyond this process's own CPU use
+    # says how much there was.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    record["cpu_share"] = (cpu_seconds() - cpu_started) / record["seconds"] / (cores or 1)
+    record["load_average"] = [load_before, os.getloadavg()[0]]
+    console.print(f"  {name}: {record['seconds']:.0f} s; this process used "
+                  f"{100 * record['cpu_share']:.0f}% of {cores} cores; 1-minute load average "
+                  f"{load_before:.2f} before, {record['load_average'][1]:.2f} after")
     return record
 
 
@@ -549,6 +564,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (later epochs are the steady state)")
+    if 0 < args.synthetic_rows < 3 * SYNTHETIC_USERS:
+        parser.error(f"--synthetic-rows must be 0 or at least {3 * SYNTHETIC_USERS:,} (every one "
+                     f"of the {SYNTHETIC_USERS:,} users has at least 3 interactions)")
     families = resolve_families(args.families)
     unknown = [f for f in families if f != BASELINES and f not in FAMILIES]
     if unknown:
