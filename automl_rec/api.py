@@ -715,8 +715,8 @@ def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.Data
 
 def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:
     """The winner on every interaction (train + validation + test): a baseline fitted again; a
-    trained model refreshed from the weights of its test model when this process holds them,
-    else trained again for its best epoch count."""
+    trained model's trial weights refreshed on all of it, as its test model was on train +
+    validation, when this process holds them; else trained again for its best epoch count."""
     if best.family == BASELINES:
         return BASELINE_MODELS[best.model](**best.params).fit(split.stage("all"))
     if best.weights is not None:
@@ -732,9 +732,10 @@ def _refit_description(best: CandidateResult) -> dict[str, Any]:
         return {"how": "fit", "stages": ["train_valid", "all"]}
     if best.weights is not None:
         return {"how": "refresh", "epochs": refresh_epochs(best.family),
-                "stages": ["train", "train_valid", "all"],
-                "note": "the trial's best weights, trained on for the given epochs on train + "
-                        "validation (the test model), then on all the data (the exported one)"}
+                "stages": ["train_valid", "all"],
+                "note": "the trial's best weights (trained on train), trained on for the given "
+                        "epochs on train + validation (the test model) and, the same way, on "
+                        "all the data (the exported model)"}
     return {"how": "retrain", "epochs": best.epochs, "stages": ["train_valid", "all"]}
 
 

@@ -113,18 +113,9 @@ def matmul_throughput(n: int = MATMUL_SIZE, repeats: int = 10) -> float:
 def epoch_dataset(model: Any, rng: np.random.Generator) -> tuple[Any, int, float]:
     """The pipeline ``fit_epoch`` builds for one epoch (fresh examples, shuffled with ``rng``),
     the number of examples, and the seconds spent drawing the examples and building it."""
-    import tensorflow as tf
-
     started = time.perf_counter()
-    arrays = model.examples()
-    order = rng.permutation(len(arrays[0]))
-    dataset = (tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays))
-               .batch(model.batch_size)
-               .enumerate(start=model.steps)
-               .map(lambda number, batch: model._inputs(number, *batch),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-               .prefetch(tf.data.AUTOTUNE))
-    return dataset, len(order), time.perf_counter() - started
+    dataset, examples = model.epoch_dataset(rng)
+    return dataset, examples, time.perf_counter() - started
 
 
 def train_epoch(model: Any, max_steps: int) -> tuple[float, float, float, int]:

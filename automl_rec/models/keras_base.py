@@ -216,20 +216,26 @@ class KerasRecommender:
             [(g, v) for g, v in zip(gradients, variables) if g is not None])
         return loss
 
-    def fit_epoch(self, until: float | None = None) -> float:
-        """Train one epoch on freshly drawn, shuffled examples; return the mean batch loss.
-
-        With ``until`` (a ``time.monotonic()`` value) the epoch ends early once that time has
-        passed, after at least one batch: a part of an epoch, on a random sample of its
-        examples (a cheap rung of the search)."""
+    def epoch_dataset(self, rng: np.random.Generator) -> tuple[tf.data.Dataset, int]:
+        """One epoch's training pipeline (freshly drawn examples shuffled with ``rng``, batched,
+        ``batch_inputs`` mapped, prefetched) and its number of examples."""
         arrays = self.examples()
-        order = self.rng.permutation(len(arrays[0]))
+        order = rng.permutation(len(arrays[0]))
         dataset = (tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays))
                    .batch(self.batch_size)
                    .enumerate(start=self.steps)
                    .map(lambda number, batch: self._inputs(number, *batch),
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                    .prefetch(tf.data.AUTOTUNE))
+        return dataset, len(order)
+
+    def fit_epoch(self, until: float | None = None) -> float:
+        """Train one epoch on freshly drawn, shuffled examples; return the mean batch loss.
+
+        With ``until`` (a ``time.monotonic()`` value) the epoch ends early once that time has
+        passed, after at least one batch: a part of an epoch, on a random sample of its
+        examples (a cheap rung of the search)."""
+        dataset, _ = self.epoch_dataset(self.rng)
         losses = []
         for batch in dataset:
             losses.append(self._run_step(batch))

@@ -93,16 +93,15 @@ def score_on_test(result: CandidateResult, split: Split, settings: TrialSettings
     (fills ``result.test`` and ``result.test_result``).
 
     Where this process holds the trial's trained weights, they are refreshed on train +
-    validation (:func:`~automl_rec.tuning.trial.refresh`) and kept in ``result.weights`` for
-    the final refresh on all the data, so that the exported model is made the way the scored one
-    was; else the configuration is trained again on train + validation for its best epoch count.
+    validation (:func:`~automl_rec.tuning.trial.refresh`); the exported model is the same
+    weights refreshed the same way on all the data, so that both are trained alike. Else the
+    configuration is trained again on train + validation for its best epoch count.
     """
     started = time.perf_counter()
     number_seed = seed + (result.number or 0)
     if result.weights is not None:
         model = refresh(result.family, result.params, result.weights, split, "train_valid",
                         number_seed)
-        result.weights = model.get_weights()
     else:
         model = train_for(result.family, result.params, split, "train_valid",
                           result.epochs or 1, number_seed)

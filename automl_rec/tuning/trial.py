@@ -210,19 +210,9 @@ def run_trial(
     deadline: float | None = None,
     report: EpochReport | None = None,
 ) -> CandidateResult:
-    """Train one configuration of a family on the training split and score it on validation.
-
-    Args:
-        family: Family name.
-        params: Active hyperparameter values.
-        split: The protocol's split.
-        settings: Objective, epochs and patience.
-        seed: Seed of this trial.
-        number: Trial number, for the record.
-        max_epochs: Overrides ``settings.max_epochs`` (e.g. Hyperband's epoch budget).
-        deadline: ``time.monotonic()`` value by which the trial must be done; no epoch starts
-            that would end after it.
-        report: Receives each epoch's objective; returning True prunes the trial.
+    """Train one configuration of a family on the training split and score it on validation,
+    in one span (:class:`TrialRun`'s arguments, and :meth:`TrialRun.advance`'s ``deadline`` and
+    ``report``).
 
     Returns:
         The result: status, reason, best validation metrics, best epoch, curve, seconds,
