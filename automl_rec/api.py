@@ -37,7 +37,7 @@ from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
 from automl_rec.tuning.distributed import plan_local_workers
 from automl_rec.tuning.search import SearchObserver
-from automl_rec.tuning.trial import TrialSettings, refresh, refresh_epochs, train_for
+from automl_rec.tuning.trial import TrialSettings, model_on_stage, refresh_epochs
 
 DEFAULT_TRIALS_PER_FAMILY = 3
 
@@ -714,16 +714,11 @@ def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.Data
 
 
 def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:
-    """The winner on every interaction (train + validation + test): a baseline fitted again; a
-    trained model's trial weights refreshed on all of it, as its test model was on train +
-    validation, when this process holds them; else trained again for its best epoch count."""
+    """The winner on every interaction (train + validation + test): a baseline fitted again, a
+    trained model made as its test model was (:func:`model_on_stage`)."""
     if best.family == BASELINES:
         return BASELINE_MODELS[best.model](**best.params).fit(split.stage("all"))
-    if best.weights is not None:
-        return refresh(best.family, best.params, best.weights, split, "all",
-                       seed + (best.number or 0))
-    return train_for(best.family, best.params, split, "all", best.epochs or 1,
-                     seed + (best.number or 0))
+    return model_on_stage(best, split, "all", seed)
 
 
 def _refit_description(best: CandidateResult) -> dict[str, Any]:

@@ -154,7 +154,7 @@ class SearchSpace:
             if param.kind == "int":
                 new_low, new_high, default = int(new_low), int(new_high), int(default)
             new = replace(param, low=new_low, high=new_high, default=default)
-        return replace(self, params=tuple(new if p.name == name else p for p in self.params))
+        return self._with_param(new)
 
     def with_default(self, name: str, default: Any) -> SearchSpace:
         """A copy whose parameter ``name`` defaults to ``default`` (one of its values)."""
@@ -164,8 +164,11 @@ class SearchSpace:
                 raise ValueError(f"{default!r} is not a choice of {name}")
         elif not param.low <= default <= param.high:  # type: ignore[operator]
             raise ValueError(f"{default!r} is outside the range of {name}")
-        new = replace(param, default=default)
-        return replace(self, params=tuple(new if p.name == name else p for p in self.params))
+        return self._with_param(replace(param, default=default))
+
+    def _with_param(self, new: Param) -> SearchSpace:
+        """A copy with the parameter of ``new``'s name replaced by ``new``."""
+        return replace(self, params=tuple(new if p.name == new.name else p for p in self.params))
 
     def to_dict(self) -> dict[str, Any]:
         """The space as it would be written in a space file."""

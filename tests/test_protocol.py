@@ -69,16 +69,16 @@ def test_each_refit_uses_its_stage(log: pd.DataFrame, monkeypatch: pytest.Monkey
             return np.zeros((len(users), split.n_items), dtype=np.float32)
 
     def train_for(family: str, params: dict[str, Any], split: Split, stage: str, epochs: int,
-                  seed: int) -> Fitted:
+                  seed: int, weights: Any = None) -> Fitted:
         stages.append(stage)
         return Fitted()
 
-    monkeypatch.setattr(candidates, "train_for", train_for)
+    from automl_rec import api
+    from automl_rec.tuning import trial as trial_module
+
+    monkeypatch.setattr(trial_module, "train_for", train_for)
     trial = CandidateResult("mlp", "youtube", {}, epochs=3, number=0)
     candidates.score_on_test(trial, split, TrialSettings("ndcg", 10, 5, 2), seed=0)
-    from automl_rec import api
-
-    monkeypatch.setattr(api, "train_for", train_for)
     api._refit_on_all(trial, split, seed=0)
     assert stages == ["train_valid", "all"]
 
@@ -98,13 +98,15 @@ def test_a_trial_held_in_memory_is_refreshed_on_each_later_stage(
     trial_weights = [w.copy() for w in result.weights]
     calls: list[tuple[str, list[np.ndarray]]] = []
 
-    def refresh(family: str, params: dict[str, Any], weights: list[np.ndarray], split: Split,
-                stage: str, seed: int) -> Any:
-        calls.append((stage, [w.copy() for w in weights]))
-        return trial_module.refresh(family, params, weights, split, stage, seed)
+    train_for = trial_module.train_for
 
-    monkeypatch.setattr(candidates, "refresh", refresh)
-    monkeypatch.setattr(api, "refresh", refresh)
+    def refresh(family: str, params: dict[str, Any], split: Split, stage: str, epochs: int,
+                seed: int, weights: list[np.ndarray] | None = None) -> Any:
+        assert weights is not None
+        calls.append((stage, [w.copy() for w in weights]))
+        return train_for(family, params, split, stage, epochs, seed, weights=weights)
+
+    monkeypatch.setattr(trial_module, "train_for", refresh)
     candidates.score_on_test(result, split, settings, seed=0)
     assert result.test["ndcg@10"] >= 0
     api._refit_on_all(result, split, seed=0)

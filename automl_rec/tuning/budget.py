@@ -65,15 +65,6 @@ class Budget:
         """A budget of ``seconds`` (``None``: no time limit) from ``started``."""
         return cls(None if seconds is None else started + seconds, max_trials, started)
 
-    @property
-    def seconds(self) -> float | None:
-        """The whole time budget, or ``None``."""
-        return None if self.deadline is None else self.deadline - self.started
-
-    def elapsed(self) -> float:
-        """Seconds since the fit started."""
-        return time.monotonic() - self.started
-
     def left(self) -> float | None:
         """Seconds until the deadline (``None``: no time limit)."""
         return None if self.deadline is None else self.deadline - time.monotonic()

@@ -20,7 +20,7 @@ from automl_rec.tuning.baselines import run_baseline
 from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.search import (SCREENED_OUT, SearchObserver, fingerprint,
                                       prepare_families, run_search)
-from automl_rec.tuning.trial import TrialSettings, refresh, train_for
+from automl_rec.tuning.trial import TrialSettings, model_on_stage
 
 
 @dataclass
@@ -92,19 +92,10 @@ def score_on_test(result: CandidateResult, split: Split, settings: TrialSettings
     """The model of a trial's configuration on train + validation, scored on the test split
     (fills ``result.test`` and ``result.test_result``).
 
-    Where this process holds the trial's trained weights, they are refreshed on train +
-    validation (:func:`~automl_rec.tuning.trial.refresh`); the exported model is the same
-    weights refreshed the same way on all the data, so that both are trained alike. Else the
-    configuration is trained again on train + validation for its best epoch count.
+    The model is :func:`~automl_rec.tuning.trial.model_on_stage`'s, as the exported one is.
     """
     started = time.perf_counter()
-    number_seed = seed + (result.number or 0)
-    if result.weights is not None:
-        model = refresh(result.family, result.params, result.weights, split, "train_valid",
-                        number_seed)
-    else:
-        model = train_for(result.family, result.params, split, "train_valid",
-                          result.epochs or 1, number_seed)
+    model = model_on_stage(result, split, "train_valid", seed)
     evaluation = evaluate_holdout(model.score, split.holdout("test"),
                                   exclude_seen=split.exclude_seen, k=settings.k)
     result.test = evaluation.metrics()

@@ -6,9 +6,11 @@ family gets its default trial on a cheap *screening rung* that spends at most
 beside this one take theirs at the same time). A screening trial still improving when its share
 is spent is paused, its model kept in memory. Then the families are halved: the better half by
 validation score (at least one) is promoted, the paused trials of those go on from where they
-stopped, and every later trial goes to a promoted family, the one with the highest *optimistic
-score* ``best validation score x (1 + 1 / trials so far)`` (a family ahead keeps getting trials;
-one behind gets its next when the leader's bonus has shrunk enough). The other families' paused
+stopped, by successive halving again (rungs of equal time; the better half of the paused
+trials goes on after each, and the last one trains until it stops), and every later trial goes
+to a promoted family, the one with the highest *optimistic score*
+``best validation score x (1 + 1 / trials so far)`` (a family ahead keeps getting trials; one
+behind gets its next when the leader's bonus has shrunk enough). The other families' paused
 trials end there, with their screening score. A family whose trials all failed gets no more.
 Without a time budget there is no rung and no halving: families take turns by optimistic score
 until ``max_trials``.
@@ -17,8 +19,8 @@ The search stops when ``max_trials`` trials exist (those of earlier runs of the 
 of every process sharing it, count) or when the time left, less the time reserved for the final
 refits, would not hold two more epochs of the chosen family. A trial running when the time runs
 out stops after its current epoch and keeps its best epoch. The refits are short (see
-:func:`automl_rec.tuning.trial.refresh`): the reserve is one refresh of each family's best model,
-plus one of the winner.
+:func:`automl_rec.tuning.trial.model_on_stage`): the reserve is one refresh of each promoted
+family's best model, plus one of the winner.
 """
 
 from __future__ import annotations
@@ -188,11 +190,8 @@ def run_search(
     if not worker:
         while backend.in_flight():
             time.sleep(poll_seconds)
-    results = [result for state in states.values() for result in backend.results(state.name)]
-    for result in results:
-        kept = search.kept.get(result.family)
-        if kept is not None and kept.number == result.number:
-            result.weights = kept.weights
+    results = search.with_kept_weights(
+        [result for state in states.values() for result in backend.results(state.name)])
     return SearchOutcome(results, sorted(search.screened_out))
 
 
@@ -219,11 +218,7 @@ class _Search:
     def run(self) -> None:
         while True:
             for state in self.states.values():
-                state.results = self.backend.results(state.name)
-                kept = self.kept.get(state.name)
-                for result in state.results:
-                    if kept is not None and result.number == kept.number:
-                        result.weights = kept.weights
+                state.results = self.with_kept_weights(self.backend.results(state.name))
             if self.backend.closed():
                 return
             total = sum(len(s.results) for s in self.states.values()) + len(self.paused)
@@ -273,6 +268,15 @@ class _Search:
                 self.paused[family.name] = (proposal, run)
                 logger.info("screening: %s #%s paused after epoch %d (valid %.4f)",
                             family.name, proposal.number, run.epoch, run.best)
+
+    def with_kept_weights(self, results: list[CandidateResult]) -> list[CandidateResult]:
+        """``results`` (rebuilt from the backend's records) with the weights this process keeps
+        for each family's best trial put back."""
+        for result in results:
+            kept = self.kept.get(result.family)
+            if kept is not None and result.number == kept.number:
+                result.weights = kept.weights
+        return results
 
     def _untried(self) -> list[FamilyState]:
         return [s for s in self.states.values()

@@ -233,35 +233,31 @@ def refresh_epochs(family: str) -> int:
     return REFRESH_EPOCHS * int(getattr(family_module(family), "EPOCH_SCALE", 1))
 
 
-def refresh(family: str, params: dict[str, Any], weights: list[Any], split: Split,
-            stage: Stage, seed: int) -> Any:
-    """A model of ``stage`` that starts from trained ``weights`` (same vocabularies) and is
-    trained on for :func:`refresh_epochs` epochs, so that it learns the stage's newer
-    interactions; how the test model and the exported one are made from the search's trial."""
-    from automl_rec.models.keras_base import seed_everything
-
-    seed_everything(seed)
-    model = family_module(family).build(params, split.stage(stage), seed)
-    model.set_weights(weights)
-    for _ in range(refresh_epochs(family)):
-        model.fit_epoch()
-    return model
-
-
 def train_for(family: str, params: dict[str, Any], split: Split, stage: Stage, epochs: int,
-              seed: int) -> Any:
-    """Build a family's model on a stage and train it for a fixed number of epochs.
-
-    Used to refit a selected configuration on train + validation (for the test score) and on
-    all the data (for the exported model), with the epoch count early stopping found.
-    """
+              seed: int, weights: list[Any] | None = None) -> Any:
+    """Build a family's model on a stage and train it for a fixed number of epochs, starting
+    from trained ``weights`` (same vocabularies) when they are given."""
     from automl_rec.models.keras_base import seed_everything
 
     seed_everything(seed)
     model = family_module(family).build(params, split.stage(stage), seed)
+    if weights is not None:
+        model.set_weights(weights)
     for _ in range(max(1, epochs)):
         model.fit_epoch()
     return model
+
+
+def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: int) -> Any:
+    """A trial's configuration brought to a later stage (train + validation for the test
+    score, all the data for the exported model), both the same way: a *refresh*, the trial's
+    best weights trained on for :func:`refresh_epochs` epochs, where this process holds them;
+    else trained again from scratch for the trial's best epoch count."""
+    seed = seed + (result.number or 0)
+    if result.weights is not None:
+        return train_for(result.family, result.params, split, stage,
+                         refresh_epochs(result.family), seed, weights=result.weights)
+    return train_for(result.family, result.params, split, stage, result.epochs or 1, seed)
 
 
 def _first_line(error: BaseException) -> str:
