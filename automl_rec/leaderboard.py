@@ -36,6 +36,7 @@ class CandidateResult:
             excluded.
         curve: Validation value of the selection metric after each epoch.
         test_result: Per-user test metrics, kept in memory for paired comparisons.
+        valid_result: Per-user validation metrics (kept for the baselines, in memory).
         weights: The trained model's weights, kept in memory by the process that trained it
             (to refresh the model on later stages instead of training it again).
     """
@@ -54,6 +55,7 @@ class CandidateResult:
     epoch_seconds: float | None = None
     curve: list[float] = field(default_factory=list)
     test_result: EvaluationResult | None = field(default=None, repr=False)
+    valid_result: EvaluationResult | None = field(default=None, repr=False)
     weights: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def valid_score(self, metric: str, k: int) -> float:

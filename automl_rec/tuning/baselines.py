@@ -36,13 +36,14 @@ def run_baseline(
     if reason:
         return CandidateResult(FAMILY, baseline.name, {}, SKIPPED, reason)
     valid = sample_holdout(split.holdout("valid"), seed=split.seed)
-    best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
+    best_params, best_valid, best_value = baseline.grid[0], None, float("-inf")
     for params in baseline.grid:
         model = baseline(**params).fit(split.stage("train"))
-        metrics = evaluate_holdout(model.score, valid, exclude_seen=split.exclude_seen,
-                                   k=k).metrics()
-        if metrics[f"{metric}@{k}"] > best_value:
-            best_params, best_valid, best_value = params, metrics, metrics[f"{metric}@{k}"]
+        evaluation = evaluate_holdout(model.score, valid, exclude_seen=split.exclude_seen, k=k)
+        value = float(evaluation.per_user(metric).mean())
+        if value > best_value:
+            best_params, best_valid, best_value = params, evaluation, value
+    assert best_valid is not None
     refit = baseline(**best_params).fit(split.stage("train_valid"))
     test = evaluate_holdout(refit.score, split.holdout("test"), exclude_seen=split.exclude_seen,
                             k=k)
@@ -50,8 +51,9 @@ def run_baseline(
         family=FAMILY,
         model=baseline.name,
         params=dict(best_params),
-        valid=best_valid,
+        valid=best_valid.metrics(),
         test=test.metrics(),
         seconds=time.perf_counter() - started,
         test_result=test,
+        valid_result=best_valid,
     )

@@ -4,6 +4,7 @@ one test score for the best configuration of each family the search did not scre
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,8 +67,10 @@ def evaluate_candidates(
                                max_epochs=settings.max_epochs,
                                fingerprint=fingerprint(split, settings, config.seed),
                                heartbeat=config.heartbeat, max_trials=config.budget.max_trials)
+        reference = popularity_reference(results, settings)
         outcome = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
-                             observer=observer, record=config.record)
+                             observer=observer, record={**config.record, REFERENCE: reference},
+                             reference=reference)
         trials = outcome.results
         searched = {t.family for t in trials}
         results += [CandidateResult(family, "-", {}, SKIPPED,
@@ -85,6 +88,23 @@ def evaluate_candidates(
                     score_on_test(best, split, settings, config.seed)
         results += trials
     return results
+
+
+REFERENCE = "screening_reference"  # the run record's key for the popularity reference
+
+
+def popularity_reference(baselines: list[CandidateResult],
+                         settings: TrialSettings) -> float | None:
+    """The screening rung's reference (see :func:`~automl_rec.tuning.search.run_search`): the
+    popularity baseline's validation objective plus two standard errors of it over the
+    validation users, the score a model must pass to be clearly better than popularity;
+    ``None`` without the baseline."""
+    for result in baselines:
+        if result.model == "popularity" and result.valid_result is not None:
+            values = result.valid_result.per_user(settings.metric)
+            spread = float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+            return float(values.mean()) + 2 * spread
+    return None
 
 
 def score_on_test(result: CandidateResult, split: Split, settings: TrialSettings,

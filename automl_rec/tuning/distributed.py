@@ -31,7 +31,7 @@ from automl_rec.leaderboard import CandidateResult
 from automl_rec.models import BASELINES
 from automl_rec.spaces import parse_space
 from automl_rec.tuning.backends import Proposal, make_backend, storage_url
-from automl_rec.tuning.candidates import SearchConfig
+from automl_rec.tuning.candidates import REFERENCE, SearchConfig
 from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.search import fingerprint, prepare_families, run_search
 from automl_rec.tuning.trial import TrialSettings
@@ -111,13 +111,16 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
         spaces={name: parse_space(space, f"search space of family {name}")
                 for name, space in record["spaces"].items()},
         heartbeat=record["heartbeat"])
-    return search_as_worker(prepared.split, prepared.training_profile, config, verbose=verbose)
+    return search_as_worker(prepared.split, prepared.training_profile, config, verbose=verbose,
+                            reference=record.get(REFERENCE))
 
 
 def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *,
-                     verbose: bool = True) -> list[CandidateResult]:
+                     verbose: bool = True, reference: float | None = None
+                     ) -> list[CandidateResult]:
     """Run trials of a search that another process leads, until it closes (or the budget of
-    ``config`` is spent); no baselines, no test scores, no selection."""
+    ``config`` is spent); no baselines, no test scores, no selection. ``reference``: the
+    leader's popularity reference for the screening rung."""
     settings = config.settings
     spaces, _ = prepare_families([f for f in config.families if f != BASELINES], profile,
                                  config.spaces)
@@ -128,7 +131,7 @@ def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *
                            heartbeat=config.heartbeat, max_trials=config.budget.max_trials)
     observer = LineObserver(f"{settings.metric}@{settings.k}") if verbose else None
     return run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
-                      observer=observer, worker=True).results
+                      observer=observer, worker=True, reference=reference).results
 
 
 @dataclass(frozen=True)

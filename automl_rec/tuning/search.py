@@ -5,7 +5,9 @@ family gets its default trial on a cheap *screening rung* that spends at most
 ``SCREENING_SHARE`` of the time left (each family an equal share; processes running trials
 beside this one take theirs at the same time). A screening trial still improving when its share
 is spent is paused, its model kept in memory. Then the families are halved: the better half by
-validation score (at least one) is promoted, the paused trials of those go on from where they
+validation score (at least one) is promoted, with every paused trial that is not yet clearly
+better than the popularity baseline (next-item models learn popularity first: the rung cannot
+judge them, the next one does); the paused trials of those go on from where they
 stopped, by successive halving again (rungs of equal time; the better half of the paused
 trials goes on after each, and the last one trains until it stops), and every later trial goes
 to a promoted family, the one with the highest *optimistic score*
@@ -148,6 +150,7 @@ def run_search(
     record: dict[str, Any] | None = None,
     worker: bool = False,
     poll_seconds: float = 1.0,
+    reference: float | None = None,
 ) -> SearchOutcome:
     """Run trials of the families until the budget is spent.
 
@@ -168,6 +171,12 @@ def run_search(
         record: What a worker needs to join (the leader publishes it).
         worker: Join a search led by another process.
         poll_seconds: Pause between looks at the storage while other processes' trials run.
+        reference: The validation objective a model must pass to be clearly better than the
+            popularity baseline. A next-item model learns item popularity first and what
+            follows what later, so a trial still training whose screening score does not pass
+            it has not shown what it learns: its family is promoted without being ranked (it
+            is judged after the next rung, as every paused trial is). ``None``: every family
+            is ranked.
 
     Returns:
         Every trial's result, those of earlier runs and of other processes included (each
@@ -180,7 +189,8 @@ def run_search(
               for name, space in spaces.items()}
     if not worker:
         backend.open_run(record or {})
-    search = _Search(states, split, backend, settings, budget, seed, observer, poll_seconds)
+    search = _Search(states, split, backend, settings, budget, seed, observer, poll_seconds,
+                     reference)
     try:
         search.run()
     finally:
@@ -200,10 +210,11 @@ class _Search:
 
     def __init__(self, states: dict[str, FamilyState], split: Split, backend: SearchBackend,
                  settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
-                 poll_seconds: float) -> None:
+                 poll_seconds: float, reference: float | None) -> None:
         self.states, self.split, self.backend = states, split, backend
         self.settings, self.budget, self.seed = settings, budget, seed
         self.observer, self.poll_seconds = observer, poll_seconds
+        self.reference = reference
         self.paused: dict[str, tuple[Proposal, TrialRun]] = {}
         self.kept: dict[str, CandidateResult] = {}
         self.promoted = budget.deadline is None  # no rung without a time budget
@@ -290,19 +301,33 @@ class _Search:
         return score
 
     def _promote(self) -> None:
-        """Halve the families after the screening rung: the better half goes on."""
+        """Halve the families after the screening rung: the better half of those that have
+        learned more than item popularity goes on, with every paused trial that has not yet
+        (see ``reference`` in :func:`run_search`)."""
         self.promoted = True
         ranked = sorted((s for s in self.states.values() if self._score(s) > -math.inf),
                         key=self._score, reverse=True)
-        keep = max(1, math.ceil(len(ranked) / 2))
-        logger.info("after the screening rung: promoted %s; screened out %s",
-                    [s.name for s in ranked[:keep]], [s.name for s in ranked[keep:]])
-        for state in ranked[keep:]:
+        undecided = [s for s in ranked if self._undecided(s)]
+        judged = [s for s in ranked if s not in undecided]
+        keep = math.ceil(len(judged) / 2)  # at least one of any
+        promoted = judged[:keep] + undecided
+        out = [s for s in ranked if s not in promoted]
+        logger.info("after the screening rung: promoted %s%s; screened out %s",
+                    [s.name for s in promoted],
+                    f" ({[s.name for s in undecided]} not yet past popularity)" if undecided
+                    else "", [s.name for s in out])
+        for state in out:
             state.exhausted = True
             self.screened_out.add(state.name)
             if state.name in self.paused:
                 proposal, run = self.paused.pop(state.name)
                 self._finish(proposal, run, SCREENED_OUT)
+
+    def _undecided(self, state: FamilyState) -> bool:
+        """Whether the screening rung cannot judge the family: its trial is still training
+        (paused) and has not passed the popularity reference."""
+        return (self.reference is not None and state.name in self.paused
+                and self._score(state) <= self.reference)
 
     def _resume(self) -> bool:
         """Take the next paused trial on; False when no time is left for it.

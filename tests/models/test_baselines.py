@@ -98,3 +98,4 @@ def test_ease_beyond_its_catalogue_bound_is_skipped_with_the_sizes(
     assert result.status == "skipped"
     assert f"{split.n_items:,} x {split.n_items:,}" in result.reason
     assert not result.valid and not result.test
+

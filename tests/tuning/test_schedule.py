@@ -77,14 +77,18 @@ def fake_runs(monkeypatch: pytest.MonkeyPatch) -> type[FakeRun]:
     return FakeRun
 
 
-def search(seconds: float | None, max_trials: int | None = None) -> list[CandidateResult]:
+def search(seconds: float | None, max_trials: int | None = None,
+           reference: float | None = None, promoted: set[str] | None = None
+           ) -> list[CandidateResult]:
     split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
     backend = make_backend("optuna", directory=None, storage=None, study_name="s", seed=0,
                            max_epochs=3, fingerprint={})
     spaces = {name: default_space(name) for name in SCORES}
     budget = Budget.starting(time.monotonic(), seconds, max_trials)
-    outcome = run_search(split, spaces, backend, TrialSettings(), budget, seed=0)
-    assert outcome.screened_out == (sorted(set(SCORES) - {'lstm', 'mlp'}) if seconds else [])
+    outcome = run_search(split, spaces, backend, TrialSettings(), budget, seed=0,
+                         reference=reference)
+    promoted = {"lstm", "mlp"} if promoted is None else promoted
+    assert outcome.screened_out == (sorted(set(SCORES) - promoted) if seconds else [])
     return outcome.results
 
 
@@ -113,6 +117,19 @@ def test_every_family_is_screened_then_the_better_half_goes_on(fake_runs: type[F
         assert len(kept) == 1
         assert kept[0].valid["ndcg@10"] == max(r.valid["ndcg@10"] for r in results
                                                if r.family == family)
+
+
+def test_families_not_yet_past_popularity_get_the_next_rung(fake_runs: type[FakeRun]) -> None:
+    # Popularity scores 0.25: cnn and attention have not learned more than it yet. They are
+    # promoted unranked; of lstm and mlp, the better half goes on; after rung 1 of the halving
+    # the scores decide for all.
+    results = search(3.0, reference=0.25, promoted={"lstm", "cnn", "attention"})
+    later = [family for family, _, _ in fake_runs.calls[len(SCORES):]]
+    assert later[:3] == ["lstm", "attention", "cnn"]  # rung 1, the best first
+    reasons = {r.family: r.reason for r in results if r.number == 0}
+    assert reasons["mlp"].startswith("screened out")
+    assert reasons["cnn"] == "not promoted after rung 1 of the halving"
+    assert set(later) <= {"lstm", "attention", "cnn"}
 
 
 def test_without_a_time_budget_there_is_no_rung_and_no_halving(fake_runs: type[FakeRun]
