@@ -35,6 +35,8 @@ class CandidateResult:
         epoch_seconds: Typical (median) training time of one epoch, validation scoring
             excluded.
         curve: Validation value of the selection metric after each epoch.
+        first_epoch_seconds: Seconds of the first epoch with its validation scoring (a new
+            model's first epoch also pays for tracing), to foresee what a refit costs.
         test_result: Per-user test metrics, kept in memory for paired comparisons.
         valid_result: Per-user validation metrics (kept for the baselines, in memory).
         weights: The trained model's weights, kept in memory by the process that trained it
@@ -54,6 +56,7 @@ class CandidateResult:
     number: int | None = None
     epoch_seconds: float | None = None
     curve: list[float] = field(default_factory=list)
+    first_epoch_seconds: float | None = None
     test_result: EvaluationResult | None = field(default=None, repr=False)
     valid_result: EvaluationResult | None = field(default=None, repr=False)
     weights: list[Any] | None = field(default=None, repr=False, compare=False)
@@ -71,7 +74,8 @@ class CandidateResult:
                 "status": self.status, "reason": self.reason, "valid": self.valid,
                 "test": self.test, "epochs": self.epochs, "seconds": self.seconds,
                 "n_params": self.n_params, "number": self.number,
-                "epoch_seconds": self.epoch_seconds, "curve": self.curve}
+                "epoch_seconds": self.epoch_seconds, "curve": self.curve,
+                "first_epoch_seconds": self.first_epoch_seconds}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> CandidateResult:

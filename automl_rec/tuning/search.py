@@ -1,9 +1,10 @@
 """The search loop: budgets, the order in which families get trials, and resuming.
 
 Budget across families (with a time budget): the baselines run first; then every applicable
-family gets its default trial on a cheap *screening rung* that spends at most
+family gets its default trial on a cheap *screening rung* that spends about
 ``SCREENING_SHARE`` of the time left (each family an equal share; processes running trials
-beside this one take theirs at the same time). A screening trial still improving when its share
+beside this one take theirs at the same time; a trial trains two epochs before it may pause, and
+one that overran its share does not shorten the shares of the families after it). A screening trial still improving when its share
 is spent is paused, its model kept in memory. Then the families are halved: the better half by
 validation score (at least one) is promoted, with every paused trial that is not yet clearly
 better than the popularity baseline (next-item models learn popularity first: the rung cannot
@@ -41,7 +42,7 @@ from automl_rec.models import default_space, family_module
 from automl_rec.spaces import SearchSpace
 from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
-from automl_rec.tuning.trial import TrialRun, TrialSettings, refresh_epochs
+from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_seconds, refresh_epochs
 
 
 class SearchObserver(Protocol):
@@ -100,11 +101,10 @@ class FamilyState:
         best = self.best
         if best is None or not best.curve:
             return 0.0
-        per_epoch = best.epoch_seconds or best.seconds / len(best.curve)
-        if best.weights is not None:
-            # A refresh builds the model again (tracing costs about an epoch) and trains on.
-            return per_epoch * (1 + refresh_epochs(self.name))
-        return per_epoch * (best.epochs or 1)
+        per_epoch = best.seconds / len(best.curve)
+        first = best.first_epoch_seconds or 2 * per_epoch  # older records: a generous guess
+        epochs = refresh_epochs(self.name) if best.weights is not None else (best.epochs or 1)
+        return refit_seconds(first, per_epoch, epochs)
 
 
 def prepare_families(
@@ -225,6 +225,10 @@ class _Search:
         left = budget.left()
         self.screening_end = (None if left is None
                               else time.monotonic() + SCREENING_SHARE * max(left, 0.0))
+        # No family's screening share is less than an equal part of the rung's time, whatever
+        # the families before it overran (a trial trains two epochs before it may pause).
+        self.least_share = 0.0 if left is None else \
+            SCREENING_SHARE * max(left, 0.0) / max(len(states), 1)
 
     def run(self) -> None:
         while True:
@@ -239,8 +243,7 @@ class _Search:
             if not untried and not self.promoted:
                 self._promote()
             if self.paused and not untried:
-                if not self._resume():
-                    return
+                self._resume()
                 continue
             family = untried[0] if untried else self._next_family()
             if family is None:
@@ -271,8 +274,9 @@ class _Search:
                 # Screening: this family's share of the rung's time (processes running trials
                 # beside this one take their shares at the same time).
                 processes = 1 + others
-                pause_at = time.monotonic() + max(self.screening_end - time.monotonic(), 0.0) \
+                share = max(self.screening_end - time.monotonic(), 0.0) \
                     * min(processes, len(untried)) / len(untried)
+                pause_at = time.monotonic() + max(share, self.least_share)
             if run.advance(deadline=deadline, pause_at=pause_at, report=self._reporter(proposal)):
                 self._finish(proposal, run)
             else:
@@ -329,8 +333,8 @@ class _Search:
         return (self.reference is not None and state.name in self.paused
                 and self._score(state) <= self.reference)
 
-    def _resume(self) -> bool:
-        """Take the next paused trial on; False when no time is left for it.
+    def _resume(self) -> None:
+        """Take the next paused trial on (or end it when two more of its epochs would not fit).
 
         The paused trials go on by successive halving: each rung gives every one of them an
         equal part of the rung's time, then the better half (at least one) goes on to the next
@@ -347,10 +351,11 @@ class _Search:
             self.rung_share = max(deadline - now, 0.0) / rungs / len(self.rung)
         name = self.rung.pop(0)
         proposal, run = self.paused[name]
+        del self.paused[name]
         if now + 2 * run.epoch_cost >= deadline:
             logger.info("no time left to take %s #%s on", name, proposal.number)
-            return False
-        del self.paused[name]
+            self._finish(proposal, run, "the time left would not hold two more epochs")
+            return
         last = not self.rung and not self.paused
         logger.info("taking %s #%s on from epoch %d%s", name, proposal.number, run.epoch,
                     "" if last else f", for {self.rung_share:.0f} s")
@@ -359,7 +364,6 @@ class _Search:
             self._finish(proposal, run)
         else:
             self.paused[name] = (proposal, run)
-        return True
 
     def _halve(self) -> None:
         """After a rung of paused trials, end the worse half of them (not the first rung's

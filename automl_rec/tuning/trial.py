@@ -96,11 +96,11 @@ class TrialRun:
         return statistics.median(self.durations) if self.durations else 0.0
 
     def refresh_cost(self, epochs: int) -> float:
-        """Rough seconds of a refresh of this trial for ``epochs`` epochs: a new model pays for
-        tracing as the first epoch did, then trains on."""
+        """Rough seconds of a refresh of this trial for ``epochs`` epochs (see
+        :func:`refit_seconds`)."""
         if not self.durations:
             return 0.0
-        return self.durations[0] + (epochs - 1) * self.epoch_cost
+        return refit_seconds(self.durations[0], self.epoch_cost, epochs)
 
     def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
                 report: EpochReport | None = None) -> bool:
@@ -111,8 +111,8 @@ class TrialRun:
                 refits reserved) must end; no epoch starts that would end after it.
             pause_at: ``time.monotonic()`` value at which the trial is suspended, not ended,
                 when its next epoch would not end before it (a cheap rung). It trains at least
-                ``MIN_RUNG_EPOCHS`` epochs of this span first (the first epoch of a model pays
-                for tracing), unless that takes twice the span; an epoch that reaches twice the
+                ``MIN_RUNG_EPOCHS`` epochs of its first span (the first epoch of a model pays
+                for tracing) and one of a later span, unless that takes twice the span; an epoch that reaches twice the
                 span ends there (a part of an epoch).
             report: Receives each epoch's objective; returning True prunes the trial.
 
@@ -146,6 +146,8 @@ class TrialRun:
                                            k=self.settings.k).metrics()
                 value = metrics[key]
                 result.curve.append(value)
+                self.durations.append(time.perf_counter() - epoch_started)
+                result.first_epoch_seconds = self.durations[0]
                 if value > self.best_value:
                     self.best_value, self.best_weights = value, self.model.get_weights()
                     result.valid, result.epochs = metrics, epoch
@@ -162,7 +164,6 @@ class TrialRun:
                     result.reason = f"pruned by the tuner after epoch {epoch}"
                     self.finished = True
                     break
-                self.durations.append(time.perf_counter() - epoch_started)
                 epoch_time = self.epoch_cost
                 if deadline is not None and time.monotonic() + epoch_time >= deadline:
                     result.reason = f"stopped by the time budget after epoch {epoch}"
@@ -170,7 +171,8 @@ class TrialRun:
                     break
                 if limit is not None:
                     now, done = time.monotonic(), epoch - first_epoch
-                    if now + epoch_time >= limit or (done >= MIN_RUNG_EPOCHS
+                    least = MIN_RUNG_EPOCHS if first_epoch == 0 else 1
+                    if now + epoch_time >= limit or (done >= least
                                                      and now + epoch_time >= pause_at):
                         break
         except (MemoryError, _out_of_memory_error()) as error:
@@ -225,6 +227,13 @@ def run_trial(
 
 
 REFRESH_EPOCHS = 1
+
+
+def refit_seconds(first_epoch: float, epoch: float, epochs: int) -> float:
+    """Rough seconds to build a model again and train it ``epochs`` epochs, scored once: the
+    first epoch costs what a new model's first epoch cost (``first_epoch``, tracing included),
+    every further one a typical ``epoch``."""
+    return first_epoch + (max(epochs, 1) - 1) * epoch
 
 
 def refresh_epochs(family: str) -> int:

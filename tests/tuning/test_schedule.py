@@ -27,6 +27,8 @@ class FakeRun:
     """A trial whose validation score is its family's, a little higher each epoch."""
 
     calls: list[tuple[str, int | None, bool]] = []
+    shares: dict[str, float] = {}  # each family's first screening share, in seconds
+    overrun: dict[str, float] = {}  # seconds a family's screening trial runs past its share
 
     def __init__(self, family: str, params: dict[str, Any], split: Any, settings: Any, *,
                  seed: int, number: int | None = None, max_epochs: int | None = None) -> None:
@@ -48,6 +50,9 @@ class FakeRun:
     def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
                 report: Any = None) -> bool:
         FakeRun.calls.append((self.family, self.number, pause_at is not None))
+        if pause_at is not None:
+            FakeRun.shares.setdefault(self.family, pause_at - time.monotonic())
+            time.sleep(FakeRun.overrun.get(self.family, 0.0))
         for _ in range(200 if deadline is not None else 3):
             time.sleep(EPOCH)
             self.epoch += 1
@@ -71,7 +76,7 @@ class FakeRun:
 
 @pytest.fixture()
 def fake_runs(monkeypatch: pytest.MonkeyPatch) -> type[FakeRun]:
-    FakeRun.calls = []
+    FakeRun.calls, FakeRun.shares, FakeRun.overrun = [], {}, {}
     monkeypatch.setattr(search_module, "TrialRun", FakeRun)
     monkeypatch.setattr(search_module, "refresh_epochs", lambda family: 1)
     return FakeRun
@@ -132,6 +137,15 @@ def test_families_not_yet_past_popularity_get_the_next_rung(fake_runs: type[Fake
     assert set(later) <= {"lstm", "attention", "cnn"}
 
 
+def test_a_family_that_overruns_its_share_does_not_shorten_the_next_ones(
+        fake_runs: type[FakeRun]) -> None:
+    fake_runs.overrun["mlp"] = 0.5  # the first family takes most of the rung's 0.6 s
+    search(3.0)
+    equal = 0.2 * 3.0 / len(SCORES)
+    assert set(fake_runs.shares) == set(SCORES)
+    assert all(share >= 0.9 * equal for share in fake_runs.shares.values())
+
+
 def test_without_a_time_budget_there_is_no_rung_and_no_halving(fake_runs: type[FakeRun]
                                                                ) -> None:
     results = search(None, max_trials=8)
@@ -155,3 +169,17 @@ def test_a_real_trial_pauses_on_its_rung_and_goes_on_where_it_stopped() -> None:
     result = run.end()
     assert run.epoch == 4 and len(result.curve) == 4 and result.status == COMPLETE
     assert result.weights is not None and run.model is None
+
+
+def test_the_reference_is_popularity_plus_two_standard_errors_of_its_validation_score() -> None:
+    from automl_rec.models.baselines import EASE, Popularity
+    from automl_rec.tuning.baselines import run_baseline
+    from automl_rec.tuning.candidates import popularity_reference
+
+    split = split_of(make_interactions(n_users=200, n_items=60, seed=2))
+    baselines = [run_baseline(Popularity, split), run_baseline(EASE, split)]
+    values = baselines[0].valid_result.per_user("ndcg")
+    assert values.mean() == pytest.approx(baselines[0].valid["ndcg@10"])
+    expected = values.mean() + 2 * values.std(ddof=1) / len(values) ** 0.5
+    assert popularity_reference(baselines, TrialSettings()) == pytest.approx(expected)
+    assert popularity_reference(baselines[1:], TrialSettings()) is None
