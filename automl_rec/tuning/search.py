@@ -1,17 +1,17 @@
 """The search loop: budgets, the order in which families get trials, and resuming.
 
 Budget across families (with a time budget): the baselines run first; then every applicable
-family gets its default trial on a cheap *screening rung* that spends about
-``SCREENING_SHARE`` of the time left (each family an equal share; processes running trials
-beside this one take theirs at the same time; a trial trains two epochs before it may pause, and
-one that overran its share does not shorten the shares of the families after it). A screening trial still improving when its share
-is spent is paused, its model kept in memory. Then the families are halved: the better half by
-validation score (at least one) is promoted, with every paused trial that is not yet clearly
-better than the popularity baseline (next-item models learn popularity first: the rung cannot
-judge them, the next one does); the paused trials of those go on from where they
-stopped, by successive halving again (rungs of equal time; the better half of the paused
-trials goes on after each, and the last one trains until it stops), and every later trial goes
-to a promoted family, the one with the highest *optimistic score*
+family gets its default trial on a cheap *screening rung* that spends about ``SCREENING_SHARE``
+of the time left (each family an equal share; processes running trials beside this one take
+theirs at the same time; a trial trains two epochs before it may pause, and one that overran its
+share does not shorten the shares of the families after it). A screening trial still improving
+when its share is spent is paused, its model kept in memory. Then the families are halved: the
+better half by validation score (at least one) is promoted, with every paused trial that is not
+yet clearly better than the popularity baseline (next-item models learn popularity first: the
+rung cannot judge them, the next one does); the paused trials of those go on from where they
+stopped, by successive halving again (rungs of equal time; the better half of the paused trials
+goes on after each, and the last one trains until it stops), and every later trial goes to a
+promoted family, the one with the highest *optimistic score*
 ``best validation score x (1 + 1 / trials so far)`` (a family ahead keeps getting trials; one
 behind gets its next when the leader's bonus has shrunk enough). The other families' paused
 trials end there, with their screening score. A family whose trials all failed gets no more.
@@ -313,7 +313,7 @@ class _Search:
                         key=self._score, reverse=True)
         undecided = [s for s in ranked if self._undecided(s)]
         judged = [s for s in ranked if s not in undecided]
-        keep = math.ceil(len(judged) / 2)  # at least one of any
+        keep = math.ceil(len(judged) / 2)  # at least one, when any was judged
         promoted = judged[:keep] + undecided
         out = [s for s in ranked if s not in promoted]
         logger.info("after the screening rung: promoted %s%s; screened out %s",

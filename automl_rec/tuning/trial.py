@@ -112,8 +112,8 @@ class TrialRun:
             pause_at: ``time.monotonic()`` value at which the trial is suspended, not ended,
                 when its next epoch would not end before it (a cheap rung). It trains at least
                 ``MIN_RUNG_EPOCHS`` epochs of its first span (the first epoch of a model pays
-                for tracing) and one of a later span, unless that takes twice the span; an epoch that reaches twice the
-                span ends there (a part of an epoch).
+                for tracing) and one of a later span, unless that takes twice the span; an
+                epoch that reaches twice the span ends there (a part of an epoch).
             report: Receives each epoch's objective; returning True prunes the trial.
 
         Returns:
