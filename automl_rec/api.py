@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from automl_rec.data.loading import load_interactions
-from automl_rec.data.profiling import DataProfile, profile_interactions
-from automl_rec.data.feedback import read_positives, select_positives
+from automl_rec.data.profiling import DataProfile, profile_interactions, profile_log
+from automl_rec.data.features import Features, parse_feature_types, read_features
+from automl_rec.data.feedback import select_positives
 from automl_rec.data.splitting import Split, split_interactions, training_interactions
 from automl_rec.data.validation import Interactions, validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
@@ -140,6 +141,9 @@ class AutoRecommender:
         time_col: str | None = None,
         event_col: str | None = None,
         sep: str | None = None,
+        items: str | Path | pd.DataFrame | None = None,
+        users: str | Path | pd.DataFrame | None = None,
+        feature_types: str | dict[str, str] | None = None,
     ) -> AutoRecommender:
         """Run the whole pipeline on ``data`` and keep the best model.
 
@@ -151,6 +155,12 @@ class AutoRecommender:
             time_col: Column of timestamps (``"none"`` to ignore).
             event_col: Column of event types (``"none"`` to ignore).
             sep: Field separator of a text file (sniffed when ``None``).
+            items: An item table (path or DataFrame): an item id column, then attributes.
+                Its items that the log never names are part of the catalogue.
+            users: A user table: a user id column, then attributes.
+            feature_types: Kinds that override the inferred ones, ``{"column": "text"}`` or
+                ``"column=text,genres=multi"`` (kinds: categorical, multi, numeric, text,
+                ignored).
 
         Returns:
             ``self``, fitted.
@@ -172,13 +182,17 @@ class AutoRecommender:
             from automl_rec.device import select_device
 
             self.device_ = select_device(self.device, gpu=0 if workers.on_gpus else None)
+            features = read_features(items, users, feature_types)
             prepared = prepare(data, columns, positive=self.positive,
-                               exclude_seen=self.exclude_seen, seed=self.seed)
+                               exclude_seen=self.exclude_seen, seed=self.seed, features=features)
             profile, split = prepared.profile, prepared.split
             self.training_profile_ = prepared.training_profile
             if out is not None:
                 (out / "profile.json").write_text(profile.to_json())
             config.record = self._run_record(data, columns, split, config)
+            config.record["features"] = {
+                "items": _source_path(items), "users": _source_path(users),
+                "feature_types": parse_feature_types(feature_types)}
             from automl_rec.tuning.distributed import local_workers, search_as_worker
 
             if self.tuner != "optuna" and _keras_tuner_role() == "worker":
@@ -216,7 +230,7 @@ class AutoRecommender:
                     split: Split, config: SearchConfig) -> dict[str, Any]:
         """What a worker process needs to join this fit's search (published in the study)."""
         return {
-            "data": None if isinstance(data, pd.DataFrame) else str(Path(data).resolve()),
+            "data": _source_path(data),
             "columns": columns, "families": config.families,
             "spaces": {name: space.to_dict() for name, space in config.spaces.items()},
             "metric": self.metric, "top_k": self.top_k, "max_epochs": self.max_epochs,
@@ -669,29 +683,41 @@ class PreparedData:
         split: The protocol's split of the positives, with the seen-item policy decided on the
             training stage.
         interactions: The validated positives (``negatives`` holds the other rows).
+        features: The item and user tables (either may be ``None``).
     """
 
     profile: DataProfile
     training_profile: DataProfile
     split: Split
     interactions: Interactions
+    features: Features
 
 
 def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
-            positive: str | None = None, exclude_seen: bool | None, seed: int) -> PreparedData:
+            positive: str | None = None, exclude_seen: bool | None, seed: int,
+            features: Features | None = None) -> PreparedData:
     """Load, validate, keep the positives, profile and split: the data side of a fit (a
-    worker's too)."""
-    interactions = read_positives(data, columns, positive)
-    profile = profile_interactions(interactions)
+    worker's too). ``features`` are the item and user tables, described in the profile."""
+    features = features or Features()
+    interactions, profile = profile_log(data, columns, positive=positive, features=features)
+    described = profile.features
     logger.info("profiled %s: %d users, %d items, %d interactions (%s)", profile.source,
                 profile.n_users, profile.n_items, profile.n_interactions,
                 profile.feedback.get("rule"))
     split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed)
     training = profile_interactions(training_interactions(interactions, split))
-    training = replace(training, n_users=split.n_users, n_items=split.n_items)
+    training = replace(training, n_users=split.n_users, n_items=split.n_items,
+                       features=described)
     logger.info("protocol %s, exclude seen: %s (%s)", split.protocol, split.exclude_seen,
                 split.seen_policy.get("reason"))
-    return PreparedData(profile, training, split, interactions)
+    return PreparedData(profile, training, split, interactions, features)
+
+
+def _source_path(source: str | Path | pd.DataFrame | None) -> str | None:
+    """A file's absolute path for the run record (``None`` for a DataFrame or nothing)."""
+    if source is None or isinstance(source, pd.DataFrame):
+        return None
+    return str(Path(source).resolve())
 
 
 def _keras_tuner_role() -> str:

@@ -26,10 +26,26 @@ def _add_column_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sep", help="field separator (sniffed when not given); '\\t' for tab")
 
 
+def _add_feature_flags(parser: argparse.ArgumentParser) -> None:
+    tables = parser.add_argument_group("item and user features")
+    tables.add_argument("--items", metavar="FILE",
+                        help="item table: an item id column, then attributes (any format the "
+                             "interaction file may have)")
+    tables.add_argument("--users", metavar="FILE",
+                        help="user table: a user id column, then attributes")
+    tables.add_argument("--feature-types", metavar="COL=KIND,...",
+                        help="override inferred kinds (categorical, multi, numeric, text, "
+                             "ignored)")
+
+
 def _column_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     sep = args.sep.encode().decode("unicode_escape") if args.sep else None
     return {"user_col": args.user_col, "item_col": args.item_col, "rating_col": args.rating_col,
             "time_col": args.time_col, "event_col": args.event_col, "sep": sep}
+
+
+def _feature_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"items": args.items, "users": args.users, "feature_types": args.feature_types}
 
 
 def _whole_number(minimum: int) -> Any:
@@ -107,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds between heartbeats of running trials; a trial silent for "
                           "three is retried (default: 10)")
     _add_column_flags(fit)
+    _add_feature_flags(fit)
 
     worker = commands.add_parser(
         "worker", help="run trials in a search that a fit leads (from any machine)",
@@ -134,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--positive", metavar="RULE",
                          help="which rows are positives, e.g. 'rating>=4' (as for fit)")
     _add_column_flags(profile)
+    _add_feature_flags(profile)
     recommend = commands.add_parser(
         "recommend", help="top-K items for users, from an exported run",
         description="Recommend items to users with the SavedModel of a finished fit.")
@@ -176,11 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from automl_rec.data.feedback import read_positives
-    from automl_rec.data.profiling import profile_interactions
+    from automl_rec.data.features import read_features
+    from automl_rec.data.profiling import profile_log
 
-    profile = profile_interactions(read_positives(args.file, _column_kwargs(args),
-                                                  args.positive))
+    features = read_features(**_feature_kwargs(args))
+    _, profile = profile_log(args.file, _column_kwargs(args), positive=args.positive,
+                             features=features)
     if args.format == "json":
         sys.stdout.write(profile.to_json() + "\n")
         return 0
@@ -292,7 +311,7 @@ def _fit(args: argparse.Namespace) -> int:
         max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
         positive=args.positive, output_dir=output, progress=not args.quiet, device=args.device, workers=args.workers,
         heartbeat=args.heartbeat)
-    model.fit(args.file, **_column_kwargs(args))
+    model.fit(args.file, **_column_kwargs(args), **_feature_kwargs(args))
     if hasattr(model, "worker_results_"):
         if not args.quiet:
             print("This process ran trials as a keras-tuner worker; the chief "

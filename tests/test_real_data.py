@@ -29,6 +29,24 @@ def test_profile_of_real_data_sets(
     assert profile["has_timestamps"] is True
 
 
+def test_movielens_item_and_user_tables_are_typed_without_flags(
+    real_data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = real_data["ml-100k"].parent
+    assert main(["profile", str(real_data["ml-100k"]), "--items", str(folder / "u.item"),
+                 "--users", str(folder / "u.user"), "--format", "json"]) == 0
+    features = json.loads(capsys.readouterr().out)["features"]
+    items, users = features["items"], features["users"]
+    assert (items["n_rows"], items["matched"], items["missing_rows"]) == (1682, 1682, 0)
+    kinds = [c["kind"] for c in items["columns"]]
+    # title, release date, an empty video-release column, the IMDb URL, 19 genre flags
+    assert kinds == ["text", "numeric", "ignored", "ignored"] + ["categorical"] * 19
+    assert "Latin-1" in " ".join(items["warnings"])
+    assert [c["kind"] for c in users["columns"]] == ["numeric", "categorical", "categorical",
+                                                     "categorical"]  # age, gender, job, zip
+    assert users["matched"] == 943
+
+
 def test_baselines_on_ml100k_land_where_the_protocol_puts_them(
     real_data: dict[str, Path], tmp_path: Path
 ) -> None:

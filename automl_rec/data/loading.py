@@ -165,8 +165,76 @@ def load_interactions(
     """
     overrides = {"user": user_col, "item": item_col, "rating": rating_col, "event": event_col,
                  "time": time_col}
+    sniffed = None
+    warnings: list[str] = []
+    if not isinstance(source, pd.DataFrame):
+        path = Path(source)
+        _check_path(path)
+        if path.suffix.lower() not in _PARQUET_SUFFIXES:
+            sniffed = _sniff_text(path, sep, warnings)
+            if sniffed.sequences:
+                notes = {"separator": sniffed.sep, "encoding": sniffed.encoding}
+                return _load_sequences(path, sniffed.encoding, overrides, warnings, notes)
+    table = read_table(source, sep=sep, overrides=overrides, what="an interaction table",
+                       sniffed=sniffed)
+    raw, name, has_header = table.frame, table.source, table.has_header
+    warnings, notes = warnings + table.warnings, dict(table.notes)
+    if raw.shape[1] < 2:
+        raise DataValidationError(
+            f"'{name}' has a single column ({raw.columns[0]!r}); an interaction table needs at "
+            "least a user column and an item column (pass --sep if the separator was not found)."
+        )
+    roles, guessed, order = _resolve_roles(raw, has_header, overrides, name)
+    notes["roles_inferred_from"] = "content" if guessed else "names"
+    if order is not None:
+        notes["order"] = order
+    frame = pd.DataFrame({"user": raw[roles.user], "item": raw[roles.item]})
+    for role in ("rating", "event", "time"):
+        column = getattr(roles, role)
+        if column is not None:
+            frame[role] = raw[column]
+    return LoadedInteractions(frame.reset_index(drop=True), roles, name, warnings, notes)
+
+
+@dataclass
+class RawTable:
+    """A delimited or Parquet table as read, before any column is given a meaning.
+
+    Attributes:
+        frame: Every column as Arrow-backed text (dates and times from a typed source stay
+            typed), with unique names (positions ``"0"``, ``"1"``... where there is no header).
+        source: The file name, or ``"DataFrame"``.
+        has_header: Whether the first line named the columns.
+        warnings: Recoverable oddities met while reading.
+        notes: ``separator`` and ``encoding`` for text files, and ``has_header``.
+    """
+
+    frame: pd.DataFrame
+    source: str
+    has_header: bool
+    warnings: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def read_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    sep: str | None = None,
+    overrides: dict[str, str | None] | None = None,
+    what: str = "a table",
+    sniffed: _Sniffed | None = None,
+) -> RawTable:
+    """Read a CSV/TSV/``::``/Parquet file or a DataFrame as text columns, sniffing the encoding,
+    the separator and the header, and skipping malformed lines (an error past 1%).
+
+    ``overrides`` are column names the caller expects (they mark a first line as a header);
+    ``what`` names the table in errors. Raises :class:`DataValidationError` for a table that
+    cannot be read or has no data rows. ``sniffed`` is the head of the file where the caller
+    has sniffed it already.
+    """
     warnings: list[str] = []
     notes: dict[str, Any] = {}
+    overrides = overrides or {}
     if isinstance(source, pd.DataFrame):
         raw = _frame_as_strings(source)
         name = "DataFrame"
@@ -181,34 +249,18 @@ def load_interactions(
             raw = _read_parquet(path)
             has_header = True
         else:
-            sniffed = _sniff_text(path, sep, warnings)
+            sniffed = sniffed or _sniff_text(path, sep, warnings)
             notes["separator"] = sniffed.sep
             notes["encoding"] = sniffed.encoding
-            if sniffed.sequences:
-                return _load_sequences(path, sniffed.encoding, overrides, warnings, notes)
             raw, has_header = _read_table(path, sniffed, overrides, warnings)
     if raw.shape[0] == 0:
         raise DataValidationError(
             f"'{name}' has a header ({', '.join(map(str, raw.columns))}) but no data rows; "
-            "give a file with at least one interaction per line."
-        )
-    if raw.shape[1] < 2:
-        raise DataValidationError(
-            f"'{name}' has a single column ({raw.columns[0]!r}); an interaction table needs at "
-            "least a user column and an item column (pass --sep if the separator was not found)."
+            f"give {what} with at least one row."
         )
     raw.columns = _unique_names([str(c).strip() for c in raw.columns])
-    roles, guessed, order = _resolve_roles(raw, has_header, overrides, name)
     notes["has_header"] = has_header
-    notes["roles_inferred_from"] = "content" if guessed else "names"
-    if order is not None:
-        notes["order"] = order
-    frame = pd.DataFrame({"user": raw[roles.user], "item": raw[roles.item]})
-    for role in ("rating", "event", "time"):
-        column = getattr(roles, role)
-        if column is not None:
-            frame[role] = raw[column]
-    return LoadedInteractions(frame.reset_index(drop=True), roles, name, warnings, notes)
+    return RawTable(raw, name, has_header, warnings, notes)
 
 
 def _check_path(path: Path) -> None:
@@ -885,7 +937,7 @@ def _resolve_roles(
         for role in ("time", "event", "rating", "user", "item"):
             if role in chosen:
                 continue
-            column = _match_by_name(role, [c for c in columns if c not in taken])
+            column = column_named_like(role, [c for c in columns if c not in taken])
             if column is not None:
                 chosen[role] = column
                 taken.add(column)
@@ -923,7 +975,8 @@ def _find_column(wanted: str, columns: list[str], role: str, name: str) -> str:
     )
 
 
-def _match_by_name(role: str, columns: list[str]) -> str | None:
+def column_named_like(role: str, columns: list[str]) -> str | None:
+    """The first of ``columns`` named like the column of ``role`` (``"user"``, ``"item"``...)."""
     return next(_named_like(columns, ROLE_NAMES[role], ROLE_TOKENS[role]), None)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from automl_rec.data.feedback import describe_feedback
+from automl_rec.data.features import Features
+from automl_rec.data.feedback import describe_feedback, read_positives
 from automl_rec.data.validation import Interactions
 
 # A user needs this many interactions to contribute a validation and a test interaction.
@@ -34,7 +35,9 @@ class DataProfile:
     ``columns`` the source column of each role and ``reading`` how the file was read (separator,
     encoding, header, whether roles came from column names or content); ``distributions`` holds
     compact curves for plots (a log-binned histogram of interactions per user, and interactions
-    per item against popularity rank).
+    per item against popularity rank); ``features`` the item and user tables' columns with
+    their kinds and reasons, and how their ids meet the log's (see
+    :meth:`automl_rec.data.features.Features.describe`), or ``None`` without such tables.
     """
 
     source: str
@@ -60,6 +63,7 @@ class DataProfile:
     distributions: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     order: dict[str, Any] | None = None
+    features: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the profile as a JSON-ready dict."""
@@ -100,6 +104,19 @@ class DataProfile:
             return "every row is an interaction"
         return (f"{feedback['positives']:,} positives, {feedback['negatives']:,} negatives: "
                 f"{feedback['rule']}")
+
+
+def profile_log(source: Any, columns: dict[str, str | None], *, positive: str | None = None,
+                features: Features | None = None) -> tuple[Interactions, DataProfile]:
+    """Load and validate a log (``columns`` as for
+    :func:`automl_rec.data.loading.load_interactions`), keep its positives, and profile it with
+    its item and user tables."""
+    interactions = read_positives(source, columns, positive)
+    profile = profile_interactions(interactions)
+    if features is not None:
+        described = features.describe(interactions.frame["item"], interactions.frame["user"])
+        profile = replace(profile, features=described)
+    return interactions, profile
 
 
 def profile_interactions(data: Interactions) -> DataProfile:

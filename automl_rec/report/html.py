@@ -19,6 +19,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
 from automl_rec.errors import ConfigurationError
 from automl_rec.report.charts import bar_chart, line_chart
@@ -182,6 +183,7 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "summary": _summary(leaderboard, metadata, k),
         "profile_rows": _profile_rows(profile),
         "profile_charts": _profile_charts(profile),
+        "feature_tables": feature_summary(profile.get("features")),
         "rows": rows,
         "left_out": [r for r in rows if r["status"] == "skipped"],
         "search_charts": _search_charts(leaderboard, metric, directory, metadata),

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
 
 if TYPE_CHECKING:
@@ -84,7 +85,17 @@ def print_profile(profile: DataProfile, console: Console) -> None:
         for label, count in _binned(list(counts.items()), 24):
             activity.add_row(label, f"{count:,}", "#" * max(1, round(30 * count / peak)))
         console.print(activity)
-    for warning in profile.warnings:
+    warnings = list(profile.warnings)
+    for summary in feature_summary(profile.features):
+        columns = Table(title=summary["title"], caption=summary["caption"], title_justify="left",
+                        caption_justify="left")
+        for heading in ("column", "kind", "why"):
+            columns.add_column(heading)
+        for row in summary["rows"]:
+            columns.add_row(*row, style="dim" if row[1] == "ignored" else None)
+        console.print(columns)
+        warnings += summary["warnings"]
+    for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 

@@ -87,6 +87,7 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
         ConfigurationError: No open search, or the data file cannot be found.
     """
     from automl_rec.api import prepare
+    from automl_rec.data.features import read_features
     from automl_rec.device import select_device
 
     record = wait_for_run(storage, study_name, wait_seconds)
@@ -100,8 +101,12 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
             f"The data file {str(source)!r} of this search does not exist on this machine; "
             "give its path here with --data FILE.")
     select_device(device or record["device"], gpu=gpu)
+    tables = record.get("features") or {}
+    features = read_features(tables.get("items"), tables.get("users"),
+                             tables.get("feature_types"))
     prepared = prepare(source, record["columns"], positive=record.get("positive"),
-                       exclude_seen=record["exclude_seen"], seed=record["seed"])
+                       exclude_seen=record["exclude_seen"], seed=record["seed"],
+                       features=features)
     config = SearchConfig(
         families=record["searched"],
         settings=TrialSettings(record["metric"], record["top_k"], record["max_epochs"],

@@ -1,0 +1,363 @@
+"""Item and user tables: reading them, and the kind of each attribute column (DESIGN 11).
+
+A table has one row per item (or user): its id column, then attributes. Each attribute gets a
+*kind*, inferred from its values with the reason written down, or set by the user:
+
+- ``categorical``: a few repeated values (a brand, a gender, a 0/1 flag);
+- ``multi``: several values joined by ``|`` or ``,`` (genres, attribute lists);
+- ``numeric``: numbers (scaled later; ``log`` marks skewed non-negative counts and prices),
+  and dates, as days;
+- ``text``: free text of several words (titles, descriptions);
+- ``ignored``: unique per row (a URL, a second id), constant, or mostly missing.
+
+The result is a :class:`FeatureSchema`; the model side turns it into preprocessing layers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl_rec.data.loading import as_text, column_named_like, read_table
+from automl_rec.errors import DataValidationError
+
+KINDS = ("categorical", "multi", "numeric", "text", "ignored")
+
+# A column missing in more than this share of rows carries too little to learn from.
+MAX_MISSING_SHARE = 0.9
+# Distinct values in at least this share of rows (and at least this many rows) make a column
+# an identifier rather than a category (unless it is text or numbers).
+UNIQUE_SHARE = 0.95
+MIN_ROWS_FOR_UNIQUE = 20
+# A column is text when its values average at least this many words and most are distinct.
+TEXT_MIN_WORDS = 2.0
+TEXT_MIN_DISTINCT = 0.3
+# A column is multi-valued when at least this share of its values holds a separator and the
+# pieces repeat (fewer distinct pieces than distinct values).
+MULTI_MIN_SHARE = 0.2
+MULTI_SEPARATORS = ("|", ",", ";")
+# Numbers are numeric when at least this share of the values parse (the rest count as
+# missing); numbers written with leading zeros are codes.
+NUMERIC_MIN_SHARE = 0.99
+# A non-negative numeric column with at least this skewness is log-scaled.
+LOG_SKEW = 2.0
+# Numbers with at most this many distinct values are categories (0/1 flags, star classes).
+MAX_NUMERIC_CATEGORIES = 2
+
+_CODE_TOKENS = ("id", "zip", "code", "postcode", "postal", "sku", "isbn", "ean", "upc", "phone")
+_DATE_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class FeatureColumn:
+    """One attribute column: its kind, why, and a few figures about its values.
+
+    ``stats`` holds ``missing_share`` and ``distinct``, plus ``log`` (numeric), ``separator``
+    and ``values`` (multi: distinct pieces), ``words`` (text: mean words a value) or
+    ``date`` (numeric read from dates).
+    """
+
+    name: str
+    kind: str
+    reason: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The attribute columns of an item or user table."""
+
+    role: str  # "items" or "users"
+    source: str
+    key: str  # the id column
+    n_rows: int
+    columns: tuple[FeatureColumn, ...]
+    warnings: tuple[str, ...] = ()
+    has_header: bool = True  # without one, columns are named by position (0 is the first)
+
+    def used(self) -> tuple[FeatureColumn, ...]:
+        """The columns that are not ignored."""
+        return tuple(c for c in self.columns if c.kind != "ignored")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """An item or user table: ids as text, attributes as read, and their schema."""
+
+    ids: pd.Series
+    frame: pd.DataFrame  # the attribute columns, one row per id, in ``ids`` order
+    schema: TableSchema
+
+
+@dataclass(frozen=True)
+class Features:
+    """The side tables of a fit: an item table, a user table, either or neither."""
+
+    items: FeatureTable | None = None
+    users: FeatureTable | None = None
+
+    def describe(self, log_items: pd.Series, log_users: pd.Series) -> dict[str, Any] | None:
+        """The profile's ``features`` entry: each table's schema and how its ids meet the log's
+        (``matched``: ids in both; ``only_in_table``: catalogue entries the log never names;
+        ``missing_rows``: log ids without a row). ``None`` without tables."""
+        out: dict[str, Any] = {}
+        for table, ids in ((self.items, log_items), (self.users, log_users)):
+            if table is None:
+                continue
+            known = set(table.ids)
+            in_log = set(pd.unique(ids.astype(str)))
+            matched = len(known & in_log)
+            out[table.schema.role] = {**table.schema.to_dict(), "matched": matched,
+                                      "only_in_table": len(known) - matched,
+                                      "missing_rows": len(in_log) - matched}
+        return out or None
+
+
+def read_features(
+    items: str | Path | pd.DataFrame | None = None,
+    users: str | Path | pd.DataFrame | None = None,
+    feature_types: str | dict[str, str] | None = None,
+) -> Features:
+    """Read the item and user tables that are given, with ``--feature-types`` overrides.
+
+    Raises:
+        DataValidationError: A table cannot be read, or an override names a column that
+            neither table has.
+    """
+    overrides = parse_feature_types(feature_types)
+    tables = {role: read_feature_table(source, role, feature_types=overrides)
+              for role, source in (("items", items), ("users", users)) if source is not None}
+    known = list(dict.fromkeys(c.name for t in tables.values() for c in t.schema.columns))
+    unknown = [column for column in overrides if column not in known]
+    if unknown:
+        names = ", ".join(known) or "none (no --items or --users table)"
+        raise DataValidationError(
+            f"--feature-types names {', '.join(map(repr, unknown))}, which no item or user "
+            f"table has; their attribute columns are: {names}.")
+    return Features(tables.get("items"), tables.get("users"))
+
+
+def parse_feature_types(text: str | dict[str, str] | None) -> dict[str, str]:
+    """Parse ``"col=kind,col2=kind"`` (or pass a dict through), checking each kind."""
+    if not text:
+        return {}
+    pairs = text.items() if isinstance(text, dict) else (
+        part.split("=", 1) if "=" in part else (part, "") for part in text.split(",")
+        if part.strip())
+    out: dict[str, str] = {}
+    for column, kind in pairs:
+        column, kind = column.strip(), kind.strip().lower()
+        if kind not in KINDS:
+            raise DataValidationError(
+                f"Feature type {kind!r} for column {column!r} is not one of "
+                f"{', '.join(KINDS)}; write --feature-types column=kind,...")
+        out[column] = kind
+    return out
+
+
+def read_feature_table(
+    source: str | Path | pd.DataFrame,
+    role: str,
+    *,
+    feature_types: dict[str, str] | None = None,
+    sep: str | None = None,
+) -> FeatureTable:
+    """Read an item (``role="items"``) or user (``role="users"``) table and type its columns.
+
+    The id column is the one named like an item (user) id, else the first column. Rows with a
+    missing id are dropped; a repeated id keeps its first row (both with a warning). Overrides
+    in ``feature_types`` name columns of any of the two tables; those of the other are ignored.
+
+    Raises:
+        DataValidationError: The table cannot be read, has no attribute column, or an override
+            names a kind that does not apply.
+    """
+    what = "an item table" if role == "items" else "a user table"
+    table = read_table(source, sep=sep, what=what)
+    frame, warnings = table.frame, list(table.warnings)
+    key_role = "item" if role == "items" else "user"
+    columns = list(frame.columns)
+    key = (column_named_like(key_role, columns) if table.has_header else None) or columns[0]
+    if len(columns) < 2:
+        raise DataValidationError(
+            f"'{table.source}' has a single column ({key!r}); {what} needs an id column and at "
+            "least one attribute column (pass --sep if the separator was not found).")
+    ids = as_text(frame[key]).str.strip()
+    keep = ids.notna() & (ids != "")
+    if not keep.all():
+        warnings.append(f"Dropped {int((~keep).sum()):,} rows of '{table.source}' without an id.")
+    repeated = ids[keep].duplicated()
+    if repeated.any():
+        warnings.append(f"'{table.source}' names {int(repeated.sum()):,} ids twice or more; the "
+                        "first row of each is kept.")
+    rows = keep.copy()
+    rows[keep] = ~repeated
+    ids = ids[rows].reset_index(drop=True)
+    attributes = frame.loc[rows, [c for c in columns if c != key]].reset_index(drop=True)
+    overrides = feature_types or {}
+    typed = tuple(infer_column(attributes[c], c, overrides.get(c)) for c in attributes.columns)
+    schema = TableSchema(role, table.source, key, len(ids), typed, tuple(warnings),
+                         table.has_header)
+    return FeatureTable(ids, attributes, schema)
+
+
+def infer_column(values: pd.Series, name: str, override: str | None = None) -> FeatureColumn:
+    """The kind of one attribute column, with the reason (``override`` where the user set it)."""
+    text = _clean(values)
+    present = text.dropna()
+    n = len(text)
+    missing = 1.0 - len(present) / n if n else 1.0
+    distinct = int(present.nunique())
+    stats: dict[str, Any] = {"missing_share": round(missing, 4), "distinct": distinct}
+    if override:
+        return FeatureColumn(name, override, "set by --feature-types",
+                             {**stats, **_kind_stats(override, present)})
+    if not len(present) or missing > MAX_MISSING_SHARE:
+        return FeatureColumn(name, "ignored", f"mostly missing ({missing:.0%} of rows)", stats)
+    if distinct == 1:
+        return FeatureColumn(name, "ignored", "constant (one value)", stats)
+    numeric = _numbers(present)
+    is_code = _code_like(name, present)
+    if numeric is not None and not is_code:
+        if distinct <= MAX_NUMERIC_CATEGORIES:
+            return FeatureColumn(name, "categorical", f"numbers with {distinct} values (a flag)",
+                                 stats)
+        log = _skewed(numeric)
+        reason = "numbers, skewed: log-scaled" if log else "numbers"
+        return FeatureColumn(name, "numeric", reason, {**stats, "log": log})
+    if numeric is None and _dates(present):
+        return FeatureColumn(name, "numeric", "dates, as days", {**stats, "date": True,
+                                                                  "log": False})
+    multi = _multi_separator(present)
+    words = float(present.str.split().str.len().mean())
+    if multi is not None and words < TEXT_MIN_WORDS * 2:
+        pieces = _pieces(present, multi)
+        return FeatureColumn(name, "multi", f"values joined by {multi!r} "
+                             f"({pieces.nunique():,} distinct)",
+                             {**stats, "separator": multi, "values": int(pieces.nunique())})
+    if words >= TEXT_MIN_WORDS and distinct >= TEXT_MIN_DISTINCT * len(present):
+        return FeatureColumn(name, "text", f"free text ({words:.1f} words a value)",
+                             {**stats, "words": round(words, 2)})
+    if distinct >= UNIQUE_SHARE * len(present) and len(present) >= MIN_ROWS_FOR_UNIQUE:
+        what = "like a URL" if present.str.contains("://", regex=False).mean() > 0.5 else (
+            "like an id")
+        return FeatureColumn(name, "ignored", f"unique per row ({what})", stats)
+    reason = f"{distinct:,} distinct values" + (" (a code)" if is_code else "")
+    return FeatureColumn(name, "categorical", reason, stats)
+
+
+def _kind_stats(kind: str, present: pd.Series) -> dict[str, Any]:
+    """The figures the model side needs for a kind the user chose."""
+    if kind == "numeric":
+        numeric = _numbers(present, share=0.0)
+        if numeric is None:
+            return {"date": True, "log": False}
+        return {"log": _skewed(numeric)}
+    if kind == "multi":
+        separator = _multi_separator(present, share=0.0) or "|"
+        return {"separator": separator, "values": int(_pieces(present, separator).nunique())}
+    if kind == "text":
+        return {"words": round(float(present.str.split().str.len().mean()), 2)}
+    return {}
+
+
+def _clean(values: pd.Series) -> pd.Series:
+    """Text with surrounding blanks stripped; empty strings become missing."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").astype("string[pyarrow]")
+    text = as_text(values).str.strip()
+    return text.mask(text == "")
+
+
+def _numbers(present: pd.Series, share: float = NUMERIC_MIN_SHARE) -> np.ndarray | None:
+    """The values as floats when at least ``share`` of them parse, else ``None``."""
+    parsed = pd.to_numeric(present.astype(object), errors="coerce")
+    ok = parsed.notna()
+    if not len(present) or ok.mean() < max(share, 1e-9):
+        return None
+    return parsed[ok].to_numpy(dtype=float)
+
+
+def _code_like(name: str, present: pd.Series) -> bool:
+    """Whether numbers in this column are codes: named like one, or written with leading
+    zeros."""
+    tokens = re.split(r"[^a-z0-9]+", name.lower())
+    if any(token in _CODE_TOKENS for token in tokens):
+        return True
+    sample = present.head(_DATE_SAMPLE * 5)
+    return bool(sample.str.fullmatch(r"0\d+").mean() > 0.05)
+
+
+def _skewed(numbers: np.ndarray) -> bool:
+    if numbers.min() < 0 or numbers.std() == 0:
+        return False
+    centred = numbers - numbers.mean()
+    skew = float(np.mean(centred ** 3) / numbers.std() ** 3)
+    return skew >= LOG_SKEW
+
+
+def _dates(present: pd.Series) -> bool:
+    """Whether the values read as dates (a sample; at least 90% of it)."""
+    sample = present.head(_DATE_SAMPLE).astype(object)
+    if not sample.str.contains(r"\d", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.9)
+
+
+def date_days(values: pd.Series) -> pd.Series:
+    """Dates as days since 1970 (missing where a value does not read as a date)."""
+    parsed = pd.to_datetime(_clean(values).astype(object), errors="coerce", format="mixed")
+    return (parsed - pd.Timestamp("1970-01-01")).dt.days.astype(float)
+
+
+def _multi_separator(present: pd.Series, share: float = MULTI_MIN_SHARE) -> str | None:
+    """The separator joining several values in most rows of this column, if any."""
+    best: tuple[float, str] | None = None
+    for separator in MULTI_SEPARATORS:
+        holds = float(present.str.contains(separator, regex=False).mean())
+        if holds < max(share, 1e-9):
+            continue
+        pieces = _pieces(present, separator)
+        if pieces.nunique() >= present.nunique():
+            continue
+        if best is None or holds > best[0]:
+            best = (holds, separator)
+    return best[1] if best else None
+
+
+def _pieces(present: pd.Series, separator: str) -> pd.Series:
+    pieces = present.str.split(separator, regex=False).explode().str.strip()
+    return pieces[pieces.notna() & (pieces != "")]
+
+
+def feature_summary(described: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The profile's ``features`` entry as one summary per table, for the terminal and the
+    report: ``title`` (the table and its id column), ``caption`` (how its ids meet the log's),
+    ``rows`` (column, kind, reason) and ``warnings``."""
+    summaries = []
+    for role, table in (described or {}).items():
+        named = table.get("has_header", True)
+
+        def label(column: str) -> str:
+            return repr(column) if named else f"column {column}"
+
+        noun = "items" if role == "items" else "users"
+        summaries.append({
+            "title": (f"{'Item' if role == 'items' else 'User'} table: {table['source']} "
+                      f"({table['n_rows']:,} rows, ids in {label(table['key'])})"),
+            "caption": (f"{table['matched']:,} {noun} also in the log, "
+                        f"{table['only_in_table']:,} only in the table, "
+                        f"{table['missing_rows']:,} in the log without a row"),
+            "rows": [(label(str(c["name"])), c["kind"], c["reason"]) for c in table["columns"]],
+            "warnings": list(table["warnings"])})
+    return summaries
