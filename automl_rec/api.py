@@ -22,14 +22,17 @@ import pandas as pd
 
 from automl_rec.data.loading import load_interactions
 from automl_rec.data.profiling import DataProfile, profile_interactions, profile_log
-from automl_rec.data.features import Features, parse_feature_types, read_features
+from automl_rec.data.features import (Features, attribute_vectors, parse_feature_types,
+                                      read_features)
 from automl_rec.data.feedback import select_positives
-from automl_rec.data.splitting import Split, split_interactions, training_interactions
+from automl_rec.data.splitting import (Split, split_interactions, training_interactions,
+                                       with_item_attributes)
 from automl_rec.data.validation import Interactions, validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
 from automl_rec.evaluation import BootstrapInterval, paired_bootstrap
 from automl_rec.evaluation.metrics import METRICS
-from automl_rec.leaderboard import COMPLETE, CandidateResult, leaderboard_frame, write_leaderboard
+from automl_rec.leaderboard import (COMPLETE, CandidateResult, candidate_name, leaderboard_frame,
+                                   warm_and_cold_table, write_leaderboard)
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
@@ -71,6 +74,9 @@ class AutoRecommender:
             training interactions repeat an earlier item).
         positive: Which rows are positives of the ranking task, e.g. ``"rating>=4"`` or
             ``"event=purchase"``; ``None``: a binary label's 1 rows, otherwise every row.
+        cold_items: Share of the items (from 0 to below 1, drawn with ``seed``) held out with
+            all their interactions, so that the test cases whose target is one of them measure
+            cold-item quality; test figures are given for warm and cold targets apart.
         output_dir: Run directory (``profile.json``, ``leaderboard.csv``, ``study.db``,
             ``run.log``); ``None`` writes nothing.
         progress: Show live progress in the terminal.
@@ -105,6 +111,7 @@ class AutoRecommender:
         patience: int = 5,
         exclude_seen: bool | None = None,
         positive: str | None = None,
+        cold_items: float = 0.0,
         output_dir: str | Path | None = None,
         progress: bool = False,
         device: str = "auto",
@@ -125,6 +132,7 @@ class AutoRecommender:
         self.patience = patience
         self.exclude_seen = exclude_seen
         self.positive = positive
+        self.cold_items = cold_items
         self.output_dir = output_dir
         self.progress = progress
         self.device = device
@@ -184,7 +192,8 @@ class AutoRecommender:
             self.device_ = select_device(self.device, gpu=0 if workers.on_gpus else None)
             features = read_features(items, users, feature_types)
             prepared = prepare(data, columns, positive=self.positive,
-                               exclude_seen=self.exclude_seen, seed=self.seed, features=features)
+                               exclude_seen=self.exclude_seen, seed=self.seed,
+                               cold_items=self.cold_items, features=features)
             profile, split = prepared.profile, prepared.split
             self.training_profile_ = prepared.training_profile
             if out is not None:
@@ -235,6 +244,7 @@ class AutoRecommender:
             "spaces": {name: space.to_dict() for name, space in config.spaces.items()},
             "metric": self.metric, "top_k": self.top_k, "max_epochs": self.max_epochs,
             "patience": self.patience, "seed": self.seed, "exclude_seen": split.exclude_seen,
+            "cold_items": self.cold_items,
             "positive": self.positive,
             "tuner": self.tuner, "heartbeat": self.heartbeat,
             **config.budget.to_record(), "device": self.device,
@@ -248,6 +258,10 @@ class AutoRecommender:
             )
         for name in ("top_k", "max_epochs", "patience", "heartbeat"):
             _check_positive(name, getattr(self, name))
+        if not isinstance(self.cold_items, (int, float)) or not 0 <= self.cold_items < 1:
+            raise ConfigurationError(
+                f"cold_items must be a share from 0 to below 1 (e.g. 0.1); received "
+                f"{self.cold_items!r}.")
         if self.max_trials is not None:
             _check_positive("max_trials", self.max_trials)
         if self.tuner not in TUNERS:
@@ -343,7 +357,7 @@ class AutoRecommender:
                 confidence=comparison["confidence"], seed=self.seed)
             comparison["n_resamples"] = interval.n_resamples
             comparison["gaps"].append({
-                "against": role, "name": _candidate_name(other),
+                "against": role, "name": candidate_name(other),
                 "difference": interval.difference, "low": interval.low, "high": interval.high,
                 "significant": interval.significant})
             if role == "best_baseline":
@@ -361,7 +375,7 @@ class AutoRecommender:
             return None
         key = f"{self.metric}@{self.top_k}"
         return {"family": result.family, "model": result.model, "trial": result.number,
-                "name": _candidate_name(result), "valid": result.valid.get(key),
+                "name": candidate_name(result), "valid": result.valid.get(key),
                 "test": result.test.get(key)}
 
     def recommend(self, user_ids: list[str] | np.ndarray, k: int | None = None) -> pd.DataFrame:
@@ -572,12 +586,14 @@ class AutoRecommender:
         can_score_history = self.serving_module().from_history is not None
         return {
             "environment": environment(),
-            "schema": {"columns": profile.columns, "reading": profile.reading},
+            "schema": {"columns": profile.columns, "reading": profile.reading,
+                       "features": profile.features},
             "profile": {key: getattr(profile, key) for key in (
                 "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps",
                 "order",
                 "feedback", "repeat_rate", "warnings")},
             "protocol": {"name": split.protocol, "exclude_seen": split.exclude_seen,
+                         "cold_items": split.cold_items,
                          "seen_policy": split.seen_policy,
                          "positives": profile.feedback.get("rule"),
                          "positive_rule": self.positive,
@@ -590,6 +606,7 @@ class AutoRecommender:
             "valid_metrics": self.valid_metrics_,
             "test_metrics": self.test_metrics_,
             "comparison": self.comparison_,
+            "warm_and_cold": warm_and_cold_table(self.results_, self.top_k),
             "serving": {"k": min(self.top_k, split.n_items), "exclude_seen": split.exclude_seen,
                         "signatures": ["serving_default"] + (
                             ["recommend_from_history"] if can_score_history else []),
@@ -695,7 +712,7 @@ class PreparedData:
 
 def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
             positive: str | None = None, exclude_seen: bool | None, seed: int,
-            features: Features | None = None) -> PreparedData:
+            cold_items: float = 0.0, features: Features | None = None) -> PreparedData:
     """Load, validate, keep the positives, profile and split: the data side of a fit (a
     worker's too). ``features`` are the item and user tables, described in the profile."""
     features = features or Features()
@@ -704,12 +721,20 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
     logger.info("profiled %s: %d users, %d items, %d interactions (%s)", profile.source,
                 profile.n_users, profile.n_items, profile.n_interactions,
                 profile.feedback.get("rule"))
-    split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed)
+    split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed,
+                               cold_items=cold_items,
+                               catalogue=None if features.items is None else features.items.ids)
+    if features.items is not None:
+        item_ids = split.item_ids.decode(np.arange(split.n_items))
+        split = with_item_attributes(split, attribute_vectors(features.items, item_ids))
     training = profile_interactions(training_interactions(interactions, split))
     training = replace(training, n_users=split.n_users, n_items=split.n_items,
                        features=described)
     logger.info("protocol %s, exclude seen: %s (%s)", split.protocol, split.exclude_seen,
                 split.seen_policy.get("reason"))
+    if split.cold_items:
+        logger.info("cold items: %d items held out with %d of their interactions (seed %d)",
+                    split.cold_items["items"], split.cold_items["dropped"], seed)
     return PreparedData(profile, training, split, interactions, features)
 
 
@@ -768,15 +793,6 @@ def _validation_sample(split: Split) -> dict[str, Any]:
     users = int(len(split.holdout("valid").users))
     return {"users": users, "scored_users": min(users, SEARCH_VALIDATION_USERS),
             "max_users": SEARCH_VALIDATION_USERS, "seed": split.seed}
-
-
-def _candidate_name(result: CandidateResult) -> str:
-    """How reports name a candidate: ``ease`` for a baseline, ``mlp/neumf #3`` for a trial."""
-    if result.family == BASELINES:
-        return result.model
-    name = result.family if result.model in (result.family, "-") else (
-        f"{result.family}/{result.model}")
-    return name if result.number is None else f"{name} #{result.number}"
 
 
 def _left_out(results: list[CandidateResult]) -> list[dict[str, Any]]:

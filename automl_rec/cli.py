@@ -48,6 +48,18 @@ def _feature_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"items": args.items, "users": args.users, "feature_types": args.feature_types}
 
 
+def _share(text: str) -> float:
+    """An argparse type: a share from 0 to below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to below 1 (e.g. 0.1), "
+                                         f"got {text!r}")
+    return value
+
+
 def _whole_number(minimum: int) -> Any:
     """An argparse type: a whole number of at least ``minimum``."""
 
@@ -113,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--positive", metavar="RULE",
                      help="which rows are positives, e.g. 'rating>=4' or 'event=purchase' "
                           "(default: a binary label's 1 rows, otherwise every row)")
+    fit.add_argument("--cold-items", metavar="SHARE", type=_share, default=0.0,
+                     help="hold out this share of the items (seeded) with all their "
+                          "interactions, to measure cold-item quality (e.g. 0.1; default: 0)")
     fit.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     fit.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
                      help="where models train: a GPU when there is one (auto, default), cpu, gpu")
@@ -309,7 +324,8 @@ def _fit(args: argparse.Namespace) -> int:
         tuner=args.tuner, metric=args.metric, top_k=args.top_k, seed=args.seed,
         storage=args.storage, study_name=args.study_name, search_spaces=args.search_space,
         max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
-        positive=args.positive, output_dir=output, progress=not args.quiet, device=args.device, workers=args.workers,
+        positive=args.positive, cold_items=args.cold_items, output_dir=output,
+        progress=not args.quiet, device=args.device, workers=args.workers,
         heartbeat=args.heartbeat)
     model.fit(args.file, **_column_kwargs(args), **_feature_kwargs(args))
     if hasattr(model, "worker_results_"):

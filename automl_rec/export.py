@@ -168,12 +168,15 @@ def _baseline_scorer(model: Baseline, n_items: int) -> tuple[Scorer, list[tf.Var
         index = tf.Variable(np.stack([similarity.row, similarity.col], 1).astype(np.int64),
                             trainable=False)
         values = tf.Variable(similarity.data.astype(np.float32), trainable=False)
+        # The content baseline adds its popularity tie-break; ItemKNN adds nothing.
+        prior = tf.Variable(getattr(model, "prior", np.zeros(n_items, np.float32)),
+                            trainable=False)
 
         def itemknn(users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
             sparse = tf.SparseTensor(index, values, [n_items, n_items])
-            return tf.sparse.sparse_dense_matmul(vectors(rows, n_items), sparse)
+            return tf.sparse.sparse_dense_matmul(vectors(rows, n_items), sparse) + prior
 
-        return itemknn, [index, values]
+        return itemknn, [index, values, prior]
     raise TypeError(f"no serving scorer for {type(model).__name__}")
 
 

@@ -13,6 +13,9 @@ from automl_rec.evaluation import EvaluationResult
 
 COMPLETE, FAILED, PRUNED, SKIPPED = "complete", "failed", "pruned", "skipped"
 _METRIC_NAMES = ("ndcg", "hr", "mrr")
+# Test figures on warm and cold targets apart (see EvaluationResult.warm_and_cold).
+_WARM_AND_COLD = ("warm_cases", "warm_ndcg@{k}", "warm_hr@{k}", "cold_cases", "cold_ndcg@{k}",
+                  "cold_hr@{k}")
 
 
 @dataclass
@@ -100,6 +103,8 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
                 row[f"{split}_{name}@{k}"] = metrics.get(f"{name}@{k}")
         row[f"test_coverage@{k}"] = result.test.get(f"coverage@{k}")
         row[f"test_popularity@{k}"] = result.test.get(f"popularity@{k}")
+        for name in _WARM_AND_COLD:
+            row[f"test_{name}".format(k=k)] = result.test.get(name.format(k=k))
         row["epochs"] = result.epochs
         row["seconds"] = round(result.seconds, 3)
         row["seconds_per_epoch"] = (None if result.epoch_seconds is None
@@ -110,7 +115,9 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in ("trial", "epochs", "n_params"):
         frame[column] = frame[column].astype("Int64")
-    return frame
+    # The warm and cold columns only where some test target is cold.
+    optional = [f"test_{name}".format(k=k) for name in _WARM_AND_COLD]
+    return frame.drop(columns=[c for c in optional if frame[c].isna().all()])
 
 
 def write_leaderboard(results: list[CandidateResult], k: int, path: Path) -> None:
@@ -118,3 +125,26 @@ def write_leaderboard(results: list[CandidateResult], k: int, path: Path) -> Non
     temporary = path.with_suffix(".csv.tmp")
     leaderboard_frame(results, k).to_csv(temporary, index=False)
     temporary.replace(path)
+
+
+def candidate_name(result: CandidateResult) -> str:
+    """How reports name a candidate: ``ease`` for a baseline, ``mlp/neumf #3`` for a trial."""
+    if result.family == "baselines":
+        return result.model
+    name = result.family if result.model in (result.family, "-") else (
+        f"{result.family}/{result.model}")
+    return name if result.number is None else f"{name} #{result.number}"
+
+
+def warm_and_cold_table(results: list[CandidateResult], k: int) -> dict[str, Any] | None:
+    """The test figures on warm and cold targets of each candidate scored on test, best cold
+    HR@K first: ``warm_cases``, ``cold_cases`` and ``rows`` of (candidate, warm NDCG@K, warm
+    HR@K, cold NDCG@K, cold HR@K). ``None`` when no test target is cold."""
+    tested = [r for r in results if r.test.get("cold_cases")]
+    if not tested:
+        return None
+    rows = sorted(((candidate_name(r), r.test.get(f"warm_ndcg@{k}"), r.test.get(f"warm_hr@{k}"),
+                    r.test.get(f"cold_ndcg@{k}"), r.test.get(f"cold_hr@{k}")) for r in tested),
+                  key=lambda row: -(row[4] or 0.0))
+    return {"warm_cases": int(tested[0].test.get("warm_cases", 0)),
+            "cold_cases": int(tested[0].test["cold_cases"]), "rows": rows}

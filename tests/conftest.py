@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,6 +20,16 @@ def split_and_profile(frame: pd.DataFrame, **kwargs: object) -> tuple[Split, Dat
     data = read_positives(frame, {})
     profile = profile_interactions(data)
     return split_interactions(data, **kwargs), profile  # type: ignore[arg-type]
+
+
+def with_catalogue_attributes(split: Split, log: pd.DataFrame) -> Split:
+    """The split of a :func:`make_interactions` log with its items' categories as attributes."""
+    from automl_rec.data.features import attribute_vectors, read_feature_table
+    from automl_rec.data.splitting import with_item_attributes
+
+    table = read_feature_table(log[["sku", "category"]].drop_duplicates("sku"), "items")
+    ids = split.item_ids.decode(np.arange(split.n_items))
+    return with_item_attributes(split, attribute_vectors(table, ids))
 
 
 def split_of(frame: pd.DataFrame, **kwargs: object) -> Split:

@@ -41,6 +41,19 @@ def test_fit_returns_self_with_fitted_attributes(frame: pd.DataFrame, tmp_path: 
     assert "best:" in (tmp_path / "run" / "run.log").read_text()
 
 
+def test_an_item_table_adds_the_content_baseline(frame: pd.DataFrame, tmp_path: Path) -> None:
+    catalogue = frame[["sku", "category"]].drop_duplicates("sku")
+    model = AutoRecommender(families=["baselines"], output_dir=tmp_path).fit(
+        frame, items=catalogue)
+    board = model.leaderboard_.set_index("model")
+    assert list(board.index) == ["popularity", "itemknn", "ease", "content"]
+    assert board.loc["content", "test_ndcg@10"] > board.loc["popularity", "test_ndcg@10"]
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    assert [c["kind"] for c in profile["features"]["items"]["columns"]] == ["categorical"]
+    record = json.loads((tmp_path / "metadata.json").read_text())
+    assert record["schema"]["features"]["items"]["matched"] == 80
+
+
 def test_same_seed_gives_the_same_leaderboard(frame: pd.DataFrame) -> None:
     one = AutoRecommender(families="baselines", seed=3).fit(frame).leaderboard_
     two = AutoRecommender(families="baselines", seed=3).fit(frame).leaderboard_

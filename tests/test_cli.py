@@ -76,6 +76,10 @@ ERROR_CASES = [
                              "--quiet"], id="fit-workers-with-keras-tuner"),
     pytest.param(good_file, ["fit", "--families", "mlp", "--storage", "nosuchdb://x", "--quiet"],
                  id="fit-bad-storage"),
+    pytest.param(good_file, ["fit", "--families", "baselines", "--cold-items", "1.5", "--quiet"],
+                 id="fit-cold-items-not-a-share"),
+    pytest.param(good_file, ["fit", "--families", "baselines", "--items", "missing.csv",
+                             "--quiet"], id="fit-missing-item-table"),
 ]
 
 

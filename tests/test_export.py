@@ -22,7 +22,7 @@ from automl_rec.evaluation import top_k
 from automl_rec.evaluation.metrics import mask_seen
 from automl_rec.models import BASELINES, FAMILIES, default_space
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
-from tests.conftest import split_and_profile
+from tests.conftest import split_and_profile, with_catalogue_attributes
 from tests.models.test_family_contract import built, configurations
 from tests.session_serving import saved_model_cli, serve_in_fresh_process
 
@@ -158,8 +158,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     evaluation computes from the model's own scores for a sample of users."""
     from automl_rec.export import export_run, serving_module
 
-    split, profile = split_and_profile(make_interactions(n_users=80, n_items=40,
-                                                         mean_history=12, seed=11))
+    log = make_interactions(n_users=80, n_items=40, mean_history=12, seed=11)
+    split, profile = split_and_profile(log)
+    split = with_catalogue_attributes(split, log)  # for the content baseline
     everything = split.stage("all")
     users = np.sort(np.random.default_rng(0).choice(split.n_users, SAMPLED_USERS, replace=False))
     raw_users = [str(u) for u in split.user_ids.decode(users)]
@@ -224,3 +225,35 @@ def test_saved_model_cli_serves_a_keras_model(served: dict[str, Any], tmp_path: 
                           tmp_path)
     assert cli["item_ids"].tolist() == case["evaluated"]
     np.testing.assert_allclose(cli["scores"], case["reports"][0]["python"]["scores"], rtol=1e-6)
+
+
+def test_an_item_only_in_the_item_table_reaches_the_lists_of_users_with_its_taste(
+        tmp_path: Path) -> None:
+    """Planted structure: a new item of one category, in the item table but not the log, is
+    served by the content baseline's SavedModel to the users who mostly buy that category."""
+    from automl_rec.data.features import attribute_vectors, read_feature_table
+    from automl_rec.data.feedback import read_positives
+    from automl_rec.data.splitting import split_interactions, with_item_attributes
+    from automl_rec.export import export_run, serving_module
+    from automl_rec.models.baselines import Content
+
+    log = make_interactions(n_users=120, n_items=60, mean_history=10, seed=12)
+    catalogue = log[["sku", "category"]].drop_duplicates("sku")
+    top = log["category"].value_counts().index[0]
+    catalogue = pd.concat([catalogue, pd.DataFrame({"sku": ["SKU-NEW"], "category": [top]})])
+    table = read_feature_table(catalogue, "items")
+    split = split_interactions(read_positives(log, {}), catalogue=table.ids)
+    assert "SKU-NEW" in set(split.item_ids.ids) and split.n_items == 61
+    ids = split.item_ids.decode(np.arange(split.n_items))
+    split = with_item_attributes(split, attribute_vectors(table, ids))
+    model = Content(k=50).fit(split.stage("all"))
+    export_run(tmp_path, serving_module(model, split, K), None, {"case": "content"})
+    share = log.assign(mine=log["category"] == top).groupby("customer_id")["mine"].mean()
+    fans, others = share[share >= 0.6].index[:5].tolist(), share[share == 0].index[:5].tolist()
+    assert fans and others
+    (report,) = serve_in_fresh_process([{"model": str(tmp_path / "model"),
+                                         "signature": "serving_default",
+                                         "inputs": {"user_id": fans + others}}])
+    lists = report["python"]["item_ids"]
+    assert all("SKU-NEW" in items for items in lists[:len(fans)])
+    assert not any("SKU-NEW" in items for items in lists[len(fans):])

@@ -10,6 +10,10 @@ Without an order the same shape is drawn by the same seeded hash. Users with few
 in training only. Ids are encoded in sorted order, so item indices (and with them the tie-breaks
 of every top-K list) do not depend on the file either.
 
+With ``cold_items``, a seeded share of the items is held out with all their interactions: each
+user's latest interaction stays the test case (its target may be one of those items, a *cold*
+target), and every other interaction with them is dropped, so no model learns from them.
+
 Whether items a user already has are excluded from the lists is decided from the training stage
 alone: by how often a user's latest training interaction repeats an earlier one, the evidence
 closest to what the held-out next interaction will do.
@@ -87,12 +91,15 @@ class StageData:
         items: Item index of each interaction, in each user's time order.
         n_users: Size of the user vocabulary (every user of the data set).
         n_items: Size of the item catalogue (every item of the data set).
+        item_attributes: Sparse attribute vectors of the items, one row per item index (from
+            the item table; ``None`` without one).
     """
 
     users: np.ndarray
     items: np.ndarray
     n_users: int
     n_items: int
+    item_attributes: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def matrix(self) -> sp.csr_matrix:
@@ -144,6 +151,10 @@ class Split:
         seed: Seed of the random hold-out and of the tie-break in time.
         rows: Row of the source table behind each interaction.
         seen_policy: Why seen items are excluded or kept, with the evidence.
+        item_attributes: Sparse attribute vectors of the items, one row per item index
+            (:func:`with_item_attributes`; ``None`` without an item table).
+        cold_items: The items held out with their interactions (``--cold-items``): ``share``,
+            ``items``, ``dropped`` interactions and the ``seed``; empty when none were.
     """
 
     protocol: str
@@ -156,6 +167,8 @@ class Split:
     seed: int = 0
     rows: np.ndarray | None = field(default=None, repr=False, compare=False)
     seen_policy: dict[str, object] = field(default_factory=dict, compare=False)
+    item_attributes: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
+    cold_items: dict[str, float] = field(default_factory=dict, compare=False)
     _stages: dict[str, StageData] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -174,7 +187,7 @@ class Split:
             limit = {"train": TRAIN, "train_valid": VALID, "all": TEST}[stage]
             keep = self.folds <= limit
             self._stages[stage] = StageData(self.users[keep], self.items[keep], self.n_users,
-                                            self.n_items)
+                                            self.n_items, self.item_attributes)
         return self._stages[stage]
 
     def holdout(self, fold: Literal["valid", "test"]) -> Holdout:
@@ -189,6 +202,8 @@ def split_interactions(
     *,
     exclude_seen: bool | None = None,
     seed: int = 0,
+    cold_items: float = 0.0,
+    catalogue: pd.Series | np.ndarray | None = None,
 ) -> Split:
     """Split interactions by the protocol of DESIGN section 4.
 
@@ -197,6 +212,10 @@ def split_interactions(
         exclude_seen: Override of the seen-item policy; ``None`` decides from the training stage
             (:func:`seen_policy`).
         seed: Seed of the random hold-out (without an order) and of the tie-break in time.
+        cold_items: Share of the log's items (``0 <= share < 1``, drawn with ``seed``) held
+            out with all their interactions but the test cases that have them as target.
+        catalogue: Raw ids of every item that may be recommended (an item table's); those the
+            log never names join the item encoder, without interactions.
 
     Returns:
         The split, with id encoders over every user and item of the data.
@@ -207,6 +226,13 @@ def split_interactions(
     frame = data.frame
     user_ids, users = IdEncoder.fit_encode(frame["user"])
     item_ids, items = IdEncoder.fit_encode(frame["item"])
+    in_log = len(item_ids)
+    if catalogue is not None:
+        known = pd.Index(item_ids.ids)
+        extra = pd.Index(pd.unique(np.asarray(catalogue, dtype=object))).difference(known)
+        if len(extra):
+            item_ids = IdEncoder(np.asarray(known.append(extra).sort_values(), dtype=object))
+            items = item_ids.encode(np.asarray(known, dtype=object))[items]  # old -> new index
     position = np.arange(len(frame))
     # A seeded hash of each (user, item) pair: random, yet the same whatever the row order.
     noise = pair_hash(users, items, len(item_ids), seed)
@@ -217,9 +243,19 @@ def split_interactions(
         protocol = RANDOM
         order = np.lexsort((position, items, noise, users))
     users, items = users[order], items[order]
+    rank_from_end = _rank_from_end(users, len(user_ids))
+    held_out: dict[str, float] = {}
+    if cold_items:
+        cold = np.zeros(len(item_ids), dtype=bool)
+        named = np.unique(items)  # the items of the log (not those only in the catalogue)
+        n_cold = int(round(cold_items * in_log))
+        cold[np.random.default_rng(seed).choice(named, n_cold, replace=False)] = True
+        keep = ~cold[items] | (rank_from_end == 0)  # a user's latest interaction stays
+        held_out = {"share": float(cold_items), "items": n_cold,
+                    "dropped": int((~keep).sum()), "seed": seed}
+        users, items, order = users[keep], items[keep], order[keep]
+        rank_from_end = _rank_from_end(users, len(user_ids))
     counts = np.bincount(users, minlength=len(user_ids))
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank_from_end = counts[users] - 1 - (np.arange(len(users)) - starts[users])
     evaluated = counts[users] >= MIN_EVALUATION_HISTORY
     folds = np.full(len(users), TRAIN, dtype=np.int8)
     folds[evaluated & (rank_from_end == 1)] = VALID
@@ -229,11 +265,30 @@ def split_interactions(
             f"No user of '{data.source}' has {MIN_EVALUATION_HISTORY} or more interactions, so "
             "nothing can be held out for evaluation; give a longer interaction log."
         )
+    if cold_items:  # the latest interaction of a user too short to evaluate goes as well
+        keep = ~cold[items] | (folds == TEST)
+        held_out["dropped"] += int((~keep).sum())
+        users, items, order, folds = users[keep], items[keep], order[keep], folds[keep]
     users, items = users.astype(np.int64), items.astype(np.int64)
     train = folds == TRAIN
     policy = seen_policy(users[train], items[train], len(item_ids), override=exclude_seen)
     return Split(protocol, user_ids, item_ids, users, items, folds,
-                 bool(policy["exclude_seen"]), seed, order, policy)
+                 bool(policy["exclude_seen"]), seed, order, policy, cold_items=held_out)
+
+
+def _rank_from_end(users: np.ndarray, n_users: int) -> np.ndarray:
+    """Each interaction's place from its user's latest (0), ``users`` grouped in order."""
+    counts = np.bincount(users, minlength=n_users)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return counts[users] - 1 - (np.arange(len(users)) - starts[users])
+
+
+def with_item_attributes(split: Split, attributes: sp.csr_matrix | None) -> Split:
+    """The split with the items' attribute vectors (rows in item-index order); an empty
+    matrix (no used column) counts as none."""
+    if attributes is not None and (attributes.shape[1] == 0 or attributes.nnz == 0):
+        attributes = None
+    return replace(split, item_attributes=attributes, _stages={})
 
 
 def pair_hash(users: np.ndarray, items: np.ndarray, n_items: int, seed: int) -> np.ndarray:

@@ -8,7 +8,7 @@ Recall@K.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +32,8 @@ class EvaluationResult:
         coverage: Share of the catalogue that appears in at least one top-K list.
         popularity: Mean number of training interactions of the recommended items (over the
             list slots actually filled: masked items leave some lists shorter than K).
+        cold: Per user, whether the target is a *cold* item: one without interactions in the
+            stage the model learnt from (``None`` when unknown).
     """
 
     k: int
@@ -41,6 +43,7 @@ class EvaluationResult:
     rr: np.ndarray
     coverage: float
     popularity: float
+    cold: np.ndarray | None = None
 
     def per_user(self, metric: str) -> np.ndarray:
         """Per-user values of ``ndcg``, ``hr`` or ``mrr``."""
@@ -55,7 +58,21 @@ class EvaluationResult:
             f"mrr@{k}": float(self.rr.mean()),
             f"coverage@{k}": self.coverage,
             f"popularity@{k}": self.popularity,
+            **self.warm_and_cold(),
         }
+
+    def warm_and_cold(self) -> dict[str, float]:
+        """NDCG@K and HR@K on the warm and on the cold targets apart (where there are any), with
+        their counts (``warm_cases``, ``cold_cases``); empty when no target is cold."""
+        if self.cold is None or not self.cold.any():
+            return {}
+        out: dict[str, float] = {}
+        for name, part in (("warm", ~self.cold), ("cold", self.cold)):
+            out[f"{name}_cases"] = int(part.sum())
+            if part.any():
+                for metric, values in (("ndcg", self.ndcg), ("hr", self.hit)):
+                    out[f"{name}_{metric}@{self.k}"] = float(values[part].mean())
+        return out
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -170,7 +187,7 @@ def evaluate_holdout(
         Per-user and aggregate metrics.
     """
     history = holdout.history
-    return evaluate(
+    result = evaluate(
         score_fn,
         holdout.users,
         holdout.targets,
@@ -178,3 +195,4 @@ def evaluate_holdout(
         item_counts=history.item_counts,
         k=k,
     )
+    return replace(result, cold=history.item_counts[holdout.targets] == 0)

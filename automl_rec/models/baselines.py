@@ -1,4 +1,5 @@
-"""Classical reference recommenders: popularity, ItemKNN (cosine) and EASE (Steck 2019).
+"""Classical reference recommenders: popularity, ItemKNN (cosine), EASE (Steck 2019) and content
+(item-item cosine over the item table's attributes).
 
 They are always run, always shown beside the Keras families, and eligible to win. Each one learns
 from the sparse user x item matrix of a stage and scores every item for a batch of users. None of
@@ -24,6 +25,8 @@ class Baseline:
 
     name: ClassVar[str]
     grid: ClassVar[list[dict[str, Any]]] = [{}]
+    # Whether the baseline learns from the item table (it runs only with one).
+    needs_item_attributes: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -96,7 +99,32 @@ class EASE(Baseline):
         return None
 
 
-BASELINES: dict[str, type[Baseline]] = {cls.name: cls for cls in (Popularity, ItemKNN, EASE)}
+# Popularity breaks the content baseline's ties at this scale (far below any similarity).
+CONTENT_TIE_BREAK = 1e-6
+
+
+class Content(ItemKNN):
+    """Item-item cosine similarity of the items' attribute vectors (the item table's columns,
+    TF-IDF for text), keeping ``k`` neighbours per item; a user's score for an item is its
+    summed similarity to the user's history, popularity breaking ties. It needs no interaction
+    of an item to recommend it."""
+
+    name = "content"
+    grid = [{"k": k} for k in (10, 50, 200)]
+    needs_item_attributes = True
+
+    def _fit(self, data: StageData) -> None:
+        assert data.item_attributes is not None, "the content baseline needs an item table"
+        self.similarity = cosine_neighbours(data.item_attributes.T.tocsr(), int(self.params["k"]))
+        counts = data.item_counts.astype(np.float32)
+        self.prior = CONTENT_TIE_BREAK * counts / max(float(counts.max()), 1.0)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        return super().score(users) + self.prior
+
+
+BASELINES: dict[str, type[Baseline]] = {cls.name: cls
+                                        for cls in (Popularity, ItemKNN, EASE, Content)}
 
 
 def ease_weights(matrix: sp.csr_matrix, l2: float) -> np.ndarray:

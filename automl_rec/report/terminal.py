@@ -13,6 +13,7 @@ from rich.text import Text
 
 from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
+from automl_rec.leaderboard import warm_and_cold_table
 
 if TYPE_CHECKING:
     from automl_rec.api import AutoRecommender
@@ -223,6 +224,17 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     console.print(f"valid: {metric}@{k} on validation, models trained on train"
                   f"{_sample_note(model)}; test: {metric}@{k} on test, refit on train + valid.",
                   highlight=False)
+    cold = warm_and_cold_table(model.results_, k)
+    if cold is not None:
+        split = Table(title=f"Warm and cold test targets: {cold['warm_cases']:,} warm, "
+                            f"{cold['cold_cases']:,} cold (an item the model never learnt "
+                            "from)", title_justify="left")
+        for heading in ("candidate", f"warm ndcg@{k}", f"warm hr@{k}", f"cold ndcg@{k}",
+                        f"cold hr@{k}"):
+            split.add_column(heading, justify="left" if heading == "candidate" else "right")
+        for name, *values in cold["rows"]:
+            split.add_row(name, *("-" if v is None else f"{v:.4f}" for v in values))
+        console.print(split)
     params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items())
     console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
                   f"; every candidate with its parameters is in leaderboard.csv.",

@@ -55,7 +55,8 @@ def evaluate_candidates(
     """
     settings = config.settings
     results = [run_baseline(baseline, split, metric=settings.metric, k=settings.k)
-               for baseline in BASELINES.values()]
+               for baseline in BASELINES.values()
+               if not baseline.needs_item_attributes or split.item_attributes is not None]
     families = [name for name in config.families if name != "baselines"]
     if not families:
         return results

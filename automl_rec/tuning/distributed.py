@@ -106,7 +106,7 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
                              tables.get("feature_types"))
     prepared = prepare(source, record["columns"], positive=record.get("positive"),
                        exclude_seen=record["exclude_seen"], seed=record["seed"],
-                       features=features)
+                       cold_items=record.get("cold_items", 0.0), features=features)
     config = SearchConfig(
         families=record["searched"],
         settings=TrialSettings(record["metric"], record["top_k"], record["max_epochs"],

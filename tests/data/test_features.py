@@ -178,3 +178,27 @@ def test_feature_errors_are_one_line_and_exit_code_2(
     assert main(["profile", "log.csv", *flags]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("automl-rec: error: ") and err.count("\n") == 1
+
+
+def test_attribute_vectors_follow_the_asked_order_with_one_unit_block_per_column() -> None:
+    from automl_rec.data.features import NUMERIC_BINS, attribute_vectors
+
+    frame = pd.DataFrame({
+        "item_id": ["a", "b", "c", "d"],
+        "genres": ["drama|war", "drama", "comedy|drama", "war"],
+        "title": ["red steel guitar", "blue steel case", "red mini case", "soft pro strings"],
+        "brand": ["acme", "acme", "nova", None],
+        "price": [1.0, 2.0, 3.0, 40.0],
+    })
+    table = read_feature_table(frame, "items", feature_types={"genres": "multi",
+                                                              "brand": "categorical"})
+    vectors = attribute_vectors(table, ["c", "zzz", "a"])
+    assert vectors.shape[0] == 3 and vectors[1].nnz == 0  # an id without a row: empty
+    dense = vectors.toarray()
+    # genres (3 values), title (the words that occur twice: red, steel, case), brand (2),
+    # price (one bin of NUMERIC_BINS, only the bins in use): four unit blocks.
+    assert dense[0] @ dense[0] == pytest.approx(4.0)
+    assert dense[2] @ dense[2] == pytest.approx(4.0)
+    assert vectors.shape[1] <= 3 + 3 + 2 + NUMERIC_BINS
+    # c and a share drama, "red", and nothing else.
+    assert 0 < dense[0] @ dense[2] < 2.0

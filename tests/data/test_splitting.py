@@ -115,3 +115,56 @@ def test_split_does_not_depend_on_row_order() -> None:
         assert one.user_ids.ids.tolist() == other.user_ids.ids.tolist()
         for array in ("users", "items", "folds"):
             assert np.array_equal(getattr(one, array), getattr(other, array))
+
+
+def test_cold_items_are_held_out_with_all_their_interactions_but_test_targets() -> None:
+    from automl_rec.datasets import make_interactions
+
+    log = make_interactions(n_users=200, n_items=60, mean_history=10, seed=3)
+    plain = split_of(log)
+    split = split_of(log, cold_items=0.2)
+    assert split.cold_items["items"] == 12 and split.cold_items["share"] == 0.2
+    assert split_of(log, cold_items=0.2).cold_items == split.cold_items  # seeded
+    trained = split.stage("train_valid")
+    test = split.holdout("test")
+    cold = trained.item_counts == 0
+    assert cold.sum() >= 12  # the held-out items (and any the log had only as a target)
+    # No training or validation interaction has a cold item; some test targets do.
+    assert not cold[split.items[split.folds < 2]].any()
+    assert cold[test.targets].any()
+    kept = len(split.items) + split.cold_items["dropped"]
+    assert kept == len(plain.items)
+    # Every user's latest interaction is still the test case where it was.
+    assert len(test.users) <= len(plain.holdout("test").users)
+    assert split.n_items == plain.n_items  # held-out items stay in the catalogue
+
+
+def test_warm_and_cold_figures_count_the_cases_apart() -> None:
+    from automl_rec.datasets import make_interactions
+    from automl_rec.evaluation import evaluate_holdout
+    from automl_rec.models.baselines import Popularity
+
+    split = split_of(make_interactions(n_users=200, n_items=60, mean_history=10, seed=3),
+                     cold_items=0.2)
+    model = Popularity().fit(split.stage("train_valid"))
+    result = evaluate_holdout(model.score, split.holdout("test"), exclude_seen=True)
+    figures = result.metrics()
+    assert figures["warm_cases"] + figures["cold_cases"] == len(result.users)
+    assert figures["cold_hr@10"] == 0.0  # popularity never lists an item nobody had
+    assert figures["warm_hr@10"] == pytest.approx(result.hit[~result.cold].mean())
+    plain = split_of(make_interactions(n_users=200, n_items=60, mean_history=10, seed=3))
+    unsplit = evaluate_holdout(Popularity().fit(plain.stage("train_valid")).score,
+                               plain.holdout("test"), exclude_seen=True).metrics()
+    history, targets = plain.stage("train_valid"), plain.holdout("test").targets
+    assert ("cold_cases" in unsplit) == bool((history.item_counts[targets] == 0).any())
+
+
+def test_items_only_in_the_catalogue_join_the_encoder_in_sorted_order() -> None:
+    frame = pd.DataFrame({"user": ["u1"] * 3 + ["u2"] * 3, "item": list("bdfbdf"),
+                          "timestamp": [1, 2, 3, 1, 2, 3]})
+    split = split_of(frame)
+    wider = split_of(frame, catalogue=["a", "b", "c", "f"])
+    assert list(wider.item_ids.ids) == ["a", "b", "c", "d", "f"]
+    assert wider.item_ids.decode(wider.items).tolist() == split.item_ids.decode(
+        split.items).tolist()
+    assert wider.stage("all").item_counts.tolist() == [0, 2, 0, 2, 2]

@@ -99,3 +99,33 @@ def test_ease_beyond_its_catalogue_bound_is_skipped_with_the_sizes(
     assert f"{split.n_items:,} x {split.n_items:,}" in result.reason
     assert not result.valid and not result.test
 
+
+
+def test_content_recommends_items_like_the_history_and_breaks_ties_by_popularity() -> None:
+    from automl_rec.models.baselines import Content
+
+    # Items 0-2 share one attribute, 3-5 another; item 4 is the most popular of its group.
+    attributes = sp.csr_matrix(np.repeat(np.eye(2, dtype=np.float32), 3, axis=0))
+    history = [[1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 0]]
+    matrix = np.array(history)
+    users, items = np.nonzero(matrix)
+    data = StageData(users, items, *matrix.shape, item_attributes=attributes)
+    scores = Content(k=5).fit(data).score(np.array([0, 1, 2]))
+    assert set(np.argsort(-scores[0])[:2]) == {1, 2}  # the user's own group first
+    assert set(np.argsort(-scores[2])[:2]) == {3, 5}
+    # Ties: the same similarity to the history; the more popular item first.
+    assert scores[1, 0] > scores[1, 1] and scores[1, 0] - scores[1, 1] < 1e-5
+    assert Content.needs_item_attributes and not EASE.needs_item_attributes
+
+
+def test_content_learns_from_the_categories_more_than_popularity() -> None:
+    from automl_rec.models.baselines import Content
+    from tests.conftest import with_catalogue_attributes
+
+    log = make_interactions(n_users=150, n_items=80, mean_history=12, seed=6)
+    split = with_catalogue_attributes(split_of(log), log)
+
+    content, popularity = run_baseline(Content, split), run_baseline(Popularity, split)
+    assert content.params["k"] in (10, 50, 200)
+    # The log's users keep to a few categories: the categories alone beat popularity.
+    assert content.test["ndcg@10"] > popularity.test["ndcg@10"]
