@@ -48,18 +48,6 @@ def _feature_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"items": args.items, "users": args.users, "feature_types": args.feature_types}
 
 
-def _share(text: str) -> float:
-    """An argparse type: a share from 0 to below 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a share from 0 to below 1 (e.g. 0.1), "
-                                         f"got {text!r}")
-    return value
-
-
 def _whole_number(minimum: int) -> Any:
     """An argparse type: a whole number of at least ``minimum``."""
 
@@ -125,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--positive", metavar="RULE",
                      help="which rows are positives, e.g. 'rating>=4' or 'event=purchase' "
                           "(default: a binary label's 1 rows, otherwise every row)")
-    fit.add_argument("--cold-items", metavar="SHARE", type=_share, default=0.0,
+    fit.add_argument("--cold-items", metavar="SHARE", type=float, default=0.0,
                      help="hold out this share of the items (seeded) with all their "
                           "interactions, to measure cold-item quality (e.g. 0.1; default: 0)")
     fit.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
