@@ -51,7 +51,7 @@ def test_an_item_table_adds_the_content_baseline(frame: pd.DataFrame, tmp_path: 
     profile = json.loads((tmp_path / "profile.json").read_text())
     assert [c["kind"] for c in profile["features"]["items"]["columns"]] == ["categorical"]
     record = json.loads((tmp_path / "metadata.json").read_text())
-    assert record["schema"]["features"]["items"]["matched"] == frame["sku"].nunique()
+    assert record["schema"]["features"]["items"]["matched"] == profile["n_items"]
 
 
 def test_same_seed_gives_the_same_leaderboard(frame: pd.DataFrame) -> None:
