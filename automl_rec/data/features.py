@@ -184,7 +184,7 @@ def read_feature_table(
     """
     what = "an item table" if role == "items" else "a user table"
     table = read_table(source, sep=sep, what=what)
-    frame, warnings = table.frame.reset_index(drop=True), list(table.warnings)
+    frame, warnings = table.frame, list(table.warnings)
     key_role = "item" if role == "items" else "user"
     columns = list(frame.columns)
     key = (column_named_like(key_role, columns) if table.has_header else None) or columns[0]

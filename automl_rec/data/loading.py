@@ -288,7 +288,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _frame_as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Turn every column but dates and times into text, integers without a decimal point."""
+    """Turn every column but dates and times into text, integers without a decimal point; the
+    rows are numbered 0..n-1 whatever the frame's index (a filtered frame keeps every row)."""
+    frame = frame.reset_index(drop=True)
     out = {}
     for column in frame.columns:
         values = frame[column]

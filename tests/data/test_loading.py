@@ -732,3 +732,11 @@ def test_beauty_sequence_file_and_its_table_give_the_same_interactions() -> None
     assert_counts(profile, 22363, 12101, 198502)
     for column in ("user", "item", "time"):
         assert sequences.frame[column].tolist() == table.frame[column].tolist()
+
+
+def test_a_filtered_data_frame_keeps_every_row() -> None:
+    frame = pd.DataFrame({"user": ["u1", "u2", "u1", "u3", "u2"],
+                          "item": ["a", "b", "c", "a", "c"]}).iloc[[0, 2, 3, 4]]
+    loaded = load_interactions(frame)
+    assert loaded.frame["user"].tolist() == ["u1", "u1", "u3", "u2"]
+    assert loaded.frame["item"].notna().all()
