@@ -229,8 +229,10 @@ def test_saved_model_cli_serves_a_keras_model(served: dict[str, Any], tmp_path: 
 
 def test_an_item_only_in_the_item_table_reaches_the_lists_of_users_with_its_taste(
         tmp_path: Path) -> None:
-    """Planted structure: a new item of one category, in the item table but not the log, is
-    served by the content baseline's SavedModel to the users who mostly buy that category."""
+    """Planted structure: in the most popular category, the three most popular items have a
+    style (the other items none); a new item of that category and style, in the item table but
+    not the log, is served by the content baseline's SavedModel to the users who have more of
+    the styled items than of any category, and to nobody without the category."""
     from automl_rec.data.features import attribute_vectors, read_feature_table
     from automl_rec.data.feedback import read_positives
     from automl_rec.data.splitting import split_interactions, with_item_attributes
@@ -238,18 +240,25 @@ def test_an_item_only_in_the_item_table_reaches_the_lists_of_users_with_its_tast
     from automl_rec.models.baselines import Content
 
     log = make_interactions(n_users=120, n_items=60, mean_history=10, seed=12)
-    catalogue = log[["sku", "category"]].drop_duplicates("sku")
     top = log["category"].value_counts().index[0]
-    catalogue = pd.concat([catalogue, pd.DataFrame({"sku": ["SKU-NEW"], "category": [top]})])
-    table = read_feature_table(catalogue, "items")
+    styled = set(log.loc[log["category"] == top, "sku"].value_counts().index[:3])
+    catalogue = log[["sku", "category"]].drop_duplicates("sku").assign(
+        style=lambda t: np.where(t["sku"].isin(styled), "s1", None))
+    catalogue = pd.concat([catalogue, pd.DataFrame({"sku": ["SKU-NEW"], "category": [top],
+                                                    "style": ["s1"]})])
+    table = read_feature_table(catalogue, "items", feature_types={"style": "categorical"})
     split = split_interactions(read_positives(log, {}), catalogue=table.ids)
     assert "SKU-NEW" in set(split.item_ids.ids) and split.n_items == 61
     ids = split.item_ids.decode(np.arange(split.n_items))
     split = with_item_attributes(split, attribute_vectors(table, ids))
-    model = Content(k=50).fit(split.stage("all"))
+    model = Content(k=60).fit(split.stage("all"))
     export_run(tmp_path, serving_module(model, split, K), None, {"case": "content"})
-    share = log.assign(mine=log["category"] == top).groupby("customer_id")["mine"].mean()
-    fans, others = share[share >= 0.6].index[:5].tolist(), share[share == 0].index[:5].tolist()
+    # Fans: more of the styled items than of any category (the styled ones apart).
+    group = np.where(log["sku"].isin(styled), "styled", log["category"])
+    per_group = pd.crosstab(log["customer_id"], group)
+    rest = per_group.drop(columns="styled").max(axis=1)
+    fans = per_group.index[per_group["styled"] > rest].tolist()[:5]
+    others = per_group.index[(per_group["styled"] == 0) & (per_group[top] == 0)].tolist()[:5]
     assert fans and others
     (report,) = serve_in_fresh_process([{"model": str(tmp_path / "model"),
                                          "signature": "serving_default",
