@@ -20,19 +20,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_rec.data.features import Features, parse_feature_types, read_features
+from automl_rec.data.feedback import select_positives
 from automl_rec.data.loading import load_interactions
 from automl_rec.data.profiling import DataProfile, profile_interactions, profile_log
-from automl_rec.data.features import (Features, attribute_vectors, parse_feature_types,
-                                      read_features)
-from automl_rec.data.feedback import select_positives
-from automl_rec.data.splitting import (Split, split_interactions, training_interactions,
-                                       with_item_attributes)
+from automl_rec.data.splitting import (
+    Split,
+    split_interactions,
+    training_interactions,
+    with_features,
+)
 from automl_rec.data.validation import Interactions, validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
 from automl_rec.evaluation import BootstrapInterval, paired_bootstrap
 from automl_rec.evaluation.metrics import METRICS
-from automl_rec.leaderboard import (COMPLETE, CandidateResult, candidate_name, leaderboard_frame,
-                                   warm_and_cold_table, write_leaderboard)
+from automl_rec.leaderboard import (
+    COMPLETE,
+    CandidateResult,
+    candidate_name,
+    leaderboard_frame,
+    warm_and_cold_table,
+    write_leaderboard,
+)
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
@@ -724,9 +733,7 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
     split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed,
                                cold_items=cold_items,
                                catalogue=None if features.items is None else features.items.ids)
-    if features.items is not None:
-        item_ids = split.item_ids.decode(np.arange(split.n_items))
-        split = with_item_attributes(split, attribute_vectors(features.items, item_ids))
+    split = with_features(split, features)
     training = profile_interactions(training_interactions(interactions, split))
     training = replace(training, n_users=split.n_users, n_items=split.n_items,
                        features=described)

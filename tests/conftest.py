@@ -24,12 +24,11 @@ def split_and_profile(frame: pd.DataFrame, **kwargs: object) -> tuple[Split, Dat
 
 def with_catalogue_attributes(split: Split, log: pd.DataFrame) -> Split:
     """The split of a :func:`make_interactions` log with its items' categories as attributes."""
-    from automl_rec.data.features import attribute_vectors, read_feature_table
-    from automl_rec.data.splitting import with_item_attributes
+    from automl_rec.data.features import Features, read_feature_table
+    from automl_rec.data.splitting import with_features
 
     table = read_feature_table(log[["sku", "category"]].drop_duplicates("sku"), "items")
-    ids = split.item_ids.decode(np.arange(split.n_items))
-    return with_item_attributes(split, attribute_vectors(table, ids))
+    return with_features(split, Features(items=table))
 
 
 def split_of(frame: pd.DataFrame, **kwargs: object) -> Split:

@@ -233,9 +233,9 @@ def test_an_item_only_in_the_item_table_reaches_the_lists_of_users_with_its_tast
     style (the other items none); a new item of that category and style, in the item table but
     not the log, is served by the content baseline's SavedModel to the users who have more of
     the styled items than of any category, and to nobody without the category."""
-    from automl_rec.data.features import attribute_vectors, read_feature_table
+    from automl_rec.data.features import Features, read_feature_table
     from automl_rec.data.feedback import read_positives
-    from automl_rec.data.splitting import split_interactions, with_item_attributes
+    from automl_rec.data.splitting import split_interactions, with_features
     from automl_rec.export import export_run, serving_module
     from automl_rec.models.baselines import Content
 
@@ -249,8 +249,7 @@ def test_an_item_only_in_the_item_table_reaches_the_lists_of_users_with_its_tast
     table = read_feature_table(catalogue, "items", feature_types={"style": "categorical"})
     split = split_interactions(read_positives(log, {}), catalogue=table.ids)
     assert "SKU-NEW" in set(split.item_ids.ids) and split.n_items == 61
-    ids = split.item_ids.decode(np.arange(split.n_items))
-    split = with_item_attributes(split, attribute_vectors(table, ids))
+    split = with_features(split, Features(items=table))
     model = Content(k=60).fit(split.stage("all"))
     export_run(tmp_path, serving_module(model, split, K), None, {"case": "content"})
     # Fans: more of the styled items than of any category (the styled ones apart).

@@ -440,3 +440,40 @@ def _one_hot(tokens: pd.Series, n_rows: int) -> Any:
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """The used attribute columns of a table as raw text, one row per user or item index:
+    what the Keras feature encoders read (missing values are empty strings; numeric columns
+    are numbers written out, dates as days since 1970)."""
+
+    columns: tuple[FeatureColumn, ...]
+    values: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows (the catalogue's items, or the users)."""
+        return len(next(iter(self.values.values())))
+
+
+def table_columns(table: FeatureTable, ids: Any) -> TableColumns | None:
+    """The used columns of ``table`` for the raw ``ids`` in order (an id without a row gets
+    empty values); ``None`` when no column is used."""
+    used = table.schema.used()
+    if not used:
+        return None
+    position = pd.Index(table.ids).get_indexer(pd.Index(ids).astype(str))
+    values = {}
+    for column in used:
+        cleaned = _clean(table.frame[column.name])
+        if column.kind == "numeric":
+            numbers = (date_days(cleaned) if column.stats.get("date")
+                       else pd.to_numeric(cleaned.astype(object), errors="coerce"))
+            text = numbers.map(lambda v: "" if pd.isna(v) else repr(float(v)))
+        else:
+            text = cleaned.astype(object).fillna("")
+        column_values = np.asarray(text, dtype=object).astype(str)
+        picked = np.where(position >= 0, column_values[np.maximum(position, 0)], "")
+        values[str(column.name)] = picked.astype(str)
+    return TableColumns(used, values)

@@ -10,9 +10,11 @@ Without an order the same shape is drawn by the same seeded hash. Users with few
 in training only. Ids are encoded in sorted order, so item indices (and with them the tie-breaks
 of every top-K list) do not depend on the file either.
 
-With ``cold_items``, a seeded share of the items is held out with all their interactions: each
-user's latest interaction stays the test case (its target may be one of those items, a *cold*
-target), and every other interaction with them is dropped, so no model learns from them.
+With ``cold_items``, a seeded share of the items is held out with all their interactions but
+the evaluation cases that have them as target (*cold* targets), so no model learns from them.
+Half of these items are the validation's cold items: their validation cases stay, so the search
+meets cold targets, and the model trained for the test knows them from those cases only. The
+other half are the test's: only their test cases stay.
 
 Whether items a user already has are excluded from the lists is decided from the training stage
 alone: by how often a user's latest training interaction repeats an earlier one, the evidence
@@ -29,6 +31,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from automl_rec.data.features import (
+    Features,
+    TableColumns,
+    attribute_vectors,
+    table_columns,
+)
 from automl_rec.data.profiling import MIN_EVALUATION_HISTORY
 from automl_rec.data.validation import Interactions
 from automl_rec.errors import DataValidationError
@@ -93,6 +101,8 @@ class StageData:
         n_items: Size of the item catalogue (every item of the data set).
         item_attributes: Sparse attribute vectors of the items, one row per item index (from
             the item table; ``None`` without one).
+        item_columns: The item table's used columns as raw text, one row per item index (what
+            the Keras families' feature encoders read; ``None`` without one).
     """
 
     users: np.ndarray
@@ -100,6 +110,7 @@ class StageData:
     n_users: int
     n_items: int
     item_attributes: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
+    item_columns: TableColumns | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def matrix(self) -> sp.csr_matrix:
@@ -152,7 +163,9 @@ class Split:
         rows: Row of the source table behind each interaction.
         seen_policy: Why seen items are excluded or kept, with the evidence.
         item_attributes: Sparse attribute vectors of the items, one row per item index
-            (:func:`with_item_attributes`; ``None`` without an item table).
+            (:func:`with_features`; ``None`` without an item table).
+        item_columns: The item table's used columns as raw text, one row per item index.
+        user_columns: The user table's used columns as raw text, one row per user index.
         cold_items: The items held out with their interactions (``--cold-items``): ``share``,
             ``items``, ``dropped`` interactions and the ``seed``; empty when none were.
     """
@@ -168,6 +181,8 @@ class Split:
     rows: np.ndarray | None = field(default=None, repr=False, compare=False)
     seen_policy: dict[str, object] = field(default_factory=dict, compare=False)
     item_attributes: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
+    item_columns: TableColumns | None = field(default=None, repr=False, compare=False)
+    user_columns: TableColumns | None = field(default=None, repr=False, compare=False)
     cold_items: dict[str, float] = field(default_factory=dict, compare=False)
     _stages: dict[str, StageData] = field(default_factory=dict, repr=False, compare=False)
 
@@ -187,7 +202,8 @@ class Split:
             limit = {"train": TRAIN, "train_valid": VALID, "all": TEST}[stage]
             keep = self.folds <= limit
             self._stages[stage] = StageData(self.users[keep], self.items[keep], self.n_users,
-                                            self.n_items, self.item_attributes)
+                                            self.n_items, self.item_attributes,
+                                            self.item_columns)
         return self._stages[stage]
 
     def holdout(self, fold: Literal["valid", "test"]) -> Holdout:
@@ -213,7 +229,8 @@ def split_interactions(
             (:func:`seen_policy`).
         seed: Seed of the random hold-out (without an order) and of the tie-break in time.
         cold_items: Share of the log's items (``0 <= share < 1``, drawn with ``seed``) held
-            out with all their interactions but the test cases that have them as target.
+            out with all their interactions but the test and validation cases that have them
+            as target.
         catalogue: Raw ids of every item that may be recommended (an item table's); those the
             log never names join the item encoder, without interactions.
 
@@ -246,12 +263,19 @@ def split_interactions(
     rank_from_end = _rank_from_end(users, len(user_ids))
     held_out: dict[str, float] = {}
     if cold_items:
-        cold = np.zeros(len(item_ids), dtype=bool)
         named = np.unique(items)  # the items of the log (not those only in the catalogue)
         n_cold = int(round(cold_items * in_log))
-        cold[np.random.default_rng(seed).choice(named, n_cold, replace=False)] = True
-        keep = ~cold[items] | (rank_from_end == 0)  # a user's latest interaction stays
+        drawn = np.random.default_rng(seed).choice(named, n_cold, replace=False)
+        cold = np.zeros(len(item_ids), dtype=bool)
+        cold[drawn] = True
+        # The first half of the drawn items are cold for the search's model (validation
+        # targets), the others for the test's.
+        for_validation = np.zeros(len(item_ids), dtype=bool)
+        for_validation[drawn[:n_cold // 2]] = True
+        keep = ~cold[items] | (rank_from_end == 0) | (
+            (rank_from_end == 1) & for_validation[items])
         held_out = {"share": float(cold_items), "items": n_cold,
+                    "validation_items": n_cold // 2, "test_items": n_cold - n_cold // 2,
                     "dropped": int((~keep).sum()), "seed": seed}
         users, items, order = users[keep], items[keep], order[keep]
         rank_from_end = _rank_from_end(users, len(user_ids))
@@ -265,8 +289,8 @@ def split_interactions(
             f"No user of '{data.source}' has {MIN_EVALUATION_HISTORY} or more interactions, so "
             "nothing can be held out for evaluation; give a longer interaction log."
         )
-    if cold_items:  # the latest interaction of a user too short to evaluate goes as well
-        keep = ~cold[items] | (folds == TEST)
+    if cold_items:  # what is left of them in training (users too short to evaluate) goes
+        keep = ~cold[items] | (folds == TEST) | ((folds == VALID) & for_validation[items])
         held_out["dropped"] += int((~keep).sum())
         users, items, order, folds = users[keep], items[keep], order[keep], folds[keep]
     users, items = users.astype(np.int64), items.astype(np.int64)
@@ -283,12 +307,22 @@ def _rank_from_end(users: np.ndarray, n_users: int) -> np.ndarray:
     return counts[users] - 1 - (np.arange(len(users)) - starts[users])
 
 
-def with_item_attributes(split: Split, attributes: sp.csr_matrix | None) -> Split:
-    """The split with the items' attribute vectors (rows in item-index order); an empty
-    matrix (no used column) counts as none."""
-    if attributes is not None and (attributes.shape[1] == 0 or attributes.nnz == 0):
-        attributes = None
-    return replace(split, item_attributes=attributes, _stages={})
+def with_features(split: Split, features: Features) -> Split:
+    """The split with what the item and user tables say of its items and users, in index
+    order: the items' sparse attribute vectors (the content baseline's; an empty matrix, no
+    used column, counts as none) and the raw columns of both tables (the Keras families')."""
+    attributes = item_columns = user_columns = None
+    if features.items is not None:
+        item_ids = split.item_ids.decode(np.arange(split.n_items))
+        attributes = attribute_vectors(features.items, item_ids)
+        if attributes.shape[1] == 0 or attributes.nnz == 0:
+            attributes = None
+        item_columns = table_columns(features.items, item_ids)
+    if features.users is not None:
+        user_columns = table_columns(features.users, split.user_ids.decode(
+            np.arange(split.n_users)))
+    return replace(split, item_attributes=attributes, item_columns=item_columns,
+                   user_columns=user_columns, _stages={})
 
 
 def pair_hash(users: np.ndarray, items: np.ndarray, n_items: int, seed: int) -> np.ndarray:

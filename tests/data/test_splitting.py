@@ -117,7 +117,7 @@ def test_split_does_not_depend_on_row_order() -> None:
             assert np.array_equal(getattr(one, array), getattr(other, array))
 
 
-def test_cold_items_are_held_out_with_all_their_interactions_but_test_targets() -> None:
+def test_cold_items_are_held_out_with_all_their_interactions_but_evaluation_targets() -> None:
     from automl_rec.datasets import make_interactions
 
     log = make_interactions(n_users=200, n_items=60, mean_history=10, seed=3)
@@ -125,13 +125,23 @@ def test_cold_items_are_held_out_with_all_their_interactions_but_test_targets() 
     split = split_of(log, cold_items=0.2)
     assert split.cold_items["items"] == 12 and split.cold_items["share"] == 0.2
     assert split_of(log, cold_items=0.2).cold_items == split.cold_items  # seeded
-    trained = split.stage("train_valid")
+    held_out = np.zeros(split.n_items, dtype=bool)
+    held_out[split.stage("train").item_counts == 0] = True
+    assert held_out.sum() >= 12  # the held-out items (and any the log had only as a target)
+    # No training interaction has a held-out item; validation and test targets do, so the
+    # search's model meets cold targets as the test's model does.
+    assert not held_out[split.items[split.folds == 0]].any()
+    assert held_out[split.holdout("valid").targets].any()
     test = split.holdout("test")
-    cold = trained.item_counts == 0
-    assert cold.sum() >= 12  # the held-out items (and any the log had only as a target)
-    # No training or validation interaction has a cold item; some test targets do.
-    assert not cold[split.items[split.folds < 2]].any()
-    assert cold[test.targets].any()
+    test_cold = split.stage("train_valid").item_counts[test.targets] == 0
+    assert test_cold.any()
+    # A held-out item the test's model knows, it knows from validation cases only; half the
+    # held-out items are the test's, unknown to it.
+    known = split.stage("train_valid").item_counts > 0
+    assert (split.stage("train_valid").item_counts[held_out & known]
+            == np.bincount(split.holdout("valid").targets, minlength=split.n_items)[
+                held_out & known]).all()
+    assert (held_out & ~known).sum() >= split.cold_items["test_items"] == 6
     kept = len(split.items) + split.cold_items["dropped"]
     assert kept == len(plain.items)
     # Every user's latest interaction is still the test case where it was.
