@@ -55,17 +55,20 @@ class ServingModule(tf.Module):
         scorer: Scores of every item for user indices and their histories (TensorFlow ops).
         weights: Every variable the scorer reads, as plain ``tf.Variable`` objects (for a Keras
             model, those :func:`keras_weights` unwraps).
+        resources: Other state the scorer reads (the lookup tables of a family's in-graph
+            preprocessing of the raw item table).
         split: The run's split; its ``all`` stage gives every user's history.
         k: Length of the returned lists.
         from_history: Whether to offer ``recommend_from_history``.
     """
 
     def __init__(self, scorer: Scorer, weights: list[tf.Variable], split: Split, k: int,
-                 from_history: bool) -> None:
+                 from_history: bool, resources: list[Any] | None = None) -> None:
         super().__init__(name="automl_rec_serving")
         everything = split.stage("all")
         self.scorer = scorer
         self.weights = list(weights)
+        self.resources = list(resources or [])
         self.k = min(k, split.n_items)
         self.n_items = split.n_items
         self.exclude_seen = split.exclude_seen
@@ -128,8 +131,9 @@ def _lookup(ids: np.ndarray) -> tf.lookup.StaticHashTable:
 def serving_module(model: Any, split: Split, k: int) -> ServingModule:
     """The serving module of a fitted model (a Keras family's model or a baseline)."""
     if isinstance(model, KerasRecommender):
+        resources = model.serving_resources()
         return ServingModule(model.scores_for, keras_weights(model.model), split, k,
-                             not model.needs_user)
+                             not model.needs_user, resources)
     scorer, weights = _baseline_scorer(model, split.n_items)
     return ServingModule(scorer, weights, split, k, True)
 

@@ -180,6 +180,11 @@ class KerasRecommender:
         return (np.concatenate(out, axis=0) if out
                 else np.zeros((0, self.data.n_items), np.float32))
 
+    def serving_resources(self) -> list[Any]:
+        """Prepare the model for a SavedModel and return what the serving module must hold
+        besides the Keras variables (the lookup tables of in-graph preprocessing)."""
+        return []
+
     def cells_per_example(self) -> int:
         """Cells one training example adds to the largest tensor of a batch (its logits)."""
         return 1

@@ -15,11 +15,14 @@ stage the model learned from).
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
+from automl_rec.models.features import ItemTable
 from automl_rec.models.keras_base import (KerasRecommender, fitting_batch_sizes,
                                           sparse_softmax_loss, windows)
 from automl_rec.models.sequences import history_windows
@@ -45,6 +48,7 @@ def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     """Window length (``max_length``) up to the 95th percentile of history length, the numbers
     of sampled negatives smaller than the catalogue, and the batch sizes whose logits fit in
     memory for the shortest window."""
+    space = adapt_feature_space(space, profile)
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("max_length", high=longest)
     widest = profile.n_items
@@ -56,6 +60,19 @@ def adapt_window_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     cells = int(space["max_length"].low) * widest
     sizes = fitting_batch_sizes(space["batch_size"].choices, cells)
     return space.narrowed("batch_size", choices=sizes)
+
+
+def adapt_feature_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
+    """Item features only with an item table that has a used column; the text encoder only
+    with a text column."""
+    if "item_features" not in space.names():
+        return space
+    kinds = {c["kind"] for c in ((profile.features or {}).get("items") or {}).get("columns", [])}
+    if not kinds - {"ignored"}:
+        return space.narrowed("item_features", choices=("none",))
+    if "text" not in kinds:
+        space = space.narrowed("text_encoder", choices=("pooled",))
+    return space
 
 
 def adapt_negatives(space: SearchSpace, n_items: int) -> SearchSpace:
@@ -90,23 +107,28 @@ def catalogue_softmax_loss(hidden: tf.Tensor, targets: tf.Tensor, weights: tf.Te
         targets: ``[examples]`` item indices.
         weights: ``[n_items, dim]`` output vectors of the items.
         biases: ``[n_items]`` output biases, or ``None``.
-        item_counts: Interactions of each item (the sampler's unigram weights).
+        item_counts: Interactions of each item in the stage (the sampler's unigram weights).
         negatives: Items sampled per batch (0 or ``None``: see :func:`logit_width`).
 
-    The softmax runs over every item, or over ``negatives`` items drawn by popularity (shared
-    by the batch, with the log-q correction and accidental hits of the target removed).
+    The softmax runs over the items the stage has (an item with no interactions in it, such
+    as a cold item, is not a negative either: it does not exist yet for this model, and
+    training it as one would teach the model to tell cold items apart and rank them last), or
+    over ``negatives`` of them drawn by popularity (shared by the batch, with the log-q
+    correction and accidental hits of the target removed).
     """
     n_items = int(weights.shape[0])
     hidden = tf.cast(hidden, tf.float32)
-    biases = tf.zeros(n_items) if biases is None else tf.cast(biases, tf.float32)
-    width = logit_width(n_items, negatives)
-    if width >= n_items:
+    present = item_counts > 0
+    absent = tf.constant(np.where(present, 0.0, -1e9).astype(np.float32))
+    biases = absent if biases is None else tf.cast(biases, tf.float32) + absent
+    width = min(logit_width(n_items, negatives), int(present.sum()))
+    if width >= int(present.sum()):
         return sparse_softmax_loss(tf.matmul(hidden, weights, transpose_b=True) + biases,
                                    targets)
     labels = tf.cast(tf.expand_dims(targets, -1), tf.int64)
     sampled = tf.random.fixed_unigram_candidate_sampler(
         true_classes=labels, num_true=1, num_sampled=width, unique=True,
-        range_max=n_items, unigrams=(item_counts + 1).tolist())
+        range_max=n_items, unigrams=(item_counts + present).astype(float).tolist())
     return tf.reduce_mean(tf.nn.sampled_softmax_loss(
         weights=weights, biases=biases, labels=labels, inputs=hidden,
         num_sampled=width, num_classes=n_items, sampled_values=sampled))
@@ -136,15 +158,38 @@ class NextItemModel(KerasRecommender):
         """``[batch, length]`` item ids -> ``[batch, length, dim]`` hidden vectors."""
         raise NotImplementedError
 
+    @property
+    def uses_item_features(self) -> bool:
+        """Whether item vectors combine the id embedding with the item table's attributes
+        (``item_features``: ``attributes``, where the stage has an item table)."""
+        return (self.params.get("item_features") == "attributes"
+                and self.data.item_columns is not None)
+
     def build(self) -> keras.Model:
-        self.item_embedding = keras.layers.Embedding(self.data.n_items + 2, self.dim,
-                                                     name="item_embedding")
+        if self.uses_item_features:
+            self.item_embedding = ItemTable(
+                self.data.n_items, 1, self.dim, self.data.item_columns,
+                self.data.item_counts > 0, float(self.params.get("id_dropout", 0.0)),
+                str(self.params.get("text_encoder", "pooled")),
+                int(self.rng.integers(2**31 - 1)), name="item_table")
+        else:
+            self.item_embedding = keras.layers.Embedding(self.data.n_items + 2, self.dim,
+                                                         name="item_embedding")
         items = keras.Input(shape=(self.length,), dtype="int32", name="items")
         return keras.Model(items, self.encode(items), name=type(self).__name__.lower())
 
-    def item_vectors(self) -> tf.Tensor:
-        """Output embeddings of the catalogue's items, ``[n_items, dim]``."""
-        return self.item_embedding.embeddings[1:self.data.n_items + 1]
+    def item_vectors(self, training: bool = False) -> tf.Tensor:
+        """Output vectors of the catalogue's items, ``[n_items, dim]`` (the input ones: tied)."""
+        if isinstance(self.item_embedding, ItemTable):
+            rows = self.item_embedding.table(training)
+        else:
+            rows = self.item_embedding.embeddings
+        return rows[1:self.data.n_items + 1]
+
+    def serving_resources(self) -> list[Any]:
+        if isinstance(self.item_embedding, ItemTable):
+            return self.item_embedding.serve_from_raw()
+        return []
 
     def present(self, items: keras.KerasTensor) -> keras.KerasTensor:
         """``[batch, length, 1]``: 1 where there is an item, 0 for padding (layers' dtype)."""
@@ -185,7 +230,7 @@ class NextItemModel(KerasRecommender):
 
     def item_loss(self, hidden: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Softmax cross-entropy of ``targets`` (0-based items) given hidden vectors (float32)."""
-        return catalogue_softmax_loss(hidden, targets, self.item_vectors(), None,
+        return catalogue_softmax_loss(hidden, targets, self.item_vectors(training=True), None,
                                       self.data.item_counts, self.negatives)
 
     def score_inputs(self, rows: tf.RaggedTensor) -> tf.Tensor:

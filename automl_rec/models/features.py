@@ -1,0 +1,256 @@
+"""Feature encoders of the Keras families (DESIGN 11): an item's vector from its attributes.
+
+:class:`FeatureEncoder` turns the raw columns of a table (:class:`TableColumns`: text, one row
+per index) into one vector per row. Its preprocessing is done by Keras preprocessing layers
+adapted on the rows the model learns from (the items of its training stage); a value or word
+becomes part of a vocabulary only when at least two of those rows have it (one row's value
+is an id in disguise), and what is out of vocabulary adds nothing:
+
+- ``categorical``: ``StringLookup`` then an embedding;
+- ``multi``: the pieces split on the column's separator, ``StringLookup``, the mean of their
+  embeddings;
+- ``numeric``: parsed, ``log1p`` for skewed columns, ``Normalization``, with a missing flag
+  beside, then a dense layer;
+- ``text``: ``TextVectorization`` to token ids, embedded, then either the mean of the token
+  embeddings (``pooled``) or a small 1-D convolution max-pooled over the tokens (``cnn``).
+
+The column vectors are joined by a dense layer. :class:`ItemTable` gives every item the sum of
+its id embedding and its feature vector; during training the id part of each item's output
+vector is dropped with probability ``id_dropout`` (per step), so the feature path learns to
+rank items on its own, and
+items the training stage does not have (cold items) never get their untrained id part. The
+preprocessing runs on the raw table once for training and inside the graph for serving
+(:meth:`ItemTable.serve_from_raw`), so a SavedModel holds the raw table and needs no code of
+ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from automl_rec.data.features import TableColumns
+
+# Words kept by the text vocabulary, and the longest token sequence read from a text value.
+TEXT_VOCABULARY = 20_000
+TEXT_MAX_TOKENS = 32
+# Values kept by a categorical or multi-valued column's vocabulary (most frequent first).
+CATEGORY_VOCABULARY = 50_000
+# A value (or word) enters a vocabulary when at least this many training rows have it.
+MIN_ROWS = 2
+TEXT_ENCODERS = ("pooled", "cnn")
+
+
+def small_weights() -> keras.initializers.Initializer:
+    """The initialiser of Keras embeddings (uniform within 0.05), for the numeric columns'
+    projections too."""
+    return keras.initializers.RandomUniform(-0.05, 0.05)
+
+
+def text_length(values: np.ndarray) -> int:
+    """Tokens read from a text column: the 95th percentile of its values' word counts
+    (between 4 and ``TEXT_MAX_TOKENS``)."""
+    words = np.char.count(np.char.strip(values.astype(str)), " ") + 1
+    return int(np.clip(np.ceil(np.percentile(words, 95)), 4, TEXT_MAX_TOKENS))
+
+
+class FeatureEncoder(keras.layers.Layer):
+    """The raw columns of a table -> one ``dim`` vector per row.
+
+    Args:
+        table: The table's used columns, one row per index.
+        fit_rows: The rows the preprocessing layers are adapted on.
+        dim: Size of the vectors.
+        text_encoder: ``pooled`` or ``cnn`` (how text columns are encoded).
+    """
+
+    def __init__(self, table: TableColumns, fit_rows: np.ndarray, dim: int,
+                 text_encoder: str = "pooled", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if text_encoder not in TEXT_ENCODERS:
+            raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}")
+        self.dim, self.text_encoder = dim, text_encoder
+        self.columns = table.columns
+        self.raw = [tf.constant(table.values[str(c.name)]) for c in table.columns]
+        self.preprocessors: list[Any] = []
+        self.embedders: list[Any] = []
+        for column in table.columns:
+            fit = table.values[str(column.name)][fit_rows]
+            preprocessor, embedder = self._column_layers(column, fit)
+            self.preprocessors.append(preprocessor)
+            self.embedders.append(embedder)
+        self.mix = keras.layers.Dense(dim, use_bias=False, name="feature_mix")
+
+    def _column_layers(self, column: Any, fit: np.ndarray) -> tuple[Any, Any]:
+        dim = self.dim
+        if column.kind == "numeric":
+            numbers = self._numbers(column, tf.constant(fit))[0].numpy()
+            present = ~np.isnan(numbers)
+            normal = keras.layers.Normalization(axis=None)
+            normal.adapt(numbers[present] if present.any() else np.zeros(1, np.float32))
+            # Small weights, as the embeddings start: a number is one feature among several.
+            return normal, keras.layers.Dense(dim, use_bias=False,
+                                              kernel_initializer=small_weights())
+        if column.kind == "text":
+            vectoriser = keras.layers.TextVectorization(
+                max_tokens=TEXT_VOCABULARY, output_sequence_length=text_length(fit))
+            vectoriser.adapt(fit)
+            # Words of a single training row are ids in disguise: the encoder would learn them
+            # as such, and a cold item never has them. They go out of vocabulary.
+            tokens = vectoriser(fit).numpy()
+            rows_with = np.bincount(np.unique(
+                tokens + np.arange(len(tokens))[:, None] * vectoriser.vocabulary_size()
+            ) % vectoriser.vocabulary_size(), minlength=vectoriser.vocabulary_size())
+            shared = [word for index, word in enumerate(vectoriser.get_vocabulary())
+                      if index >= 2 and rows_with[index] >= MIN_ROWS]
+            vectoriser.set_vocabulary(shared or ["?"])
+            width = vectoriser.vocabulary_size()
+            if self.text_encoder == "cnn":
+                return vectoriser, [keras.layers.Embedding(width, dim),
+                                    keras.layers.Conv1D(dim, 3, padding="same",
+                                                        activation="relu")]
+            return vectoriser, [keras.layers.Embedding(width, dim)]
+        pieces = self._pieces(column, tf.constant(fit)).numpy().astype(str)
+        values, rows_with = np.unique(
+            np.concatenate([np.unique(row[row != ""]) for row in pieces]) if len(pieces)
+            else np.array([], dtype=str), return_counts=True)
+        shared = values[rows_with >= MIN_ROWS][np.argsort(-rows_with[rows_with >= MIN_ROWS],
+                                                            kind="stable")]
+        lookup = keras.layers.StringLookup(
+            mask_token="", vocabulary=list(shared[:CATEGORY_VOCABULARY]) or ["?"])
+        return lookup, keras.layers.Embedding(lookup.vocabulary_size(), dim)
+
+    @staticmethod
+    def _numbers(column: Any, raw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """A numeric column's values (``log1p`` where skewed; NaN where missing) and its
+        missing flags."""
+        missing = tf.equal(raw, "")
+        numbers = tf.strings.to_number(tf.where(missing, "nan", raw), tf.float32)
+        if column.stats.get("log"):
+            numbers = tf.math.log1p(tf.maximum(numbers, 0.0))
+        return numbers, tf.cast(missing, tf.float32)
+
+    @staticmethod
+    def _pieces(column: Any, raw: tf.Tensor) -> tf.Tensor:
+        """``[rows, pieces]`` values of a categorical (one piece) or multi-valued column,
+        padded with empty strings."""
+        if column.kind != "multi":
+            return tf.expand_dims(raw, 1)
+        split = tf.strings.split(raw, sep=column.stats.get("separator", "|"))
+        return tf.strings.strip(split).to_tensor(default_value="")
+
+    def preprocess(self, raw: list[tf.Tensor] | None = None) -> list[tf.Tensor]:
+        """The preprocessing layers' outputs for the raw columns (by default the table's)."""
+        out = []
+        for column, preprocessor, values in zip(self.columns, self.preprocessors,
+                                                raw if raw is not None else self.raw):
+            values = tf.convert_to_tensor(values)
+            if column.kind == "numeric":
+                numbers, missing = self._numbers(column, values)
+                scaled = preprocessor(tf.where(tf.math.is_nan(numbers), 0.0, numbers))
+                scaled = tf.where(missing > 0, 0.0, tf.cast(scaled, tf.float32))
+                out.append(tf.stack([scaled, missing], axis=1))
+            elif column.kind == "text":
+                out.append(preprocessor(values))
+            else:
+                out.append(preprocessor(self._pieces(column, values)))
+        return out
+
+    def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
+        parts = []
+        for column, embedder, values in zip(self.columns, self.embedders, inputs):
+            if column.kind == "numeric":
+                parts.append(embedder(values))
+                continue
+            layers = embedder if isinstance(embedder, list) else [embedder]
+            # 0 pads and 1 is out of vocabulary: a value the training rows never had says
+            # nothing learnt, so it adds nothing (rather than an untrained embedding).
+            present = keras.ops.cast(keras.ops.expand_dims(values > 1, -1), self.compute_dtype)
+            x = layers[0](values) * present
+            if len(layers) > 1:  # the text CNN: convolve, then max over the present tokens
+                x = layers[1](x) * present
+                parts.append(keras.ops.max(x, axis=1))
+            else:
+                count = keras.ops.maximum(keras.ops.sum(present, axis=1), 1.0)
+                parts.append(keras.ops.sum(x, axis=1) / count)
+        return self.mix(keras.ops.concatenate(parts, axis=-1))
+
+    def lookup_tables(self) -> list[Any]:
+        """The lookup tables of the preprocessing layers (a SavedModel must hold them)."""
+        tables = []
+        for preprocessor in self.preprocessors:
+            inner = getattr(preprocessor, "_lookup_layer", preprocessor)
+            if hasattr(inner, "lookup_table"):
+                tables.append(inner.lookup_table)
+        return tables
+
+
+class ItemTable(keras.layers.Layer):
+    """Item vectors: the id embedding plus the feature vector of each item.
+
+    Rows follow the next-item families' input ids: 0 padding, ``1..n_items`` the items, then
+    ``extra`` rows of special tokens (a [MASK]) that have an id embedding only.
+
+    Args:
+        n_items: Size of the catalogue.
+        extra: Special-token rows after the items.
+        dim: Size of the vectors.
+        table: The item table's used columns, one row per item index.
+        warm: Per item, whether the training stage has it (only those get an id part, and the
+            preprocessing is adapted on them).
+        id_dropout: Probability of dropping an item's id part in a training step.
+        text_encoder: ``pooled`` or ``cnn``.
+        seed: Seed of the id dropout.
+    """
+
+    def __init__(self, n_items: int, extra: int, dim: int, table: TableColumns,
+                 warm: np.ndarray, id_dropout: float, text_encoder: str, seed: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_items, self.extra, self.dim = n_items, extra, dim
+        self.id_dropout = float(id_dropout)
+        self.ids = keras.layers.Embedding(n_items + 1 + extra, dim, name="item_embedding")
+        self.features = FeatureEncoder(table, np.flatnonzero(warm), dim, text_encoder,
+                                       name="item_features")
+        keep = np.concatenate([[1.0], np.asarray(warm, np.float32), np.ones(extra)])
+        self.warm = tf.constant(keep.astype(np.float32))
+        self.seeds = keras.random.SeedGenerator(seed)
+        self.inputs = self.features.preprocess()
+        self.from_raw = False
+
+    def build(self, input_shape: Any = None) -> None:
+        self.ids.build(None)
+        self.features(self.inputs)
+        self.built = True
+
+    def serve_from_raw(self) -> list[Any]:
+        """Preprocess the raw item table inside the graph from now on (for a SavedModel);
+        returns the lookup tables the SavedModel must hold."""
+        self.from_raw = True
+        return self.features.lookup_tables()
+
+    def table(self, training: bool = False) -> tf.Tensor:
+        """``[1 + n_items + extra, dim]``: every row's vector."""
+        inputs = self.features.preprocess() if self.from_raw else self.inputs
+        features = self.features(inputs)
+        zeros = keras.ops.zeros((1, self.dim), features.dtype)
+        features = keras.ops.concatenate(
+            [zeros, features, keras.ops.zeros((self.extra, self.dim), features.dtype)], axis=0)
+        keep = self.warm
+        if training and self.id_dropout > 0:
+            draws = keras.random.uniform(keras.ops.shape(keep), seed=self.seeds)
+            keep = keep * keras.ops.cast(draws >= self.id_dropout, keep.dtype)
+        ids = self.ids.embeddings
+        return (ids * keras.ops.cast(keras.ops.expand_dims(keep, 1), ids.dtype)
+                + keras.ops.cast(features, ids.dtype))
+
+    def call(self, ids: Any, training: bool | None = None) -> Any:
+        # The inputs keep their ids: the id dropout is for the output vectors, which rank the
+        # items (measured on planted data, dropping input ids as well cost warm quality).
+        return keras.ops.take(self.table(False), ids, axis=0)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (*input_shape, self.dim)
