@@ -103,6 +103,9 @@ class StageData:
             the item table; ``None`` without one).
         item_columns: The item table's used columns as raw text, one row per item index (what
             the Keras families' feature encoders read; ``None`` without one).
+        vocabulary_items: Per item, whether its attribute values build the feature encoders'
+            vocabularies: the items of the training stage, whatever the stage, so that a
+            model trained on it and taken on to a later stage keeps its shapes.
     """
 
     users: np.ndarray
@@ -111,6 +114,7 @@ class StageData:
     n_items: int
     item_attributes: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
     item_columns: TableColumns | None = field(default=None, repr=False, compare=False)
+    vocabulary_items: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def matrix(self) -> sp.csr_matrix:
@@ -196,6 +200,11 @@ class Split:
         """Number of distinct items (the catalogue every model ranks)."""
         return len(self.item_ids)
 
+    @cached_property
+    def vocabulary_items(self) -> np.ndarray:
+        """Per item, whether the training stage has it (see ``StageData.vocabulary_items``)."""
+        return np.bincount(self.items[self.folds == TRAIN], minlength=self.n_items) > 0
+
     def stage(self, stage: Stage) -> StageData:
         """Return the interactions of ``train``, ``train_valid`` or ``all`` (cached)."""
         if stage not in self._stages:
@@ -203,7 +212,7 @@ class Split:
             keep = self.folds <= limit
             self._stages[stage] = StageData(self.users[keep], self.items[keep], self.n_users,
                                             self.n_items, self.item_attributes,
-                                            self.item_columns)
+                                            self.item_columns, self.vocabulary_items)
         return self._stages[stage]
 
     def holdout(self, fold: Literal["valid", "test"]) -> Holdout:

@@ -26,13 +26,14 @@ ours.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from automl_rec.data.features import TableColumns
+from automl_rec.data.features import FeatureColumn, TableColumns
 
 # Words kept by the text vocabulary, and the longest token sequence read from a text value.
 TEXT_VOCABULARY = 20_000
@@ -188,6 +189,7 @@ class FeatureEncoder(keras.layers.Layer):
         return tables
 
 
+@keras.saving.register_keras_serializable(package="automl_rec")
 class ItemTable(keras.layers.Layer):
     """Item vectors: the id embedding plus the feature vector of each item.
 
@@ -199,8 +201,9 @@ class ItemTable(keras.layers.Layer):
         extra: Special-token rows after the items.
         dim: Size of the vectors.
         table: The item table's used columns, one row per item index.
-        warm: Per item, whether the training stage has it (only those get an id part, and the
-            preprocessing is adapted on them).
+        warm: Per item, whether the stage it trains on has it (only those get an id part).
+        vocabulary: Per item, whether the preprocessing is adapted on it (the training
+            stage's items; by default ``warm``).
         id_dropout: Probability of dropping an item's id part in a training step.
         text_encoder: ``pooled`` or ``cnn``.
         seed: Seed of the id dropout.
@@ -208,12 +211,20 @@ class ItemTable(keras.layers.Layer):
 
     def __init__(self, n_items: int, extra: int, dim: int, table: TableColumns,
                  warm: np.ndarray, id_dropout: float, text_encoder: str, seed: int,
-                 **kwargs: Any) -> None:
+                 vocabulary: np.ndarray | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n_items, self.extra, self.dim = n_items, extra, dim
         self.id_dropout = float(id_dropout)
+        self._config = {"n_items": n_items, "extra": extra, "dim": dim,
+                        "table": {"columns": [asdict(c) for c in table.columns],
+                                  "values": {k: v.tolist() for k, v in table.values.items()}},
+                        "warm": np.asarray(warm, bool).tolist(), "id_dropout": id_dropout,
+                        "text_encoder": text_encoder, "seed": seed,
+                        "vocabulary": None if vocabulary is None
+                        else np.asarray(vocabulary, bool).tolist()}
         self.ids = keras.layers.Embedding(n_items + 1 + extra, dim, name="item_embedding")
-        self.features = FeatureEncoder(table, np.flatnonzero(warm), dim, text_encoder,
+        fit_rows = np.flatnonzero(warm if vocabulary is None else vocabulary)
+        self.features = FeatureEncoder(table, fit_rows, dim, text_encoder,
                                        name="item_features")
         keep = np.concatenate([[1.0], np.asarray(warm, np.float32), np.ones(extra)])
         self.warm = tf.constant(keep.astype(np.float32))
@@ -225,6 +236,19 @@ class ItemTable(keras.layers.Layer):
         self.ids.build(None)
         self.features(self.inputs)
         self.built = True
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **self._config}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ItemTable:
+        config = dict(config)
+        table = config.pop("table")
+        columns = tuple(FeatureColumn(**c) for c in table["columns"])
+        values = {k: np.asarray(v, dtype=str) for k, v in table["values"].items()}
+        vocabulary = config.pop("vocabulary")
+        return cls(table=TableColumns(columns, values), warm=np.asarray(config.pop("warm")),
+                   vocabulary=None if vocabulary is None else np.asarray(vocabulary), **config)
 
     def serve_from_raw(self) -> list[Any]:
         """Preprocess the raw item table inside the graph from now on (for a SavedModel);

@@ -171,7 +171,8 @@ class NextItemModel(KerasRecommender):
                 self.data.n_items, 1, self.dim, self.data.item_columns,
                 self.data.item_counts > 0, float(self.params.get("id_dropout", 0.0)),
                 str(self.params.get("text_encoder", "pooled")),
-                int(self.rng.integers(2**31 - 1)), name="item_table")
+                int(self.rng.integers(2**31 - 1)), self.data.vocabulary_items,
+                name="item_table")
         else:
             self.item_embedding = keras.layers.Embedding(self.data.n_items + 2, self.dim,
                                                          name="item_embedding")

@@ -128,3 +128,19 @@ def test_item_features_recommend_cold_items_the_ids_cannot() -> None:
     ids_only, _ = hit_rates_on_cold_targets({"item_features": "none"}, split, profile)
     assert cases >= 40
     assert with_features >= ids_only + 0.1
+
+
+def test_a_model_with_item_features_saves_and_loads_as_keras(small: tuple[Split, Any],
+                                                             tmp_path: Any) -> None:
+    import keras
+
+    split, profile = small
+    model = built("attention", {"design": "sasrec", "item_features": "attributes"}, split,
+                  profile, seed=3)
+    model.fit_epoch()
+    model.model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    window = np.zeros((2, model.length), dtype=np.int32)
+    window[:, -3:] = [[1, 2, 3], [4, 5, 6]]
+    np.testing.assert_allclose(np.asarray(loaded(window)), np.asarray(model.model(window)),
+                               rtol=1e-5, atol=1e-6)
