@@ -228,6 +228,7 @@ class AutoRecommender:
                             result.number, result.status,
                             result.reason or json.dumps(result.params), result.valid, result.test)
             self._select(profile, split, results, config.families)
+            self.user_features_ = _user_features_check(split, self.seed, self.top_k)
             self.fit_seconds_ = time.monotonic() - started
             logger.info("best: %s %s %s, %.1f s in all", self.best_family_, self.best_model_name_,
                         json.dumps(self.best_params_), self.fit_seconds_)
@@ -426,6 +427,43 @@ class AutoRecommender:
         out = self._call_serving("recommend_from_history", item_ids=padded)
         return _lists_frame([str(i) for i in range(len(histories))], out, self._list_length(k))
 
+    def recommend_for_features(self, users: pd.DataFrame | dict[str, list[Any]],
+                               k: int | None = None) -> pd.DataFrame:
+        """Top-``k`` items for users described by attributes only (new users), one per row.
+
+        Args:
+            users: A column per used column of the user table (names as in the table; the
+                ``recommend_for_features`` signature's input names in ``metadata.json`` work
+                too), one row per user; a missing column counts as missing values.
+            k: List length, at most ``top_k``.
+
+        Returns:
+            The lists, as :meth:`recommend` gives them; ``user_id`` is the row's position.
+
+        Raises:
+            NotFittedError: Before ``fit`` (or ``load``).
+            ConfigurationError: The model was fitted without a user table, or ``k`` is too
+                large.
+        """
+        frame = pd.DataFrame(users)
+        module = None if getattr(self, "_saved_model", None) is not None else (
+            self.serving_module())
+        contract = self.metadata_["serving"] if module is None else None
+        columns = (contract.get("feature_inputs") if contract else
+                   (_feature_inputs(module) if module.for_features is not None else None))
+        if not columns:
+            raise ConfigurationError(
+                "This model was fitted without a user table (--users), so it cannot serve "
+                "users from their attributes.")
+        by_name = {str(c): c for c in frame.columns}
+        inputs = {}
+        for column, name in columns.items():
+            source = by_name.get(column, by_name.get(name))
+            values = frame[source] if source is not None else pd.Series([""] * len(frame))
+            inputs[name] = [_feature_text(v) for v in values]
+        out = self._call_serving("recommend_for_features", **inputs)
+        return _lists_frame([str(i) for i in range(len(frame))], out, self._list_length(k))
+
     def evaluate(self, data: str | Path | pd.DataFrame, *, k: int | None = None,
                  **columns: str | None) -> dict[str, Any]:
         """Score held-out (user, item) pairs: NDCG@K, HR@K and MRR@K of each pair's item in its
@@ -549,14 +587,13 @@ class AutoRecommender:
             out = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
         else:
             module = self.serving_module()
-            function = module.serve if signature == "serving_default" else module.from_history
+            function = module.function(signature)
             if function is None:
                 raise ConfigurationError(
                     f"This model ({self.best_family_}/{self.best_model_name_}) cannot score a "
                     "new history: it scores users by a learned user embedding."
                 )
-            (value,) = inputs.values()
-            out = function(tf.constant(value))
+            out = function(*[tf.constant(value) for value in inputs.values()])
         return {name: np.asarray(tensor) for name, tensor in out.items()}
 
     def serving_module(self) -> Any:
@@ -565,7 +602,10 @@ class AutoRecommender:
         if getattr(self, "_serving", None) is None:
             from automl_rec.export import serving_module
 
-            self._serving = serving_module(self.best_model_, self.split_, self.top_k)
+            chosen = (getattr(self, "user_features_", None) or {}).get("neighbours")
+            self._serving = (serving_module(self.best_model_, self.split_, self.top_k, chosen)
+                             if chosen else serving_module(self.best_model_, self.split_,
+                                                           self.top_k))
         return self._serving
 
     def export(self, directory: str | Path) -> Path:
@@ -617,9 +657,12 @@ class AutoRecommender:
             "comparison": self.comparison_,
             "warm_and_cold": warm_and_cold_table(self.results_, self.top_k),
             "serving": {"k": min(self.top_k, split.n_items), "exclude_seen": split.exclude_seen,
-                        "signatures": ["serving_default"] + (
-                            ["recommend_from_history"] if can_score_history else []),
-                        "unknown_users": "most popular items"},
+                        "signatures": list(self.serving_module().signatures()),
+                        "unknown_users": _unknown_users(self.serving_module()),
+                        "user_features": getattr(self, "user_features_", None),
+                        "feature_inputs": (_feature_inputs(self.serving_module())
+                                           if self.serving_module().for_features is not None
+                                           else None)},
             "budget": {"time_budget": self.time_budget, "max_trials": self.max_trials,
                        "tuner": self.tuner, "max_epochs": self.max_epochs,
                        "patience": self.patience, "storage": self.storage,
@@ -743,6 +786,41 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
         logger.info("cold items: %d items held out with %d of their interactions (seed %d)",
                     split.cold_items["items"], split.cold_items["dropped"], seed)
     return PreparedData(profile, training, split, interactions, features)
+
+
+def _user_features_check(split: Split, seed: int, k: int) -> dict[str, Any] | None:
+    """How users without a history are served from the user table (neighbours chosen on the
+    validation cases, with the figures); ``None`` without a user table."""
+    if split.user_columns is None:
+        return None
+    from automl_rec.models.user_neighbours import choose_neighbours
+
+    chosen = choose_neighbours(split.user_columns, split.holdout("valid"), seed, k)
+    logger.info("users served from their attributes: %d neighbours, validation HR@%d %.4f "
+                "(popularity %.4f, %d cases)", chosen["neighbours"], k,
+                chosen["hr"][str(chosen["neighbours"])], chosen["popularity_hr"],
+                chosen["cases"])
+    return chosen
+
+
+def _feature_inputs(module: Any) -> dict[str, str]:
+    """The user table's columns and the ``recommend_for_features`` input of each."""
+    neighbours = module.neighbours
+    return {str(c.name): name for c, name in zip(neighbours.columns, neighbours.input_names)}
+
+
+def _unknown_users(module: Any) -> str:
+    if module.for_features is None:
+        return "most popular items"
+    return ("users of the user table without a history: the items of the known users with "
+            "the most similar attributes; any other: the most popular items")
+
+
+def _feature_text(value: Any) -> str:
+    """A raw attribute value as the serving graph reads it (missing: empty)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _source_path(source: str | Path | pd.DataFrame | None) -> str | None:

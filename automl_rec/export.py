@@ -5,7 +5,10 @@
 vocabularies, every user's history, the exclude-seen policy, a popularity fallback for unknown
 users, and the winning model's weights. Families that can score a history given at request time
 also get ``recommend_from_history`` (``item_ids: tf.string [batch, L]``, padded with empty
-strings). It loads with ``tf.saved_model.load`` alone. Writes are atomic: everything goes to a
+strings). With a user table, users it lists that have no history are served from their
+attributes, and ``recommend_for_features`` (one ``tf.string [batch]`` input per used column
+of the user table) serves users described by raw attribute values alone
+(:class:`automl_rec.models.user_neighbours.UserNeighbours`). It loads with ``tf.saved_model.load`` alone. Writes are atomic: everything goes to a
 temporary folder first, and the previous model is swapped out only once the new one is complete.
 
 The serving module holds the scorer's weights as plain ``tf.Variable`` objects, never the Keras
@@ -42,6 +45,7 @@ from automl_rec import __version__  # noqa: E402
 from automl_rec.data.splitting import Split  # noqa: E402
 from automl_rec.models.baselines import EASE, Baseline, ItemKNN, Popularity  # noqa: E402
 from automl_rec.models.keras_base import KerasRecommender, vectors  # noqa: E402
+from automl_rec.models.user_neighbours import NEIGHBOURS, UserNeighbours  # noqa: E402
 
 Scorer = Callable[[tf.Tensor, tf.RaggedTensor], tf.Tensor]
 MODEL_DIR, KERAS_FILE, METADATA_FILE = "model", "model.keras", "metadata.json"
@@ -57,13 +61,16 @@ class ServingModule(tf.Module):
             model, those :func:`keras_weights` unwraps).
         resources: Other state the scorer reads (the lookup tables of a family's in-graph
             preprocessing of the raw item table).
+        user_neighbours: Neighbours of a user served from their attributes (with a user
+            table).
         split: The run's split; its ``all`` stage gives every user's history.
         k: Length of the returned lists.
         from_history: Whether to offer ``recommend_from_history``.
     """
 
     def __init__(self, scorer: Scorer, weights: list[tf.Variable], split: Split, k: int,
-                 from_history: bool, resources: list[Any] | None = None) -> None:
+                 from_history: bool, resources: list[Any] | None = None,
+                 user_neighbours: int = NEIGHBOURS[0]) -> None:
         super().__init__(name="automl_rec_serving")
         everything = split.stage("all")
         self.scorer = scorer
@@ -82,8 +89,18 @@ class ServingModule(tf.Module):
                                           name="history_splits")
         self.popularity = tf.Variable(everything.item_counts.astype(np.float32),
                                       trainable=False, name="popularity")
+        self.neighbours = (UserNeighbours(split.user_columns, everything, split.seed,
+                                          user_neighbours)
+                           if split.user_columns is not None else None)
+        ids, columns = split.new_users or (np.zeros(0, str), None)
+        self.new_user_table = _lookup(ids) if columns is not None else None
+        self.new_user_values = ([tf.constant(columns.values[str(c.name)]) for c in
+                                 columns.columns] if columns is not None else [])
         self.serve = tf.function(self._serve, input_signature=[
             tf.TensorSpec([None], tf.string, name="user_id")])
+        self.for_features = tf.function(self._for_features, input_signature=[
+            tf.TensorSpec([None], tf.string, name=name)
+            for name in self.neighbours.input_names]) if self.neighbours else None
         self.from_history = tf.function(self._from_history, input_signature=[
             tf.TensorSpec([None, None], tf.string, name="item_ids")]) if from_history else None
 
@@ -92,7 +109,14 @@ class ServingModule(tf.Module):
         out = {"serving_default": self.serve.get_concrete_function()}
         if self.from_history is not None:
             out["recommend_from_history"] = self.from_history.get_concrete_function()
+        if self.for_features is not None:
+            out["recommend_for_features"] = self.for_features.get_concrete_function()
         return out
+
+    def function(self, signature: str) -> Any:
+        """The traced function behind a signature (``None`` where the model has none)."""
+        return {"serving_default": self.serve, "recommend_from_history": self.from_history,
+                "recommend_for_features": self.for_features}.get(signature)
 
     def _top(self, scores: tf.Tensor, rows: tf.RaggedTensor, fallback: tf.Tensor
              ) -> dict[str, tf.Tensor]:
@@ -112,7 +136,27 @@ class ServingModule(tf.Module):
         history = tf.RaggedTensor.from_row_splits(self.history_items, self.history_splits)
         rows = tf.gather(history, known_users)
         scores = tf.cast(self.scorer(known_users, rows), tf.float32)
-        return self._top(scores, rows, unknown)
+        if self.new_user_values:  # users of the user table without a history
+            listed = self.new_user_table.lookup(user_id)
+            raw = [tf.gather(values, tf.maximum(listed, 0)) for values in self.new_user_values]
+            from_features, matched = self.neighbours.scores(raw)
+            described = unknown & (listed >= 0) & matched
+            scores = tf.where(described[:, None], from_features, scores)
+            unknown = unknown & ~described
+        # An unknown user has seen nothing (``rows`` holds user 0's history in their place;
+        # popularity overrides the mask, lists from attributes would not).
+        kept = tf.gather(users >= 0, rows.value_rowids())
+        seen = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(rows.flat_values, kept),
+                                                 tf.boolean_mask(rows.value_rowids(), kept),
+                                                 nrows=rows.nrows())
+        return self._top(scores, seen, unknown)
+
+    def _for_features(self, *columns: tf.Tensor) -> dict[str, tf.Tensor]:
+        scores, matched = self.neighbours.scores(list(columns))
+        batch = tf.shape(columns[0], out_type=tf.int64)[0]
+        nothing = tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int64),
+                                                   tf.zeros([batch], tf.int64))
+        return self._top(scores, nothing, ~matched)
 
     def _from_history(self, item_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         items = self.item_table.lookup(item_ids)
@@ -128,14 +172,15 @@ def _lookup(ids: np.ndarray) -> tf.lookup.StaticHashTable:
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
 
 
-def serving_module(model: Any, split: Split, k: int) -> ServingModule:
+def serving_module(model: Any, split: Split, k: int,
+                   user_neighbours: int = NEIGHBOURS[0]) -> ServingModule:
     """The serving module of a fitted model (a Keras family's model or a baseline)."""
     if isinstance(model, KerasRecommender):
         resources = model.serving_resources()
         return ServingModule(model.scores_for, keras_weights(model.model), split, k,
-                             not model.needs_user, resources)
+                             not model.needs_user, resources, user_neighbours)
     scorer, weights = _baseline_scorer(model, split.n_items)
-    return ServingModule(scorer, weights, split, k, True)
+    return ServingModule(scorer, weights, split, k, True, user_neighbours=user_neighbours)
 
 
 def keras_weights(model: keras.Model) -> list[tf.Variable]:

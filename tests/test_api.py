@@ -54,6 +54,46 @@ def test_an_item_table_adds_the_content_baseline(frame: pd.DataFrame, tmp_path: 
     assert record["schema"]["features"]["items"]["matched"] == profile["n_items"]
 
 
+def test_users_without_history_are_served_from_their_attributes(
+        frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Planted: a user table whose 'taste' is the category holding at least half of a user's
+    interactions ('mixed' for the others). A new user of a taste gets mostly that category's
+    items (popularity gives a mix), whether
+    listed in the user table (serving_default) or described at request time, in process and
+    from the exported model; the neighbours were chosen on the validation cases."""
+    shares = pd.crosstab(frame["customer_id"], frame["category"], normalize="index")
+    taste = shares.idxmax(axis=1).where(shares.max(axis=1) >= 0.5, "mixed")
+    users = pd.DataFrame({"customer_id": taste.index, "taste": taste.to_numpy()})
+    top = taste[taste != "mixed"].value_counts().index[0]
+    users = pd.concat([users, pd.DataFrame({"customer_id": ["NEW"], "taste": [top]})])
+    model = AutoRecommender(families=["baselines"], output_dir=tmp_path).fit(
+        frame, users=users)
+    check = model.user_features_
+    assert check["cases"] > 0 and str(check["neighbours"]) in check["hr"]
+    category = frame.drop_duplicates("sku").set_index("sku")["category"]
+
+    def share_of_taste(lists: pd.DataFrame) -> float:
+        return float((category[lists["item_id"]].to_numpy() == top).mean())
+
+    popular = frame["sku"].value_counts().index[:10]
+    assert share_of_taste(pd.DataFrame({"item_id": popular})) < 0.5
+    listed = model.recommend(["NEW"])
+    described = model.recommend_for_features({"taste": [top]})
+    assert share_of_taste(listed) >= 0.6
+    assert described["item_id"].tolist() == listed["item_id"].tolist()
+    loaded = AutoRecommender.load(tmp_path)
+    assert loaded.recommend_for_features(pd.DataFrame({"taste": [top]}))[
+        "item_id"].tolist() == listed["item_id"].tolist()
+    assert loaded.recommend_for_features({"taste": ["unheard of"]})["item_id"].tolist() == (
+        popular.tolist())
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert "recommend_for_features" in metadata["serving"]["signatures"]
+    assert metadata["serving"]["feature_inputs"] == {"taste": "taste"}
+    with pytest.raises(ConfigurationError, match="without a user table"):
+        AutoRecommender(families=["baselines"]).fit(frame).recommend_for_features(
+            {"taste": [top]})
+
+
 def test_same_seed_gives_the_same_leaderboard(frame: pd.DataFrame) -> None:
     one = AutoRecommender(families="baselines", seed=3).fit(frame).leaderboard_
     two = AutoRecommender(families="baselines", seed=3).fit(frame).leaderboard_

@@ -170,6 +170,8 @@ class Split:
             (:func:`with_features`; ``None`` without an item table).
         item_columns: The item table's used columns as raw text, one row per item index.
         user_columns: The user table's used columns as raw text, one row per user index.
+        new_users: The user table's users the log never names: their raw ids and columns
+            (served from their attributes); ``None`` when there are none.
         cold_items: The items held out with their interactions (``--cold-items``): ``share``,
             ``items``, ``dropped`` interactions and the ``seed``; empty when none were.
     """
@@ -187,6 +189,8 @@ class Split:
     item_attributes: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
     item_columns: TableColumns | None = field(default=None, repr=False, compare=False)
     user_columns: TableColumns | None = field(default=None, repr=False, compare=False)
+    new_users: tuple[np.ndarray, TableColumns] | None = field(default=None, repr=False,
+                                                              compare=False)
     cold_items: dict[str, float] = field(default_factory=dict, compare=False)
     _stages: dict[str, StageData] = field(default_factory=dict, repr=False, compare=False)
 
@@ -320,7 +324,7 @@ def with_features(split: Split, features: Features) -> Split:
     """The split with what the item and user tables say of its items and users, in index
     order: the items' sparse attribute vectors (the content baseline's; an empty matrix, no
     used column, counts as none) and the raw columns of both tables (the Keras families')."""
-    attributes = item_columns = user_columns = None
+    attributes = item_columns = user_columns = new_users = None
     if features.items is not None:
         item_ids = split.item_ids.decode(np.arange(split.n_items))
         attributes = attribute_vectors(features.items, item_ids)
@@ -330,8 +334,12 @@ def with_features(split: Split, features: Features) -> Split:
     if features.users is not None:
         user_columns = table_columns(features.users, split.user_ids.decode(
             np.arange(split.n_users)))
+        unseen = features.users.ids[~features.users.ids.isin(split.user_ids.ids.astype(str))]
+        if user_columns is not None and len(unseen):
+            ids = unseen.to_numpy(dtype=str)
+            new_users = (ids, table_columns(features.users, ids))
     return replace(split, item_attributes=attributes, item_columns=item_columns,
-                   user_columns=user_columns, _stages={})
+                   user_columns=user_columns, new_users=new_users, _stages={})
 
 
 def pair_hash(users: np.ndarray, items: np.ndarray, n_items: int, seed: int) -> np.ndarray:

@@ -58,71 +58,60 @@ def text_length(values: np.ndarray) -> int:
     return int(np.clip(np.ceil(np.percentile(words, 95)), 4, TEXT_MAX_TOKENS))
 
 
-class FeatureEncoder(keras.layers.Layer):
-    """The raw columns of a table -> one ``dim`` vector per row.
+class FeaturePreprocessing(keras.layers.Layer):
+    """The preprocessing layers of a table's columns, adapted on some of its rows.
+
+    Vocabularies and scaling constants are set from the fitted rows (no trainable or
+    adapted variables), so that a serving graph needs only the lookup tables
+    (:meth:`lookup_tables`) besides its own weights.
 
     Args:
         table: The table's used columns, one row per index.
-        fit_rows: The rows the preprocessing layers are adapted on.
-        dim: Size of the vectors.
-        text_encoder: ``pooled`` or ``cnn`` (how text columns are encoded).
+        fit_rows: The rows the layers are adapted on.
     """
 
-    def __init__(self, table: TableColumns, fit_rows: np.ndarray, dim: int,
-                 text_encoder: str = "pooled", **kwargs: Any) -> None:
+    def __init__(self, table: TableColumns, fit_rows: np.ndarray, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if text_encoder not in TEXT_ENCODERS:
-            raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}")
-        self.dim, self.text_encoder = dim, text_encoder
         self.columns = table.columns
         self.raw = [tf.constant(table.values[str(c.name)]) for c in table.columns]
-        self.preprocessors: list[Any] = []
-        self.embedders: list[Any] = []
-        for column in table.columns:
-            fit = table.values[str(column.name)][fit_rows]
-            preprocessor, embedder = self._column_layers(column, fit)
-            self.preprocessors.append(preprocessor)
-            self.embedders.append(embedder)
-        self.mix = keras.layers.Dense(dim, use_bias=False, name="feature_mix")
+        self.layers_ = [self._column_layer(c, table.values[str(c.name)][fit_rows])
+                        for c in table.columns]
 
-    def _column_layers(self, column: Any, fit: np.ndarray) -> tuple[Any, Any]:
-        dim = self.dim
+    def _column_layer(self, column: Any, fit: np.ndarray) -> Any:
         if column.kind == "numeric":
             numbers = self._numbers(column, tf.constant(fit))[0].numpy()
-            present = ~np.isnan(numbers)
-            normal = keras.layers.Normalization(axis=None)
-            normal.adapt(numbers[present] if present.any() else np.zeros(1, np.float32))
-            # Small weights, as the embeddings start: a number is one feature among several.
-            return normal, keras.layers.Dense(dim, use_bias=False,
-                                              kernel_initializer=small_weights())
+            numbers = numbers[~np.isnan(numbers)]
+            mean = float(numbers.mean()) if len(numbers) else 0.0
+            variance = float(numbers.var()) if len(numbers) > 1 else 1.0
+            return keras.layers.Normalization(axis=None, mean=mean, variance=variance or 1.0)
         if column.kind == "text":
             vectoriser = keras.layers.TextVectorization(
                 max_tokens=TEXT_VOCABULARY, output_sequence_length=text_length(fit))
             vectoriser.adapt(fit)
-            # Words of a single training row are ids in disguise: the encoder would learn them
+            # Words of a single fitted row are ids in disguise: an encoder would learn them
             # as such, and a cold item never has them. They go out of vocabulary.
             tokens = vectoriser(fit).numpy()
+            width = vectoriser.vocabulary_size()
             rows_with = np.bincount(np.unique(
-                tokens + np.arange(len(tokens))[:, None] * vectoriser.vocabulary_size()
-            ) % vectoriser.vocabulary_size(), minlength=vectoriser.vocabulary_size())
+                tokens + np.arange(len(tokens))[:, None] * width) % width, minlength=width)
             shared = [word for index, word in enumerate(vectoriser.get_vocabulary())
                       if index >= 2 and rows_with[index] >= MIN_ROWS]
             vectoriser.set_vocabulary(shared or ["?"])
-            width = vectoriser.vocabulary_size()
-            if self.text_encoder == "cnn":
-                return vectoriser, [keras.layers.Embedding(width, dim),
-                                    keras.layers.Conv1D(dim, 3, padding="same",
-                                                        activation="relu")]
-            return vectoriser, [keras.layers.Embedding(width, dim)]
+            return vectoriser
         pieces = self._pieces(column, tf.constant(fit)).numpy().astype(str)
         values, rows_with = np.unique(
             np.concatenate([np.unique(row[row != ""]) for row in pieces]) if len(pieces)
             else np.array([], dtype=str), return_counts=True)
-        shared = values[rows_with >= MIN_ROWS][np.argsort(-rows_with[rows_with >= MIN_ROWS],
-                                                            kind="stable")]
-        lookup = keras.layers.StringLookup(
+        kept = rows_with >= MIN_ROWS
+        shared = values[kept][np.argsort(-rows_with[kept], kind="stable")]
+        return keras.layers.StringLookup(
             mask_token="", vocabulary=list(shared[:CATEGORY_VOCABULARY]) or ["?"])
-        return lookup, keras.layers.Embedding(lookup.vocabulary_size(), dim)
+
+    def widths(self) -> list[int]:
+        """Per column: the vocabulary size (ids 0 pad, 1 out of vocabulary), or 2 for a
+        numeric column (its scaled value and its missing flag)."""
+        return [2 if c.kind == "numeric" else int(layer.vocabulary_size())
+                for c, layer in zip(self.columns, self.layers_)]
 
     @staticmethod
     def _numbers(column: Any, raw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -144,29 +133,88 @@ class FeatureEncoder(keras.layers.Layer):
         return tf.strings.strip(split).to_tensor(default_value="")
 
     def preprocess(self, raw: list[tf.Tensor] | None = None) -> list[tf.Tensor]:
-        """The preprocessing layers' outputs for the raw columns (by default the table's)."""
+        """The layers' outputs for raw columns (by default the table's): ids per piece or
+        token (0 pad, 1 out of vocabulary), or ``[rows, 2]`` scaled numbers and missing
+        flags."""
         out = []
-        for column, preprocessor, values in zip(self.columns, self.preprocessors,
-                                                raw if raw is not None else self.raw):
+        for column, layer, values in zip(self.columns, self.layers_,
+                                         raw if raw is not None else self.raw):
             values = tf.convert_to_tensor(values)
             if column.kind == "numeric":
                 numbers, missing = self._numbers(column, values)
-                scaled = preprocessor(tf.where(tf.math.is_nan(numbers), 0.0, numbers))
+                scaled = layer(tf.where(tf.math.is_nan(numbers), 0.0, numbers))
                 scaled = tf.where(missing > 0, 0.0, tf.cast(scaled, tf.float32))
                 out.append(tf.stack([scaled, missing], axis=1))
             elif column.kind == "text":
-                out.append(preprocessor(values))
+                out.append(layer(values))
             else:
-                out.append(preprocessor(self._pieces(column, values)))
+                out.append(layer(self._pieces(column, values)))
         return out
+
+    def lookup_tables(self) -> list[Any]:
+        """The lookup tables of the layers (a SavedModel must hold them)."""
+        tables = []
+        for layer in self.layers_:
+            inner = getattr(layer, "_lookup_layer", layer)
+            if hasattr(inner, "lookup_table"):
+                tables.append(inner.lookup_table)
+        return tables
+
+
+class FeatureEncoder(keras.layers.Layer):
+    """The raw columns of a table -> one ``dim`` vector per row.
+
+    Args:
+        table: The table's used columns, one row per index.
+        fit_rows: The rows the preprocessing layers are adapted on.
+        dim: Size of the vectors.
+        text_encoder: ``pooled`` or ``cnn`` (how text columns are encoded).
+    """
+
+    def __init__(self, table: TableColumns, fit_rows: np.ndarray, dim: int,
+                 text_encoder: str = "pooled", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if text_encoder not in TEXT_ENCODERS:
+            raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}")
+        self.dim, self.text_encoder = dim, text_encoder
+        self.columns = table.columns
+        self.preprocessing = FeaturePreprocessing(table, fit_rows, name="preprocessing")
+        self.embedders = [self._embedder(c, width) for c, width in
+                          zip(table.columns, self.preprocessing.widths())]
+        self.mix = keras.layers.Dense(dim, use_bias=False, name="feature_mix")
+
+    def _embedder(self, column: Any, width: int) -> list[Any]:
+        if column.kind == "numeric":
+            # Small weights, as the embeddings start: a number is one feature among several.
+            return [keras.layers.Dense(self.dim, use_bias=False,
+                                       kernel_initializer=small_weights())]
+        layers = [keras.layers.Embedding(width, self.dim)]
+        if column.kind == "text" and self.text_encoder == "cnn":
+            layers.append(keras.layers.Conv1D(self.dim, 3, padding="same", activation="relu"))
+        return layers
+
+    def build(self, input_shape: Any = None) -> None:
+        for column, layers in zip(self.columns, self.embedders):
+            if column.kind == "numeric":
+                layers[0].build((None, 2))
+                continue
+            layers[0].build(None)
+            for layer in layers[1:]:
+                layer.build((None, None, self.dim))
+        self.mix.build((None, self.dim * len(self.columns)))
+        self.built = True
+
+    def preprocess(self, raw: list[tf.Tensor] | None = None) -> list[tf.Tensor]:
+        """The preprocessing layers' outputs for the raw columns (by default the table's)."""
+        return self.preprocessing.preprocess(raw)
 
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         parts = []
         for column, embedder, values in zip(self.columns, self.embedders, inputs):
             if column.kind == "numeric":
-                parts.append(embedder(values))
+                parts.append(embedder[0](values))
                 continue
-            layers = embedder if isinstance(embedder, list) else [embedder]
+            layers = embedder
             # 0 pads and 1 is out of vocabulary: a value the training rows never had says
             # nothing learnt, so it adds nothing (rather than an untrained embedding).
             present = keras.ops.cast(keras.ops.expand_dims(values > 1, -1), self.compute_dtype)
@@ -181,12 +229,7 @@ class FeatureEncoder(keras.layers.Layer):
 
     def lookup_tables(self) -> list[Any]:
         """The lookup tables of the preprocessing layers (a SavedModel must hold them)."""
-        tables = []
-        for preprocessor in self.preprocessors:
-            inner = getattr(preprocessor, "_lookup_layer", preprocessor)
-            if hasattr(inner, "lookup_table"):
-                tables.append(inner.lookup_table)
-        return tables
+        return self.preprocessing.lookup_tables()
 
 
 @keras.saving.register_keras_serializable(package="automl_rec")
@@ -234,7 +277,7 @@ class ItemTable(keras.layers.Layer):
 
     def build(self, input_shape: Any = None) -> None:
         self.ids.build(None)
-        self.features(self.inputs)
+        self.features.build()
         self.built = True
 
     def get_config(self) -> dict[str, Any]:
