@@ -38,6 +38,7 @@ from automl_rec.leaderboard import (
     COMPLETE,
     CandidateResult,
     candidate_name,
+    feature_use_table,
     leaderboard_frame,
     warm_and_cold_table,
     write_leaderboard,
@@ -632,7 +633,6 @@ class AutoRecommender:
         from automl_rec.export import environment
 
         profile, split = self.profile_, self.split_
-        can_score_history = self.serving_module().from_history is not None
         return {
             "environment": environment(),
             "schema": {"columns": profile.columns, "reading": profile.reading,
@@ -656,6 +656,7 @@ class AutoRecommender:
             "test_metrics": self.test_metrics_,
             "comparison": self.comparison_,
             "warm_and_cold": warm_and_cold_table(self.results_, self.top_k),
+            "feature_use": feature_use_table(self.results_, f"{self.metric}@{self.top_k}"),
             "serving": {"k": min(self.top_k, split.n_items), "exclude_seen": split.exclude_seen,
                         "signatures": list(self.serving_module().signatures()),
                         "unknown_users": _unknown_users(self.serving_module()),

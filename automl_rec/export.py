@@ -8,8 +8,10 @@ also get ``recommend_from_history`` (``item_ids: tf.string [batch, L]``, padded 
 strings). With a user table, users it lists that have no history are served from their
 attributes, and ``recommend_for_features`` (one ``tf.string [batch]`` input per used column
 of the user table) serves users described by raw attribute values alone
-(:class:`automl_rec.models.user_neighbours.UserNeighbours`). It loads with ``tf.saved_model.load`` alone. Writes are atomic: everything goes to a
-temporary folder first, and the previous model is swapped out only once the new one is complete.
+(:class:`automl_rec.models.user_neighbours.UserNeighbours`). A family that encodes item
+attributes preprocesses the raw item table, stored inside, in the graph. It loads with
+``tf.saved_model.load`` alone. Writes are atomic: everything goes to a temporary folder first,
+and the previous model is swapped out only once the new one is complete.
 
 The serving module holds the scorer's weights as plain ``tf.Variable`` objects, never the Keras
 model. A Keras 3 variable wraps a ``tf.Variable``: traced functions read the inner one, but a

@@ -148,3 +148,30 @@ def warm_and_cold_table(results: list[CandidateResult], k: int) -> dict[str, Any
                   key=lambda row: -(row[4] or 0.0))
     return {"warm_cases": int(tested[0].test.get("warm_cases", 0)),
             "cold_cases": int(tested[0].test["cold_cases"]), "rows": rows}
+
+
+def feature_use_table(results: list[CandidateResult], metric: str) -> list[dict[str, Any]] | None:
+    """How each family's trials used the item table, from the ``item_features`` choice of its
+    trials with a validation figure (any rung): per family, the trials and the best
+    validation ``metric`` with attributes and with ids only, and which did better where both
+    were tried (``helped``: ``attributes``, ``ids only`` or ``not compared``). ``None`` when no
+    trial had the choice."""
+    rows = []
+    for family in dict.fromkeys(r.family for r in results):
+        trials = [r for r in results if r.family == family and "item_features" in r.params
+                  and r.valid.get(metric) is not None]
+        if not trials:
+            continue
+        row: dict[str, Any] = {"family": family}
+        for choice, key in (("attributes", "with"), ("none", "without")):
+            values = [float(r.valid[metric]) for r in trials
+                      if r.params["item_features"] == choice]
+            row[f"{key}_trials"] = len(values)
+            row[f"{key}_best"] = max(values) if values else None
+        if row["with_best"] is None or row["without_best"] is None:
+            row["helped"] = "not compared"
+        else:
+            row["helped"] = ("attributes" if row["with_best"] > row["without_best"]
+                             else "ids only")
+        rows.append(row)
+    return rows or None
