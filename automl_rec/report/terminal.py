@@ -13,7 +13,7 @@ from rich.text import Text
 
 from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
-from automl_rec.leaderboard import warm_and_cold_table
+from automl_rec.leaderboard import feature_use_table, warm_and_cold_table
 
 if TYPE_CHECKING:
     from automl_rec.api import AutoRecommender
@@ -235,10 +235,27 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
         for name, *values in cold["rows"]:
             split.add_row(name, *("-" if v is None else f"{v:.4f}" for v in values))
         console.print(split)
+    use = feature_use_table(model.results_, f"{metric}@{k}")
+    if use is not None:
+        console.print("Item features (best valid " + f"{metric}@{k}, trials): " + "; ".join(
+            f"{row['family']} with attributes {_best(row['with_best'])} "
+            f"({row['with_trials']}), ids only {_best(row['without_best'])} "
+            f"({row['without_trials']})" for row in use) + ".", highlight=False)
+    users = getattr(model, "user_features_", None)
+    if users:
+        console.print(f"Users without a history: served from the user table's attributes "
+                      f"({users['neighbours']} neighbours), validation hr@{users['k']} "
+                      f"{users['hr'][str(users['neighbours'])]:.4f} vs popularity "
+                      f"{users['popularity_hr']:.4f} ({users['cases']:,} cases).",
+                      highlight=False)
     params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items())
     console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
                   f"; every candidate with its parameters is in leaderboard.csv.",
                   highlight=False)
+
+
+def _best(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _footnotes(reasons: list[str]) -> tuple[list[int | None], list[str]]:

@@ -141,3 +141,23 @@ def test_test_chart_uses_the_selection_metric(run: Path, tmp_path: Path) -> None
     best = leaderboard["test_hr@10"].max()
     assert f"{best:.3g}</title></rect>" in html  # the tallest bar is the best test HR
     assert "a seeded sample of 50,000 of the 120,000 validation users" in html
+
+
+def test_the_features_section_says_how_the_families_used_the_tables(tmp_path: Path) -> None:
+    frame = make_interactions(n_users=120, n_items=40, mean_history=10, seed=6)
+    items = frame[["sku", "category"]].drop_duplicates("sku")
+    taste = frame.groupby("customer_id")["category"].agg(lambda c: c.value_counts().index[0])
+    users = pd.DataFrame({"customer_id": taste.index, "taste": taste.to_numpy()})
+    AutoRecommender(families=["attention", "baselines"], max_trials=3, max_epochs=1,
+                    cold_items=0.2, output_dir=tmp_path).fit(frame, items=items, users=users)
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    (use,) = metadata["feature_use"]
+    assert use["family"] == "attention" and use["with_trials"] + use["without_trials"] >= 1
+    html = (tmp_path / "report.html").read_text()
+    section = html[html.index('<section id="features">'):]
+    section = section[:section.index("</section>")]
+    assert "How the families used the item table" in section
+    assert "<td>attention</td>" in section
+    assert "Users without a history" in section and "validation cases" in section
+    assert 'href="#features"' in html
+    assert "recommend_for_features" in html
