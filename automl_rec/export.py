@@ -179,7 +179,7 @@ def serving_module(model: Any, split: Split, k: int,
     """The serving module of a fitted model (a Keras family's model or a baseline)."""
     if isinstance(model, KerasRecommender):
         resources = model.serving_resources()
-        return ServingModule(model.scores_for, keras_weights(model.model), split, k,
+        return ServingModule(model.item_scores, keras_weights(model.model), split, k,
                              not model.needs_user, resources, user_neighbours)
     scorer, weights = _baseline_scorer(model, split.n_items)
     return ServingModule(scorer, weights, split, k, True, user_neighbours=user_neighbours)

@@ -3,7 +3,8 @@
 - ``caser``: horizontal convolutions (heights 1..h, max-pooled over time) and vertical
   convolutions over the embedding matrix of the user's last L items, joined with a user
   embedding (Tang & Wang 2018); it scores every item with a softmax and is trained on every
-  position of each user's history.
+  position of each user's history. With item features, the output layer's row of an item is
+  the item's vector (id embedding plus attribute encoding).
 - ``nextitnet``: a stack of residual blocks of dilated causal 1-D convolutions over the item
   sequence (Yuan et al. 2019), predicting the next item at every position in one pass.
 """
@@ -18,6 +19,7 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
+from automl_rec.models.features import ItemScores
 from automl_rec.models.keras_base import KerasRecommender, sparse_softmax_loss, windows
 from automl_rec.models.next_item import (FULL_SOFTMAX_MAX_ITEMS, NextItemModel,
                                          adapt_window_space, needs_order)
@@ -88,8 +90,12 @@ class Caser(KerasRecommender):
         joined = keras.layers.Concatenate()([*pooled, keras.layers.Flatten()(vertical)])
         z = keras.layers.Dense(dim, activation="relu")(keras.layers.Dropout(dropout)(joined))
         users = keras.layers.Embedding(self.data.n_users, dim, name="user_embedding")(user)
-        logits = keras.layers.Dense(self.data.n_items, name="item_logits", dtype="float32")(
-            keras.layers.Concatenate()([z, users]))
+        hidden = keras.layers.Concatenate()([z, users])
+        if self.uses_item_features:  # the output layer's rows become the items' vectors
+            logits = ItemScores(self.item_table(2 * dim), name="item_logits")(hidden)
+        else:
+            logits = keras.layers.Dense(self.data.n_items, name="item_logits",
+                                        dtype="float32")(hidden)
         return keras.Model([window, user], logits, name="caser")
 
     def cells_per_example(self) -> int:
@@ -105,7 +111,8 @@ class Caser(KerasRecommender):
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         windows, users, targets = batch
-        return sparse_softmax_loss(self.model([windows, users], training=True), targets)
+        logits = self.model([windows, users], training=True)
+        return sparse_softmax_loss(logits + self.absent_items(), targets)
 
     needs_user = True
 

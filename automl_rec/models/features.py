@@ -321,3 +321,36 @@ class ItemTable(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape, self.dim)
+
+
+@keras.saving.register_keras_serializable(package="automl_rec")
+class ItemScores(keras.layers.Layer):
+    """Logits of every item from a hidden vector: its dot product with the items' vectors
+    (:class:`ItemTable`, of the hidden vector's size) plus a bias per item. A model whose
+    output layer was a dense layer over the catalogue gets item features this way.
+
+    Args:
+        table: The item vectors (``extra=0``).
+    """
+
+    def __init__(self, table: ItemTable | dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table = table if isinstance(table, ItemTable) else ItemTable.from_config(table)
+        self.bias = self.add_weight(shape=(self.table.n_items,), initializer="zeros",
+                                    name="item_bias")
+
+    def build(self, input_shape: Any = None) -> None:
+        self.table.build()
+        self.built = True
+
+    def call(self, hidden: Any, training: bool | None = None) -> Any:
+        vectors = self.table.table(bool(training))[1:self.table.n_items + 1]
+        logits = keras.ops.matmul(keras.ops.cast(hidden, "float32"),
+                                  keras.ops.transpose(keras.ops.cast(vectors, "float32")))
+        return logits + self.bias
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (*input_shape[:-1], self.table.n_items)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "table": self.table.get_config()}

@@ -4,12 +4,14 @@ A family subclasses :class:`KerasRecommender` and provides the network (``build`
 training examples as small per-example arrays (``examples``), the tensors of one batch built
 from them inside the ``tf.data`` pipeline (``batch_inputs``: windows gathered from the
 histories, interaction vectors, masks), the training loss of one batch (``loss_on``) and the
-scores of all items given users and their histories, in TensorFlow operations (``scores_for``).
+scores of all items given users and their histories, in TensorFlow operations (``scores_for``;
+evaluation and serving read them through ``item_scores``, which ranks the items a model cannot
+know last).
 Training runs a compiled TensorFlow step over that pipeline, so that losses with masks, KL
 annealing or sampled softmax fit the same loop. The selected device
 (:mod:`automl_rec.device`) decides whether the step is compiled with XLA, whether a loss-scaling
 optimizer guards mixed precision, and how much larger training batches are. The same
-``scores_for`` serves evaluation (on the histories of the stage the model learned from) and the
+``item_scores`` serves evaluation (on the histories of the stage the model learned from) and the
 exported SavedModel (on the histories stored inside it, or on a history given at request time).
 """
 
@@ -28,6 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 from automl_rec.data.splitting import StageData  # noqa: E402
 from automl_rec.device import current_device  # noqa: E402
+from automl_rec.models.features import ItemTable  # noqa: E402
 
 # Scores are computed for at most this many (user, item) cells at a time.
 SCORE_CELLS = 4_000_000
@@ -134,7 +137,7 @@ class KerasRecommender:
         self._compiled = current_device().xla and self.xla_compatible
         self._step = tf.function(self._train_step, reduce_retracing=True,
                                  jit_compile=self._compiled)
-        self._scores = tf.function(self.scores_for, reduce_retracing=True)
+        self._scores = tf.function(self.item_scores, reduce_retracing=True)
         self._inputs = tf.function(self.batch_inputs, reduce_retracing=True)
 
     # Whether the training step compiles with XLA (every op of ``loss_on`` has an XLA kernel).
@@ -170,6 +173,15 @@ class KerasRecommender:
         in inference mode, as TensorFlow operations."""
         raise NotImplementedError
 
+    def item_scores(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
+        """``scores_for`` as evaluation and serving rank them: without item features, the items
+        the stage lacks go last (-1e9), as the model knows nothing of them; with item
+        features, their attributes' vectors score them like any other."""
+        scores = tf.cast(self.scores_for(users, rows), tf.float32)
+        if self.uses_item_features:
+            return scores
+        return scores + self.absent_items()[None, :]
+
     def score(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for each user, ``[len(users), n_items]``, from the histories of
         the stage the model learned from."""
@@ -180,10 +192,35 @@ class KerasRecommender:
         return (np.concatenate(out, axis=0) if out
                 else np.zeros((0, self.data.n_items), np.float32))
 
+    @property
+    def uses_item_features(self) -> bool:
+        """Whether item vectors combine the id embedding with the item table's attributes
+        (``item_features``: ``attributes``, where the stage has an item table)."""
+        return (self.params.get("item_features") == "attributes"
+                and self.data.item_columns is not None)
+
+    def item_table(self, dim: int, extra: int = 0) -> ItemTable:
+        """Item vectors of size ``dim`` from ids and attributes (:class:`ItemTable`), with the
+        searched ``id_dropout`` and ``text_encoder``; kept for :meth:`serving_resources`."""
+        assert self.data.item_columns is not None
+        table = ItemTable(self.data.n_items, extra, dim, self.data.item_columns,
+                          self.data.item_counts > 0, float(self.params.get("id_dropout", 0.0)),
+                          str(self.params.get("text_encoder", "pooled")),
+                          int(self.rng.integers(2**31 - 1)), self.data.vocabulary_items,
+                          name="item_table")
+        self._item_tables = [*getattr(self, "_item_tables", []), table]
+        return table
+
+    def absent_items(self) -> tf.Tensor:
+        """``[n_items]`` logit offsets that leave the items without interactions in the stage
+        out of a training softmax (-1e9; 0 for the others): such an item is no negative."""
+        return tf.constant(np.where(self.data.item_counts > 0, 0.0, -1e9).astype(np.float32))
+
     def serving_resources(self) -> list[Any]:
         """Prepare the model for a SavedModel and return what the serving module must hold
         besides the Keras variables (the lookup tables of in-graph preprocessing)."""
-        return []
+        return [resource for table in getattr(self, "_item_tables", [])
+                for resource in table.serve_from_raw()]
 
     def cells_per_example(self) -> int:
         """Cells one training example adds to the largest tensor of a batch (its logits)."""

@@ -15,8 +15,6 @@ stage the model learned from).
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -158,21 +156,9 @@ class NextItemModel(KerasRecommender):
         """``[batch, length]`` item ids -> ``[batch, length, dim]`` hidden vectors."""
         raise NotImplementedError
 
-    @property
-    def uses_item_features(self) -> bool:
-        """Whether item vectors combine the id embedding with the item table's attributes
-        (``item_features``: ``attributes``, where the stage has an item table)."""
-        return (self.params.get("item_features") == "attributes"
-                and self.data.item_columns is not None)
-
     def build(self) -> keras.Model:
         if self.uses_item_features:
-            self.item_embedding = ItemTable(
-                self.data.n_items, 1, self.dim, self.data.item_columns,
-                self.data.item_counts > 0, float(self.params.get("id_dropout", 0.0)),
-                str(self.params.get("text_encoder", "pooled")),
-                int(self.rng.integers(2**31 - 1)), self.data.vocabulary_items,
-                name="item_table")
+            self.item_embedding = self.item_table(self.dim, extra=1)
         else:
             self.item_embedding = keras.layers.Embedding(self.data.n_items + 2, self.dim,
                                                          name="item_embedding")
@@ -186,11 +172,6 @@ class NextItemModel(KerasRecommender):
         else:
             rows = self.item_embedding.embeddings
         return rows[1:self.data.n_items + 1]
-
-    def serving_resources(self) -> list[Any]:
-        if isinstance(self.item_embedding, ItemTable):
-            return self.item_embedding.serve_from_raw()
-        return []
 
     def present(self, items: keras.KerasTensor) -> keras.KerasTensor:
         """``[batch, length, 1]``: 1 where there is an item, 0 for padding (layers' dtype)."""

@@ -1,4 +1,5 @@
-"""Item features in the next-item families (DESIGN 11): encoders, cold items, id dropout."""
+"""Item features in the Keras designs that have item vectors (DESIGN 11): encoders, cold items,
+id dropout."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from automl_rec.data.splitting import Split, split_interactions, with_features
 from automl_rec.datasets import make_interactions
 from tests.models.test_family_contract import built
 
-NEXT_ITEM_DESIGNS = [("attention", "sasrec"), ("attention", "bert4rec"), ("lstm", "gru4rec"),
-                     ("cnn", "nextitnet")]
+FEATURE_DESIGNS = [("attention", "sasrec"), ("attention", "bert4rec"), ("lstm", "gru4rec"),
+                   ("cnn", "nextitnet"), ("cnn", "caser")]
 
 
 def catalogue_of(log: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +54,7 @@ def test_every_kind_of_column_is_encoded(small: tuple[Split, Any]) -> None:
     assert kinds == ["categorical", "multi", "numeric", "text"]
 
 
-CASES = [(family, design, "pooled") for family, design in NEXT_ITEM_DESIGNS] + [
+CASES = [(family, design, "pooled") for family, design in FEATURE_DESIGNS] + [
     ("attention", "sasrec", "cnn")]
 
 
