@@ -24,25 +24,15 @@ from automl_rec.data.features import Features, parse_feature_types, read_feature
 from automl_rec.data.feedback import select_positives
 from automl_rec.data.loading import load_interactions
 from automl_rec.data.profiling import DataProfile, profile_interactions, profile_log
-from automl_rec.data.splitting import (
-    Split,
-    split_interactions,
-    training_interactions,
-    with_features,
-)
+from automl_rec.data.splitting import (Split, split_interactions, training_interactions,
+                                       with_features)
 from automl_rec.data.validation import Interactions, validate_interactions
 from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedError
 from automl_rec.evaluation import BootstrapInterval, paired_bootstrap
 from automl_rec.evaluation.metrics import METRICS
-from automl_rec.leaderboard import (
-    COMPLETE,
-    CandidateResult,
-    candidate_name,
-    feature_use_table,
-    leaderboard_frame,
-    warm_and_cold_table,
-    write_leaderboard,
-)
+from automl_rec.leaderboard import (COMPLETE, CandidateResult, candidate_name,
+                                   feature_use_table, leaderboard_frame, warm_and_cold_table,
+                                   write_leaderboard)
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space

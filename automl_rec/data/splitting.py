@@ -31,12 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from automl_rec.data.features import (
-    Features,
-    TableColumns,
-    attribute_vectors,
-    table_columns,
-)
+from automl_rec.data.features import Features, TableColumns, attribute_vectors, table_columns
 from automl_rec.data.profiling import MIN_EVALUATION_HISTORY
 from automl_rec.data.validation import Interactions
 from automl_rec.errors import DataValidationError

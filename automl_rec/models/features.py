@@ -17,8 +17,8 @@ is an id in disguise), and what is out of vocabulary adds nothing:
 The column vectors are joined by a dense layer. :class:`ItemTable` gives every item the sum of
 its id embedding and its feature vector; during training the id part of each item's output
 vector is dropped with probability ``id_dropout`` (per step), so the feature path learns to
-rank items on its own, and
-items the training stage does not have (cold items) never get their untrained id part. The
+rank items on its own, and items the training stage does not have (cold items) never get their
+untrained id part. The
 preprocessing runs on the raw table once for training and inside the graph for serving
 (:meth:`ItemTable.serve_from_raw`), so a SavedModel holds the raw table and needs no code of
 ours.

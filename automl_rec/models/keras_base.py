@@ -212,9 +212,8 @@ class KerasRecommender:
         return table
 
     def absent_items(self) -> tf.Tensor:
-        """``[n_items]`` logit offsets that leave the items without interactions in the stage
-        out of a training softmax (-1e9; 0 for the others): such an item is no negative."""
-        return tf.constant(np.where(self.data.item_counts > 0, 0.0, -1e9).astype(np.float32))
+        """:func:`absent_offsets` of the stage's items."""
+        return absent_offsets(self.data.item_counts)
 
     def serving_resources(self) -> list[Any]:
         """Prepare the model for a SavedModel and return what the serving module must hold
@@ -306,6 +305,12 @@ class KerasRecommender:
         """Split ``users`` into chunks whose scoring tensors stay within memory bounds."""
         size = max(1, SCORE_CELLS // max(self.cells_per_user(), 1))
         return [users[i:i + size] for i in range(0, len(users), size)]
+
+
+def absent_offsets(item_counts: np.ndarray) -> tf.Tensor:
+    """``[n_items]`` logit offsets that leave the items without interactions (``item_counts``
+    0) out of a softmax or a ranking: -1e9 for them, 0 for the others."""
+    return tf.constant(np.where(item_counts > 0, 0.0, -1e9).astype(np.float32))
 
 
 def sparse_softmax_loss(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.models.features import ItemTable
-from automl_rec.models.keras_base import (KerasRecommender, fitting_batch_sizes,
-                                          sparse_softmax_loss, windows)
+from automl_rec.models.keras_base import (KerasRecommender, absent_offsets,
+                                          fitting_batch_sizes, sparse_softmax_loss, windows)
 from automl_rec.models.sequences import history_windows
 from automl_rec.spaces import SearchSpace
 
@@ -117,7 +117,7 @@ def catalogue_softmax_loss(hidden: tf.Tensor, targets: tf.Tensor, weights: tf.Te
     n_items = int(weights.shape[0])
     hidden = tf.cast(hidden, tf.float32)
     present = item_counts > 0
-    absent = tf.constant(np.where(present, 0.0, -1e9).astype(np.float32))
+    absent = absent_offsets(item_counts)
     biases = absent if biases is None else tf.cast(biases, tf.float32) + absent
     width = min(logit_width(n_items, negatives), int(present.sum()))
     if width >= int(present.sum()):
