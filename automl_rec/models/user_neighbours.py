@@ -42,6 +42,7 @@ class UserNeighbours(tf.Module):
         table: The user table's used columns, one row per user index.
         history: Every known user's interactions (the stage the served model learned from).
         seed: Seed of the sample of known users when there are more than ``POOL``.
+        neighbours: How many of the most similar known users a list is made of.
     """
 
     def __init__(self, table: TableColumns, history: StageData, seed: int = 0,
@@ -55,8 +56,8 @@ class UserNeighbours(tf.Module):
         self.columns = table.columns
         self.preprocessing = FeaturePreprocessing(table, known, name="user_preprocessing")
         self.n_items = history.n_items
-        pool = tf.sparse.from_dense(tf.gather(self.vectors(self.preprocessing.preprocess()),
-                                              tf.constant(known)))
+        raw = [tf.gather(values, tf.constant(known)) for values in self.preprocessing.raw]
+        pool = tf.sparse.from_dense(self.vectors(self.preprocessing.preprocess(raw)))
         self.pool_size = len(known)
         self.pool_users = known
         self.pool_index, self.pool_values = pool.indices, pool.values
