@@ -74,3 +74,30 @@ def test_baselines_on_ml100k_do_not_depend_on_the_order_of_the_rows(
         frame.sample(frac=1.0, random_state=0).reset_index(drop=True))
     assert [(r.model, r.params, r.valid, r.test) for r in one.results_] == [
         (r.model, r.params, r.valid, r.test) for r in other.results_]
+
+
+def test_movielens_with_its_tables_serves_cold_items_and_new_users(
+    real_data: dict[str, Path], tmp_path: Path
+) -> None:
+    """End to end with u.item and u.user: SASRec with item features (its default where there
+    is an item table) ranks held-out items, the content baseline runs, and the exported model
+    serves a new user from raw attributes."""
+    import tensorflow as tf
+
+    folder = real_data["ml-100k"].parent
+    model = AutoRecommender(families=["attention", "baselines"], max_trials=1, max_epochs=2,
+                            cold_items=0.1, output_dir=tmp_path).fit(
+        real_data["ml-100k"], items=folder / "u.item", users=folder / "u.user")
+    sasrec = next(r for r in model.results_ if r.family == "attention")
+    assert sasrec.params["item_features"] == "attributes"
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    figures = {row[0]: row for row in metadata["warm_and_cold"]["rows"]}
+    assert metadata["warm_and_cold"]["cold_cases"] > 20
+    assert figures["content"][4] > 0 and figures["popularity"][4] == 0
+    assert "recommend_for_features" in metadata["serving"]["signatures"]
+    inputs = metadata["serving"]["feature_inputs"]  # age, gender, occupation, zip code
+    assert list(inputs.values()) == ["column_1", "column_2", "column_3", "column_4"]
+    served = tf.saved_model.load(str(tmp_path / "model")).signatures["recommend_for_features"](
+        column_1=tf.constant(["25"]), column_2=tf.constant(["F"]),
+        column_3=tf.constant(["student"]), column_4=tf.constant([""]))
+    assert served["item_ids"].shape == (1, 10)
