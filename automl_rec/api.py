@@ -646,7 +646,8 @@ class AutoRecommender:
             "test_metrics": self.test_metrics_,
             "comparison": self.comparison_,
             "warm_and_cold": warm_and_cold_table(self.results_, self.top_k),
-            "feature_use": feature_use_table(self.results_, f"{self.metric}@{self.top_k}"),
+            "feature_use": (feature_use_table(self.results_, f"{self.metric}@{self.top_k}")
+                            if split.item_columns is not None else None),
             "serving": {"k": min(self.top_k, split.n_items), "exclude_seen": split.exclude_seen,
                         "signatures": list(self.serving_module().signatures()),
                         "unknown_users": _unknown_users(self.serving_module()),
