@@ -236,7 +236,8 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
             split.add_row(name, *("-" if v is None else f"{v:.4f}" for v in values))
         console.print(split)
     use = (feature_use_table(model.results_, f"{metric}@{k}")
-           if model.split_.item_columns is not None else None)
+           if getattr(getattr(model, "split_", None), "item_columns", None) is not None
+           else None)
     if use is not None:
         console.print("Item features (best valid " + f"{metric}@{k}, trials): " + "; ".join(
             f"{row['family']} with attributes {_best(row['with_best'])} "
