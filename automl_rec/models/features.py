@@ -43,6 +43,8 @@ CATEGORY_VOCABULARY = 50_000
 # A value (or word) enters a vocabulary when at least this many training rows have it.
 MIN_ROWS = 2
 TEXT_ENCODERS = ("pooled", "cnn")
+# A value of a numeric column (dates are given as days since 1970).
+NUMBER = r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*"
 
 
 def small_weights() -> keras.initializers.Initializer:
@@ -117,8 +119,10 @@ class FeaturePreprocessing(keras.layers.Layer):
     def _numbers(column: Any, raw: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """A numeric column's values (``log1p`` where skewed; NaN where missing) and its
         missing flags."""
-        missing = tf.equal(raw, "")
-        numbers = tf.strings.to_number(tf.where(missing, "nan", raw), tf.float32)
+        # What does not read as a number (an empty or mistyped value) counts as missing.
+        missing = ~tf.strings.regex_full_match(raw, NUMBER)
+        numbers = tf.strings.to_number(tf.where(missing, "nan", tf.strings.strip(raw)),
+                                       tf.float32)
         if column.stats.get("log"):
             numbers = tf.math.log1p(tf.maximum(numbers, 0.0))
         return numbers, tf.cast(missing, tf.float32)

@@ -145,3 +145,16 @@ def test_a_model_with_item_features_saves_and_loads_as_keras(small: tuple[Split,
     window[:, -3:] = [[1, 2, 3], [4, 5, 6]]
     np.testing.assert_allclose(np.asarray(loaded(window)), np.asarray(model.model(window)),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_number_that_does_not_read_counts_as_missing() -> None:
+    import tensorflow as tf
+
+    from automl_rec.data.features import FeatureColumn
+    from automl_rec.models.features import FeaturePreprocessing
+
+    column = FeatureColumn("age", "numeric", "numbers", {"log": False})
+    numbers, missing = FeaturePreprocessing._numbers(
+        column, tf.constant(["25", " 3.5 ", "abc", "", "1e+3", "-2", "2020-01-01"]))
+    assert missing.numpy().tolist() == [0, 0, 1, 1, 0, 0, 1]
+    np.testing.assert_allclose(numbers.numpy()[[0, 1, 4, 5]], [25, 3.5, 1000, -2])
