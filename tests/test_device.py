@@ -122,11 +122,12 @@ def test_a_step_xla_cannot_compile_runs_uncompiled(monkeypatch: pytest.MonkeyPat
     _, profile = data
     monkeypatch.setattr(NextItemModel, "xla_compatible", True)  # sampled softmax: it is not
     select_device("cpu", xla=True)
-    users = np.repeat(np.arange(10), 6)
+    # Enough distinct items that the softmax samples (it runs over the items the stage has).
+    users = np.repeat(np.arange(500), 6)
     items = np.random.default_rng(0).integers(0, FULL_SOFTMAX_MAX_ITEMS + 5, len(users))
     module = family_module("lstm")
     params = module.adapt_space(default_space("lstm"), profile).completed({})
-    model = module.build(params, StageData(users, items, 10, FULL_SOFTMAX_MAX_ITEMS + 5), 0)
+    model = module.build(params, StageData(users, items, 500, FULL_SOFTMAX_MAX_ITEMS + 5), 0)
     assert model._step._jit_compile
     assert np.isfinite(model.fit_epoch())
     assert not model._step._jit_compile
