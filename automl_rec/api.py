@@ -594,9 +594,7 @@ class AutoRecommender:
             from automl_rec.export import serving_module
 
             chosen = (getattr(self, "user_features_", None) or {}).get("neighbours")
-            self._serving = (serving_module(self.best_model_, self.split_, self.top_k, chosen)
-                             if chosen else serving_module(self.best_model_, self.split_,
-                                                           self.top_k))
+            self._serving = serving_module(self.best_model_, self.split_, self.top_k, chosen)
         return self._serving
 
     def export(self, directory: str | Path) -> Path:

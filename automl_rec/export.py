@@ -175,8 +175,10 @@ def _lookup(ids: np.ndarray) -> tf.lookup.StaticHashTable:
 
 
 def serving_module(model: Any, split: Split, k: int,
-                   user_neighbours: int = NEIGHBOURS[0]) -> ServingModule:
-    """The serving module of a fitted model (a Keras family's model or a baseline)."""
+                   user_neighbours: int | None = None) -> ServingModule:
+    """The serving module of a fitted model (a Keras family's model or a baseline);
+    ``user_neighbours`` as chosen on validation (default ``NEIGHBOURS[0]``)."""
+    user_neighbours = user_neighbours or NEIGHBOURS[0]
     if isinstance(model, KerasRecommender):
         resources = model.serving_resources()
         return ServingModule(model.item_scores, keras_weights(model.model), split, k,
