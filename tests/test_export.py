@@ -132,14 +132,16 @@ def test_load_of_a_directory_without_a_model_is_a_clear_error(tmp_path: Path) ->
 
 def design_cases() -> dict[str, tuple[str, dict[str, Any]]]:
     """(family, values) by test id: every Keras design, NeuMF with each of its interactions,
-    three designs with item features (preprocessing the raw item table in the graph),
+    designs of every family with item features (preprocessing the raw item table in the graph),
     every baseline."""
     cases = {values.get("design", family): (family, values) for family, values in configurations()}
     interaction = default_space("mlp")["interaction"]
     for other in interaction.choices:
         if other != interaction.default:
             cases[f"neumf-{other}"] = ("mlp", {"design": "neumf", "interaction": other})
-    for design, family in (("sasrec", "attention"), ("nextitnet", "cnn"), ("caser", "cnn")):
+    for design, family in (("sasrec", "attention"), ("nextitnet", "cnn"), ("caser", "cnn"),
+                           ("youtube", "mlp"), ("neumf", "mlp"), ("multvae", "autoencoder"),
+                           ("cdae", "autoencoder")):
         cases[f"{design}-features"] = (family, {"design": design,
                                                 "item_features": "attributes"})
     for name, baseline in BASELINE_MODELS.items():

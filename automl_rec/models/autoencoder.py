@@ -6,6 +6,11 @@ items (multinomial log-likelihood); the VAE adds a KL term whose weight is annea
 from 0 to ``anneal_cap`` over ``anneal_epochs`` epochs. ``cdae`` adds a user embedding to a
 denoising autoencoder trained with a logistic loss over every item. No order is needed, so the
 family applies to data without timestamps.
+
+With item features the decoder's output rows are the items' vectors (:class:`ItemScores`: id
+plus attributes), so cold items are scored from their attributes. The losses run over the items
+the stage has (an item without interactions in it is no negative), and an item the stage lacks
+adds nothing to the encoder's input (its input weights never learnt anything).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import tensorflow as tf
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
 from automl_rec.device import current_device
+from automl_rec.models.features import ItemScores
 from automl_rec.models.keras_base import KerasRecommender, vectors
+from automl_rec.models.next_item import adapt_feature_space
 from automl_rec.spaces import SearchSpace
 
 NAME = "autoencoder"
@@ -52,7 +59,8 @@ def unsupported_reason(profile: DataProfile) -> str | None:
 
 
 def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
-    """Hidden layers no wider than the catalogue."""
+    """Hidden layers no wider than the catalogue; item features only with an item table."""
+    space = adapt_feature_space(space, profile)
     space = space.narrowed("hidden_units", high=max(32, profile.n_items))
     return space.narrowed("latent_dim", high=max(16, profile.n_items // 2))
 
@@ -78,12 +86,30 @@ class _UserVectors(KerasRecommender):
         (users,) = batch
         return users, vectors(self.history.rows(users), self.data.n_items)
 
+    def inputs_of(self, rows: tf.RaggedTensor) -> tf.Tensor:
+        """The encoder's input for histories ``rows``: their interaction vectors over the items
+        the stage has (a cold item in a history given at request time adds nothing)."""
+        present = tf.constant((self.data.item_counts > 0).astype(np.float32))
+        return vectors(rows, self.data.n_items) * present[None, :]
+
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
-        return self.model(vectors(rows, self.data.n_items), training=False)
+        return self.model(self.inputs_of(rows), training=False)
+
+    def output_layer(self) -> keras.layers.Layer:
+        """The last layer, ``[hidden] -> [n_items]`` logits: dense, or the items' vectors
+        with item features."""
+        if self.uses_item_features:
+            return ItemScores(self.item_table(int(self.params["hidden_units"])),
+                              name="item_logits")
+        return keras.layers.Dense(self.data.n_items, dtype="float32", name="item_logits")
+
+    def softmax_logits(self, logits: tf.Tensor) -> tf.Tensor:
+        """``logits`` in float32 with the items the stage lacks left out of the softmax."""
+        return tf.cast(logits, tf.float32) + self.absent_items()[None, :]
 
 
 def _multinomial_loss(logits: tf.Tensor, vectors: tf.Tensor) -> tf.Tensor:
-    log_softmax = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+    log_softmax = tf.nn.log_softmax(logits, axis=-1)
     return -tf.reduce_mean(tf.reduce_sum(log_softmax * vectors, axis=-1))
 
 
@@ -97,12 +123,12 @@ class MultDAE(_UserVectors):
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
         x = keras.layers.Dense(int(self.params["latent_dim"]), activation="tanh")(x)
         x = keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh")(x)
-        logits = keras.layers.Dense(self.data.n_items, dtype="float32")(x)
-        return keras.Model(vectors, logits, name="multdae")
+        return keras.Model(vectors, self.output_layer()(x), name="multdae")
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         _, vectors = batch
-        return _multinomial_loss(self.model(vectors, training=True), vectors)
+        return _multinomial_loss(self.softmax_logits(self.model(vectors, training=True)),
+                                 vectors)
 
 
 class MultVAE(_UserVectors):
@@ -119,7 +145,7 @@ class MultVAE(_UserVectors):
         self.decoder = keras.Sequential([
             keras.Input(shape=(latent,)),
             keras.layers.Dense(int(self.params["hidden_units"]), activation="tanh"),
-            keras.layers.Dense(self.data.n_items, dtype="float32")], name="decoder")
+            self.output_layer()], name="decoder")
         return keras.Model(vectors, [mean, log_var, self.decoder(mean)], name="multvae")
 
     def _anneal_steps(self) -> float:
@@ -130,8 +156,8 @@ class MultVAE(_UserVectors):
         _, vectors = batch
         mean, log_var, _ = self.model(vectors, training=True)
         noise = tf.random.normal(tf.shape(mean))
-        logits = tf.cast(self.decoder(mean + noise * tf.exp(0.5 * log_var), training=True),
-                         tf.float32)
+        logits = self.softmax_logits(self.decoder(mean + noise * tf.exp(0.5 * log_var),
+                                                  training=True))
         kl = tf.reduce_mean(tf.reduce_sum(
             0.5 * (tf.exp(log_var) + tf.square(mean) - 1.0 - log_var), axis=-1))
         progress = tf.cast(self.optimizer.iterations, tf.float32) / self._anneal_steps()
@@ -139,7 +165,7 @@ class MultVAE(_UserVectors):
         return _multinomial_loss(logits, vectors) + beta * kl
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
-        return self.model(vectors(rows, self.data.n_items), training=False)[2]
+        return self.model(self.inputs_of(rows), training=False)[2]
 
 
 class CDAE(_UserVectors):
@@ -152,17 +178,17 @@ class CDAE(_UserVectors):
         x = keras.layers.Dropout(float(self.params["dropout"]))(vectors)
         x = keras.layers.Dense(hidden)(x) + keras.layers.Embedding(self.data.n_users, hidden)(user)
         x = keras.layers.Activation("sigmoid")(x)
-        logits = keras.layers.Dense(self.data.n_items, dtype="float32")(x)
-        return keras.Model([vectors, user], logits, name="cdae")
+        return keras.Model([vectors, user], self.output_layer()(x), name="cdae")
 
     needs_user = True
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
-        return self.model([vectors(rows, self.data.n_items), tf.cast(users, tf.int64)],
-                          training=False)
+        return self.model([self.inputs_of(rows), tf.cast(users, tf.int64)], training=False)
 
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         users, vectors = batch
         logits = tf.cast(self.model([vectors, users], training=True), tf.float32)
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=vectors,
-                                                                      logits=logits))
+        present = tf.constant((self.data.item_counts > 0).astype(np.float32))
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=vectors, logits=logits)
+        return tf.reduce_mean(tf.reduce_sum(losses * present, axis=-1)
+                              / tf.reduce_sum(present))

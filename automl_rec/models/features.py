@@ -14,7 +14,9 @@ is an id in disguise), and what is out of vocabulary adds nothing:
 - ``text``: ``TextVectorization`` to token ids, embedded, then either the mean of the token
   embeddings (``pooled``) or a small 1-D convolution max-pooled over the tokens (``cnn``).
 
-The column vectors are joined by a dense layer. :class:`ItemTable` gives every item the sum of
+Each column's vector is as wide as its vocabulary needs (:func:`column_width`: a handful of
+values need a few dimensions, not the item vectors' hundreds), and the column vectors are
+joined by a dense layer to the vectors' size. :class:`ItemTable` gives every item the sum of
 its id embedding and its feature vector; during training the id part of each item's output
 vector is dropped with probability ``id_dropout`` (per step), so the feature path learns to
 rank items on its own, and items the training stage does not have (cold items) never get their
@@ -51,6 +53,15 @@ def small_weights() -> keras.initializers.Initializer:
     """The initialiser of Keras embeddings (uniform within 0.05), for the numeric columns'
     projections too."""
     return keras.initializers.RandomUniform(-0.05, 0.05)
+
+
+def column_width(kind: str, vocabulary: int, dim: int) -> int:
+    """Width of one column's vector before the columns are joined: about six times the fourth
+    root of its vocabulary (a common rule for embedding sizes), between 4 and ``dim``; a numeric
+    column (a value and a missing flag) gets 4."""
+    if kind == "numeric":
+        return min(4, dim)
+    return int(np.clip(round(6 * max(vocabulary, 1) ** 0.25), 4, dim))
 
 
 def text_length(values: np.ndarray) -> int:
@@ -183,29 +194,31 @@ class FeatureEncoder(keras.layers.Layer):
         self.dim, self.text_encoder = dim, text_encoder
         self.columns = table.columns
         self.preprocessing = FeaturePreprocessing(table, fit_rows, name="preprocessing")
-        self.embedders = [self._embedder(c, width) for c, width in
-                          zip(table.columns, self.preprocessing.widths())]
+        vocabularies = self.preprocessing.widths()
+        self.widths = [column_width(c.kind, v, dim) for c, v in zip(table.columns, vocabularies)]
+        self.embedders = [self._embedder(c, v, w) for c, v, w in
+                          zip(table.columns, vocabularies, self.widths)]
         self.mix = keras.layers.Dense(dim, use_bias=False, name="feature_mix")
 
-    def _embedder(self, column: Any, width: int) -> list[Any]:
+    def _embedder(self, column: Any, vocabulary: int, width: int) -> list[Any]:
         if column.kind == "numeric":
             # Small weights, as the embeddings start: a number is one feature among several.
-            return [keras.layers.Dense(self.dim, use_bias=False,
+            return [keras.layers.Dense(width, use_bias=False,
                                        kernel_initializer=small_weights())]
-        layers = [keras.layers.Embedding(width, self.dim)]
+        layers = [keras.layers.Embedding(vocabulary, width)]
         if column.kind == "text" and self.text_encoder == "cnn":
-            layers.append(keras.layers.Conv1D(self.dim, 3, padding="same", activation="relu"))
+            layers.append(keras.layers.Conv1D(width, 3, padding="same", activation="relu"))
         return layers
 
     def build(self, input_shape: Any = None) -> None:
-        for column, layers in zip(self.columns, self.embedders):
+        for column, layers, width in zip(self.columns, self.embedders, self.widths):
             if column.kind == "numeric":
                 layers[0].build((None, 2))
                 continue
             layers[0].build(None)
             for layer in layers[1:]:
-                layer.build((None, None, self.dim))
-        self.mix.build((None, self.dim * len(self.columns)))
+                layer.build((None, None, width))
+        self.mix.build((None, sum(self.widths)))
         self.built = True
 
     def preprocess(self, raw: list[tf.Tensor] | None = None) -> list[tf.Tensor]:
@@ -254,15 +267,21 @@ class ItemTable(keras.layers.Layer):
         id_dropout: Probability of dropping an item's id part in a training step.
         text_encoder: ``pooled`` or ``cnn``.
         seed: Seed of the id dropout.
+        scored: Whether the vectors looked up by calling the layer are scored against (the
+            item side of a user-item model such as NeuMF, called with items ``1..n_items``):
+            the id dropout applies to them in training. By default they are inputs (a
+            history, padded with 0), which keep their ids.
     """
 
     def __init__(self, n_items: int, extra: int, dim: int, table: TableColumns,
                  warm: np.ndarray, id_dropout: float, text_encoder: str, seed: int,
-                 vocabulary: np.ndarray | None = None, **kwargs: Any) -> None:
+                 vocabulary: np.ndarray | None = None, scored: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n_items, self.extra, self.dim = n_items, extra, dim
         self.id_dropout = float(id_dropout)
-        self._config = {"n_items": n_items, "extra": extra, "dim": dim,
+        self.scored = bool(scored)
+        self._config = {"n_items": n_items, "extra": extra, "dim": dim, "scored": self.scored,
                         "table": {"columns": [asdict(c) for c in table.columns],
                                   "values": {k: v.tolist() for k, v in table.values.items()}},
                         "warm": np.asarray(warm, bool).tolist(), "id_dropout": id_dropout,
@@ -319,9 +338,25 @@ class ItemTable(keras.layers.Layer):
                 + keras.ops.cast(features, ids.dtype))
 
     def call(self, ids: Any, training: bool | None = None) -> Any:
-        # The inputs keep their ids: the id dropout is for the output vectors, which rank the
+        if self.scored:
+            return self._scored_rows(ids, bool(training))
+        # Inputs keep their ids: the id dropout is for the output vectors, which rank the
         # items (measured on planted data, dropping input ids as well cost warm quality).
         return keras.ops.take(self.table(False), ids, axis=0)
+
+    def _scored_rows(self, ids: Any, training: bool) -> Any:
+        """The vectors of items ``ids`` (``1..n_items``), encoding only their rows' attributes
+        (a batch of user-item pairs needs a few rows, not the table); in training each one's
+        id part is dropped with probability ``id_dropout``."""
+        inputs = self.features.preprocess() if self.from_raw else self.inputs
+        features = self.features([keras.ops.take(x, ids - 1, axis=0) for x in inputs])
+        keep = keras.ops.take(self.warm, ids, axis=0)
+        if training and self.id_dropout > 0:
+            draws = keras.random.uniform(keras.ops.shape(keep), seed=self.seeds)
+            keep = keep * keras.ops.cast(draws >= self.id_dropout, keep.dtype)
+        vectors = keras.ops.take(self.ids.embeddings, ids, axis=0)
+        return (vectors * keras.ops.cast(keras.ops.expand_dims(keep, -1), vectors.dtype)
+                + keras.ops.cast(features, vectors.dtype))
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape, self.dim)
@@ -347,8 +382,12 @@ class ItemScores(keras.layers.Layer):
         self.table.build()
         self.built = True
 
+    def vectors(self, training: bool = False) -> Any:
+        """``[n_items, dim]``: the items' vectors (with the id dropout in training)."""
+        return self.table.table(training)[1:self.table.n_items + 1]
+
     def call(self, hidden: Any, training: bool | None = None) -> Any:
-        vectors = self.table.table(bool(training))[1:self.table.n_items + 1]
+        vectors = self.vectors(bool(training))
         logits = keras.ops.matmul(keras.ops.cast(hidden, "float32"),
                                   keras.ops.transpose(keras.ops.cast(vectors, "float32")))
         return logits + self.bias

@@ -199,7 +199,8 @@ class KerasRecommender:
         return (self.params.get("item_features") == "attributes"
                 and self.data.item_columns is not None)
 
-    def item_table(self, dim: int, extra: int = 0) -> ItemTable:
+    def item_table(self, dim: int, extra: int = 0, scored: bool = False,
+                   name: str = "item_table") -> ItemTable:
         """Item vectors of size ``dim`` from ids and attributes (:class:`ItemTable`), with the
         searched ``id_dropout`` and ``text_encoder``; kept for :meth:`serving_resources`."""
         assert self.data.item_columns is not None
@@ -207,7 +208,7 @@ class KerasRecommender:
                           self.data.item_counts > 0, float(self.params.get("id_dropout", 0.0)),
                           str(self.params.get("text_encoder", "pooled")),
                           int(self.rng.integers(2**31 - 1)), self.data.vocabulary_items,
-                          name="item_table")
+                          scored=scored, name=name)
         self._item_tables = [*getattr(self, "_item_tables", []), table]
         return table
 

@@ -3,11 +3,16 @@
 - ``youtube``: the mean of the embeddings of the user's most recent items goes through an MLP
   and a softmax over every item of the catalogue, trained to predict each interaction from the
   ones before it (Covington et al. 2016); full softmax cross-entropy, or sampled softmax on
-  catalogues above ``next_item.FULL_SOFTMAX_MAX_ITEMS`` items, as the paper trains it.
+  catalogues above ``next_item.FULL_SOFTMAX_MAX_ITEMS`` items, as the paper trains it. With
+  item features, the softmax's item vectors are :class:`ItemScores` rows (id plus attributes).
 - ``neumf``: user and item embeddings combined by a GMF tower (element-wise product) and an MLP
   tower (He et al. 2017), trained with binary cross-entropy on sampled negatives; ``gmf`` keeps
   the GMF tower only and ``dot`` is a plain dot product with item biases, which is known to be
-  a strong choice (Rendle et al. 2020).
+  a strong choice (Rendle et al. 2020). With item features, the item embeddings of the towers
+  are :class:`ItemTable` vectors (id plus attributes).
+
+Both train only on the items the stage has: items without interactions in it (cold items) are
+neither softmax classes nor sampled negatives.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import tensorflow as tf
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import StageData
+from automl_rec.models.features import ItemScores
 from automl_rec.models.keras_base import (KerasRecommender, fitting_batch_sizes,
                                           sparse_softmax_loss, windows)
-from automl_rec.models.next_item import (FULL_SOFTMAX_MAX_ITEMS, catalogue_softmax_loss,
-                                         logit_width)
+from automl_rec.models.next_item import (FULL_SOFTMAX_MAX_ITEMS, adapt_feature_space,
+                                         catalogue_softmax_loss, logit_width)
 from automl_rec.models.sequences import interaction_windows
 from automl_rec.spaces import SearchSpace
 
@@ -38,7 +44,8 @@ def unsupported_reason(profile: DataProfile) -> str | None:
 def adapt_space(space: SearchSpace, profile: DataProfile) -> SearchSpace:
     """Bound the space by the data: history length by the 95th percentile of history length,
     embedding size by the catalogue, and batches whose logits (YouTube-DNN's softmax, full or
-    sampled) fit in memory."""
+    sampled) fit in memory; item features only with an item table."""
+    space = adapt_feature_space(space, profile)
     longest = max(5, int(np.ceil(profile.history_length["p95"])))
     space = space.narrowed("history_length", high=longest)
     space = space.narrowed("embedding_dim", high=max(16, min(profile.n_items, profile.n_users)))
@@ -73,8 +80,12 @@ class YouTubeDNN(KerasRecommender):
         pooled = keras.layers.GlobalAveragePooling1D()(embedded)
         pooled = keras.layers.Dropout(float(self.params["dropout"]))(pooled)
         hidden = _tower(pooled, self.params)
-        self.output_layer = keras.layers.Dense(self.data.n_items, name="item_logits",
-                                               dtype="float32")
+        if self.uses_item_features:  # the softmax's rows become the items' vectors
+            self.output_layer = ItemScores(self.item_table(int(hidden.shape[-1])),
+                                           name="item_logits")
+        else:
+            self.output_layer = keras.layers.Dense(self.data.n_items, name="item_logits",
+                                                   dtype="float32")
         self.encoder = keras.Model(history, hidden, name="youtube_encoder")
         return keras.Model(history, self.output_layer(hidden), name="youtube_dnn")
 
@@ -101,9 +112,13 @@ class YouTubeDNN(KerasRecommender):
     def loss_on(self, batch: tuple[tf.Tensor, ...]) -> tf.Tensor:
         windows, targets = batch
         if not self.sampled:
-            return sparse_softmax_loss(self.model(windows, training=True), targets)
-        return catalogue_softmax_loss(self.encoder(windows, training=True), targets,
-                                      tf.transpose(self.output_layer.kernel),
+            return sparse_softmax_loss(self.model(windows, training=True) + self.absent_items(),
+                                       targets)
+        if isinstance(self.output_layer, ItemScores):
+            vectors = self.output_layer.vectors(training=True)
+        else:
+            vectors = tf.transpose(self.output_layer.kernel)
+        return catalogue_softmax_loss(self.encoder(windows, training=True), targets, vectors,
                                       self.output_layer.bias, self.data.item_counts)
 
     def scores_for(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
@@ -113,13 +128,24 @@ class YouTubeDNN(KerasRecommender):
 class NeuMF(KerasRecommender):
     """GMF and MLP towers over user and item embeddings, binary cross-entropy on negatives."""
 
+    def _item_embedding(self, dim: int, name: str) -> Any:
+        """An item-side embedding of the towers: ids, or ids and attributes (an
+        :class:`ItemTable` scored with the id dropout, looked up by ``item + 1``)."""
+        if self.uses_item_features:
+            return self.item_table(dim, scored=True, name=name)
+        return keras.layers.Embedding(self.data.n_items, dim, name=name)
+
+    def _item_rows(self, items: Any) -> Any:
+        """Row ids of ``items`` in the item-side embeddings (an item table has a padding row)."""
+        return items + 1 if self.uses_item_features else items
+
     def build(self) -> keras.Model:
         dim = int(self.params["embedding_dim"])
         kind = self.params["interaction"]
         user = keras.Input(shape=(), dtype="int32", name="user")
         item = keras.Input(shape=(), dtype="int32", name="item")
         self.user_gmf = keras.layers.Embedding(self.data.n_users, dim, name="user_gmf")
-        self.item_gmf = keras.layers.Embedding(self.data.n_items, dim, name="item_gmf")
+        self.item_gmf = self._item_embedding(dim, "item_gmf")
         # Only the layers of the chosen interaction exist: a layer the network does not use would
         # be missing from the exported model while scoring still reached for it.
         self.item_bias = (keras.layers.Embedding(self.data.n_items, 1, name="item_bias",
@@ -127,15 +153,15 @@ class NeuMF(KerasRecommender):
                           if kind == "dot" else None)
         self.user_mlp = (keras.layers.Embedding(self.data.n_users, dim, name="user_mlp")
                          if kind == "neumf" else None)
-        self.item_mlp = (keras.layers.Embedding(self.data.n_items, dim, name="item_mlp")
-                         if kind == "neumf" else None)
+        self.item_mlp = self._item_embedding(dim, "item_mlp") if kind == "neumf" else None
         self.layers_mlp = [keras.layers.Dense(int(self.params["hidden_units"]), activation="relu")
                            for _ in range(int(self.params["hidden_layers"]) if kind == "neumf"
                                           else 0)]
         self.output_layer = (keras.layers.Dense(1, name="logit", dtype="float32")
                              if kind != "dot" else None)
-        logit = self._logit(self.user_gmf(user), self.item_gmf(item), _apply(self.user_mlp, user),
-                            _apply(self.item_mlp, item), _apply(self.item_bias, item),
+        rows = self._item_rows(item)
+        logit = self._logit(self.user_gmf(user), self.item_gmf(rows), _apply(self.user_mlp, user),
+                            _apply(self.item_mlp, rows), _apply(self.item_bias, item),
                             training_dropout=True)
         return keras.Model([user, item], logit, name=f"neumf_{kind}")
 
@@ -169,7 +195,8 @@ class NeuMF(KerasRecommender):
         labels = np.zeros(len(users), dtype=np.float32)
         labels[:: 1 + negatives] = 1.0
         sampled = labels == 0
-        items[sampled] = self.rng.integers(0, self.data.n_items, int(sampled.sum()))
+        present = np.flatnonzero(self.data.item_counts > 0)
+        items[sampled] = present[self.rng.integers(0, len(present), int(sampled.sum()))]
         return users, items, labels
 
     needs_user = True
@@ -184,11 +211,12 @@ class NeuMF(KerasRecommender):
                 return None, None
             return tf.broadcast_to(user_part, shape), tf.broadcast_to(item_part[None], shape)
 
+        rows = self._item_rows(all_items)
         um, im = per_pair(_apply(self.user_mlp, users, lambda t: t[:, None, :]),
-                          _apply(self.item_mlp, all_items))
+                          _apply(self.item_mlp, rows))
         bias = _apply(self.item_bias, all_items,
                       lambda t: tf.broadcast_to(t[None, :, 0], shape[:2])[..., None])
-        logits = self._logit(*per_pair(ug, self.item_gmf(all_items)), um, im, bias)
+        logits = self._logit(*per_pair(ug, self.item_gmf(rows)), um, im, bias)
         return tf.cast(logits, tf.float32)
 
     def cells_per_user(self) -> int:

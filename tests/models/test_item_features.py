@@ -18,7 +18,9 @@ from automl_rec.datasets import make_interactions
 from tests.models.test_family_contract import built
 
 FEATURE_DESIGNS = [("attention", "sasrec"), ("attention", "bert4rec"), ("lstm", "gru4rec"),
-                   ("cnn", "nextitnet"), ("cnn", "caser")]
+                   ("cnn", "nextitnet"), ("cnn", "caser"), ("mlp", "youtube"), ("mlp", "neumf"),
+                   ("autoencoder", "multvae"), ("autoencoder", "multdae"),
+                   ("autoencoder", "cdae")]
 
 
 def catalogue_of(log: pd.DataFrame) -> pd.DataFrame:
@@ -101,6 +103,26 @@ def test_cold_items_get_the_vector_of_their_attributes_only(small: tuple[Split, 
     warm = np.flatnonzero(split.stage("train").item_counts > 0)
     np.testing.assert_allclose(vectors[cold], features[cold], rtol=1e-6)
     assert not np.allclose(vectors[warm], features[warm])
+
+
+def test_a_scored_item_table_encodes_the_rows_asked_for(small: tuple[Split, Any]) -> None:
+    """NeuMF's item side looks up the vectors of a batch's items only: the same vectors as the
+    whole table's rows; in training, some rows lose their id part and keep the attributes'."""
+    split, profile = small
+    model = built("mlp", {"design": "neumf", "interaction": "dot", "item_features": "attributes",
+                          "id_dropout": 0.5}, split, profile, seed=3)
+    table = model.item_gmf
+    rows = np.asarray(table.table(False))
+    some = np.array([3, 1, 3, split.n_items], dtype=np.int32)
+    np.testing.assert_allclose(np.asarray(table(some)), rows[some], rtol=1e-5, atol=1e-6)
+    ids = np.arange(1, split.n_items + 1, dtype=np.int32)
+    trained = np.asarray(table(ids, training=True))
+    features = np.asarray(table.features(table.inputs))
+    warm = split.stage("train").item_counts > 0
+    alone = np.isclose(trained, features, atol=1e-6).all(axis=1)
+    whole = np.isclose(trained, rows[1:], atol=1e-6).all(axis=1)
+    assert (alone | whole).all()
+    assert alone[warm].any() and whole[warm].any()
 
 
 def hit_rates_on_cold_targets(values: dict[str, Any], split: Split, profile: Any
