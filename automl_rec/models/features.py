@@ -120,7 +120,7 @@ class FeaturePreprocessing(keras.layers.Layer):
         return keras.layers.StringLookup(
             mask_token="", vocabulary=list(shared[:CATEGORY_VOCABULARY]) or ["?"])
 
-    def widths(self) -> list[int]:
+    def input_sizes(self) -> list[int]:
         """Per column: the vocabulary size (ids 0 pad, 1 out of vocabulary), or 2 for a
         numeric column (its scaled value and its missing flag)."""
         return [2 if c.kind == "numeric" else int(layer.vocabulary_size())
@@ -194,7 +194,7 @@ class FeatureEncoder(keras.layers.Layer):
         self.dim, self.text_encoder = dim, text_encoder
         self.columns = table.columns
         self.preprocessing = FeaturePreprocessing(table, fit_rows, name="preprocessing")
-        vocabularies = self.preprocessing.widths()
+        vocabularies = self.preprocessing.input_sizes()
         self.widths = [column_width(c.kind, v, dim) for c, v in zip(table.columns, vocabularies)]
         self.embedders = [self._embedder(c, v, w) for c, v, w in
                           zip(table.columns, vocabularies, self.widths)]

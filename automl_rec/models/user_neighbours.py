@@ -80,7 +80,7 @@ class UserNeighbours(tf.Module):
         """``[rows, width]`` attribute vectors of preprocessed columns (one block each)."""
         blocks = []
         for column, values, width in zip(self.columns, preprocessed,
-                                         self.preprocessing.widths()):
+                                         self.preprocessing.input_sizes()):
             if column.kind == "numeric":
                 scaled, missing = values[:, 0], values[:, 1]
                 bins = tf.raw_ops.Bucketize(input=scaled, boundaries=list(NUMERIC_EDGES))
