@@ -1,4 +1,5 @@
-"""Tune each reference baseline on validation, then score it once on test.
+"""Tune each reference baseline on validation, then score it once on test (the ranking task's
+baselines on held-out users, the pointwise tasks' on held-out rows).
 
 A baseline's grid is small and cheap, so every point is tried; the best point on validation is
 refit on train + validation and scored on the test split, like every other candidate. Validation
@@ -9,10 +10,16 @@ from __future__ import annotations
 
 import time
 
-from automl_rec.data.splitting import Split
+import numpy as np
+
+from automl_rec.data.splitting import TEST, TRAIN, VALID, Split
 from automl_rec.evaluation import evaluate_holdout, sample_holdout
+from automl_rec.evaluation.pointwise import click_metrics, rating_metrics
 from automl_rec.leaderboard import SKIPPED, CandidateResult
 from automl_rec.models.baselines import Baseline
+from automl_rec.models.pointwise_baselines import PointwiseBaseline
+from automl_rec.tasks import CTR, objective_value
+from automl_rec.tasks.rows import RowFold, RowSplit
 
 FAMILY = "baselines"
 
@@ -57,3 +64,34 @@ def run_baseline(
         test_result=test,
         valid_result=best_valid,
     )
+
+
+def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *,
+                           seed: int = 0) -> CandidateResult:
+    """A pointwise task's baseline: every grid point fitted on the training rows and judged
+    on the validation rows by the task's objective; the best refitted on training and
+    validation rows and scored once on the test rows."""
+    started = time.perf_counter()
+    train, valid, test = (split.fold(f) for f in (TRAIN, VALID, TEST))
+    best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
+    for params in baseline.grid:
+        model = baseline(**params).fit(train, split.n_users, split.n_items, seed)
+        figures = task_metrics(split.task, valid, model.predict(valid.users, valid.items))
+        value = objective_value(split.task, figures)
+        if value > best_value:
+            best_params, best_valid, best_value = params, figures, value
+    both = RowFold(*(np.concatenate([a, b]) for a, b in
+                     zip((train.users, train.items, train.labels),
+                         (valid.users, valid.items, valid.labels))))
+    refit = baseline(**best_params).fit(both, split.n_users, split.n_items, seed)
+    return CandidateResult(
+        family=FAMILY, model=baseline.name, params=dict(best_params), valid=best_valid,
+        test=task_metrics(split.task, test, refit.predict(test.users, test.items)),
+        seconds=time.perf_counter() - started)
+
+
+def task_metrics(task: str, rows: RowFold, predictions: np.ndarray) -> dict[str, float]:
+    """The pointwise task's metrics of predictions for ``rows``."""
+    if task == CTR:
+        return click_metrics(rows.users, rows.labels, predictions)
+    return rating_metrics(rows.labels, predictions)

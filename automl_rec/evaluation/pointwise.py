@@ -1,0 +1,98 @@
+"""Metrics of the pointwise tasks (DESIGN 10): AUC, logloss, GAUC and calibration for click
+prediction; RMSE and MAE for rating prediction.
+
+- AUC: the probability that a random 1 row scores above a random 0 row (ties count half),
+  from the ranks of the scores.
+- GAUC: the AUC within each user who has rows of both labels, averaged with the user's number
+  of rows as weight (how well a model orders one user's exposures, the way a shop ranks them).
+- Expected calibration error: predictions binned in ``bins`` equal-width probability bins, the
+  mean absolute gap between the mean prediction and the share of 1 labels in each bin, weighted
+  by the bin's rows; the bins themselves are the reliability plot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+# Predicted probabilities are clipped to [EPSILON, 1 - EPSILON] for the logloss.
+EPSILON = 1e-7
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of 0/1 ``labels`` by ``scores`` (NaN without both labels)."""
+    labels = np.asarray(labels) > 0.5
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(np.asarray(scores, dtype=np.float64))
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2)
+                 / (positives * negatives))
+
+
+def logloss(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities against 0/1 labels."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), EPSILON, 1 - EPSILON)
+    y = np.asarray(labels, dtype=np.float64)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def per_user_auc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The users with rows of both labels, their AUC and their number of rows."""
+    users = np.asarray(users)
+    order = np.argsort(users, kind="stable")
+    users, labels, scores = users[order], np.asarray(labels)[order], np.asarray(scores)[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    kept, values, weights = [], [], []
+    for start, end in zip(starts, ends):
+        value = auc(labels[start:end], scores[start:end])
+        if not np.isnan(value):
+            kept.append(users[start])
+            values.append(value)
+            weights.append(end - start)
+    return np.asarray(kept), np.asarray(values, dtype=np.float64), np.asarray(weights, float)
+
+
+def gauc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """Row-weighted mean of the per-user AUCs (NaN when no user has both labels)."""
+    _, values, weights = per_user_auc(users, labels, scores)
+    return float(np.average(values, weights=weights)) if len(values) else float("nan")
+
+
+def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10
+                ) -> tuple[list[dict[str, Any]], float]:
+    """The reliability plot's bins (range, rows, mean prediction, share of 1 labels) and the
+    expected calibration error."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
+    y = np.asarray(labels, dtype=np.float64)
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    table, error = [], 0.0
+    for b in range(bins):
+        inside = index == b
+        rows = int(inside.sum())
+        if rows == 0:
+            continue
+        predicted, observed = float(p[inside].mean()), float(y[inside].mean())
+        table.append({"low": b / bins, "high": (b + 1) / bins, "rows": rows,
+                      "predicted": predicted, "observed": observed})
+        error += rows * abs(predicted - observed)
+    return table, error / max(len(p), 1)
+
+
+def click_metrics(users: np.ndarray, labels: np.ndarray, probabilities: np.ndarray
+                  ) -> dict[str, float]:
+    """AUC, logloss, GAUC and expected calibration error of click probabilities."""
+    return {"auc": auc(labels, probabilities), "logloss": logloss(labels, probabilities),
+            "gauc": gauc(users, labels, probabilities),
+            "ece": reliability(labels, probabilities)[1]}
+
+
+def rating_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """RMSE and MAE of predicted ratings."""
+    errors = np.asarray(predictions, dtype=np.float64) - np.asarray(labels, dtype=np.float64)
+    return {"rmse": float(np.sqrt(np.mean(errors ** 2))), "mae": float(np.mean(np.abs(errors)))}
