@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from automl_rec.tasks import CTR
+from automl_rec.tasks.rows import RowFold
+
 # Predicted probabilities are clipped to [EPSILON, 1 - EPSILON] for the logloss.
 EPSILON = 1e-7
 
@@ -96,3 +99,10 @@ def rating_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, flo
     """RMSE and MAE of predicted ratings."""
     errors = np.asarray(predictions, dtype=np.float64) - np.asarray(labels, dtype=np.float64)
     return {"rmse": float(np.sqrt(np.mean(errors ** 2))), "mae": float(np.mean(np.abs(errors)))}
+
+
+def task_metrics(task: str, rows: RowFold, predictions: np.ndarray) -> dict[str, float]:
+    """A pointwise task's metrics of ``predictions`` for ``rows`` (click or rating figures)."""
+    if task == CTR:
+        return click_metrics(rows.users, rows.labels, predictions)
+    return rating_metrics(rows.labels, predictions)

@@ -14,11 +14,11 @@ import numpy as np
 
 from automl_rec.data.splitting import TEST, TRAIN, VALID, Split
 from automl_rec.evaluation import evaluate_holdout, sample_holdout
-from automl_rec.evaluation.pointwise import click_metrics, rating_metrics
+from automl_rec.evaluation.pointwise import task_metrics
 from automl_rec.leaderboard import SKIPPED, CandidateResult
 from automl_rec.models.baselines import Baseline
 from automl_rec.models.pointwise_baselines import PointwiseBaseline
-from automl_rec.tasks import CTR, objective_value
+from automl_rec.tasks import objective_value
 from automl_rec.tasks.rows import RowFold, RowSplit
 
 FAMILY = "baselines"
@@ -88,10 +88,3 @@ def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *
         family=FAMILY, model=baseline.name, params=dict(best_params), valid=best_valid,
         test=task_metrics(split.task, test, refit.predict(test.users, test.items)),
         seconds=time.perf_counter() - started)
-
-
-def task_metrics(task: str, rows: RowFold, predictions: np.ndarray) -> dict[str, float]:
-    """The pointwise task's metrics of predictions for ``rows``."""
-    if task == CTR:
-        return click_metrics(rows.users, rows.labels, predictions)
-    return rating_metrics(rows.labels, predictions)

@@ -1,0 +1,174 @@
+"""Keras models of the pointwise tasks (DESIGN 10): one prediction per (user, item) row.
+
+The ``mlp`` family's designs, each in its best-known form, over the fields of a row (the user
+and the item ids for now):
+
+- rating: ``mf`` (biased matrix factorisation: global mean, user and item biases, dot product
+  of their vectors; Koren et al. 2009) and ``neumf`` (GMF and MLP towers, He et al. 2017, with a
+  regression head beside the biases);
+- ctr: ``wide_deep`` (a wide part of per-value weights beside an MLP over the field embeddings;
+  Cheng et al. 2016), ``deepfm`` (factorisation-machine pairs of the field embeddings beside the
+  MLP; Guo et al. 2017) and ``dcn`` (DCN-v2 cross layers ``x0 * (W x + b) + x`` beside the MLP;
+  Wang et al. 2021).
+
+Click models output a logit (binary cross-entropy); rating models a rating (squared error).
+:func:`train_pointwise` trains one with early stopping on the task's validation objective and
+keeps the best epoch's weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl_rec.models import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from automl_rec.data.splitting import TRAIN, VALID  # noqa: E402
+from automl_rec.evaluation.pointwise import task_metrics  # noqa: E402
+from automl_rec.tasks import CTR, OBJECTIVES, RATING, objective_value  # noqa: E402
+from automl_rec.tasks.rows import RowFold, RowSplit  # noqa: E402
+
+DESIGNS = {RATING: ("mf", "neumf"), CTR: ("wide_deep", "deepfm", "dcn")}
+# Rows predicted at a time.
+PREDICT_BATCH = 65_536
+
+
+class PointwiseModel:
+    """A trainable pointwise model of one design.
+
+    Args:
+        params: ``design``, ``embedding_dim``, ``hidden_layers``, ``hidden_units``, ``dropout``,
+            ``l2`` (weight decay of the embeddings), ``learning_rate``, ``batch_size`` and,
+            for ``dcn``, ``cross_layers``.
+        task: ``ctr`` or ``rating``.
+        n_users: Users of the split (ids outside ``0..n_users-1`` are unknown).
+        n_items: Items of the split.
+        mean: The training rows' mean label (the rating models' starting point).
+        seed: Seed of the initialisation and shuffling.
+    """
+
+    def __init__(self, params: dict[str, Any], task: str, n_users: int, n_items: int,
+                 mean: float, seed: int) -> None:
+        if params["design"] not in DESIGNS[task]:
+            raise ValueError(f"design {params['design']!r} is not one of the {task} designs "
+                             f"{DESIGNS[task]}")
+        keras.utils.set_random_seed(seed)
+        self.params, self.task = params, task
+        self.n_users, self.n_items, self.mean = n_users, n_items, float(mean)
+        self.rng = np.random.default_rng(seed)
+        self.model = self.build()
+        self.optimizer = keras.optimizers.Adam(learning_rate=float(params["learning_rate"]))
+        self._step = tf.function(self._train_step, reduce_retracing=True)
+
+    def _embedding(self, rows: int, dim: int, name: str, zeros: bool = False) -> Any:
+        # Row 0 is the unknown id (a user or an item without training rows).
+        return keras.layers.Embedding(
+            rows + 1, dim, name=name,
+            embeddings_initializer="zeros" if zeros else "uniform",
+            embeddings_regularizer=keras.regularizers.L2(float(self.params.get("l2", 0.0))))
+
+    def _mlp(self, x: Any) -> Any:
+        for _ in range(int(self.params["hidden_layers"])):
+            x = keras.layers.Dense(int(self.params["hidden_units"]), activation="relu")(x)
+            x = keras.layers.Dropout(float(self.params["dropout"]))(x)
+        return x
+
+    def build(self) -> keras.Model:
+        dim, design = int(self.params["embedding_dim"]), self.params["design"]
+        user = keras.Input(shape=(), dtype="int32", name="user")
+        item = keras.Input(shape=(), dtype="int32", name="item")
+        u = self._embedding(self.n_users, dim, "user_embedding")(user)
+        i = self._embedding(self.n_items, dim, "item_embedding")(item)
+        # Per-value weights: the biases of the rating models, the wide part of the click ones.
+        bias = (keras.ops.squeeze(self._embedding(self.n_users, 1, "user_bias", True)(user), -1)
+                + keras.ops.squeeze(self._embedding(self.n_items, 1, "item_bias", True)(item),
+                                    -1))
+        joined = keras.layers.Concatenate()([u, i])
+        if design == "mf":
+            out = bias + keras.ops.sum(u * i, axis=-1)
+        elif design == "neumf":
+            head = keras.layers.Concatenate()([u * i, self._mlp(joined)])
+            out = bias + keras.ops.squeeze(keras.layers.Dense(1)(head), -1)
+        else:
+            deep = keras.layers.Dense(1)(self._mlp(joined))
+            out = bias + keras.ops.squeeze(deep, -1)
+            if design == "deepfm":  # the FM's pairwise term of the two fields
+                out = out + keras.ops.sum(u * i, axis=-1)
+            elif design == "dcn":
+                x0 = x = joined
+                for _ in range(int(self.params["cross_layers"])):
+                    x = x0 * keras.layers.Dense(2 * dim)(x) + x
+                out = out + keras.ops.squeeze(keras.layers.Dense(1)(x), -1)
+        if self.task == RATING:
+            out = out + self.mean
+        return keras.Model([user, item], out, name=f"{self.task}_{design}")
+
+    def _loss(self, labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+        outputs = tf.cast(outputs, tf.float32)
+        if self.task == CTR:
+            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels,
+                                                                          logits=outputs))
+        return tf.reduce_mean(tf.square(outputs - labels))
+
+    def _train_step(self, users: tf.Tensor, items: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = self._loss(labels, self.model([users, items], training=True))
+            total = loss + tf.add_n(self.model.losses) if self.model.losses else loss
+        variables = self.model.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return loss
+
+    def _rows(self, ids: np.ndarray, n: int) -> np.ndarray:
+        """Embedding rows of ids: ``id + 1``, 0 for unknown ids."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return np.where((ids >= 0) & (ids < n), ids + 1, 0).astype(np.int32)
+
+    def fit_epoch(self, rows: RowFold) -> float:
+        """One shuffled pass over training rows; the mean batch loss."""
+        order = self.rng.permutation(len(rows))
+        size = int(self.params["batch_size"])
+        users, items = self._rows(rows.users, self.n_users), self._rows(rows.items, self.n_items)
+        labels = rows.labels.astype(np.float32)
+        losses = [self._step(tf.constant(users[batch]), tf.constant(items[batch]),
+                             tf.constant(labels[batch]))
+                  for batch in np.array_split(order, max(1, -(-len(order) // size)))]
+        return float(np.mean([float(x) for x in losses]))
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The probability of a 1 label (ctr) or the rating of each row."""
+        users, items = self._rows(users, self.n_users), self._rows(items, self.n_items)
+        out = [np.asarray(self.model([users[s:s + PREDICT_BATCH], items[s:s + PREDICT_BATCH]],
+                                     training=False), np.float64)
+               for s in range(0, len(users), PREDICT_BATCH)]
+        values = np.concatenate(out) if out else np.zeros(0)
+        return 1 / (1 + np.exp(-values)) if self.task == CTR else values
+
+
+def train_pointwise(params: dict[str, Any], split: RowSplit, *, max_epochs: int = 30,
+                    patience: int = 3, seed: int = 0) -> tuple[PointwiseModel, list[float]]:
+    """Train a design on the split's training rows with early stopping on the validation
+    objective (AUC or RMSE); returns the model with its best epoch's weights and the
+    validation objective after each epoch."""
+    train, valid = split.fold(TRAIN), split.fold(VALID)
+    model = PointwiseModel(params, split.task, split.n_users, split.n_items,
+                           float(train.labels.mean()), seed)
+    curve: list[float] = []
+    best, best_weights, waited = float("-inf"), model.model.get_weights(), 0
+    for _ in range(max_epochs):
+        model.fit_epoch(train)
+        figures = task_metrics(split.task, valid, model.predict(valid.users, valid.items))
+        value = objective_value(split.task, figures)
+        curve.append(figures[OBJECTIVES[split.task][0]])
+        if value > best:
+            best, best_weights, waited = value, model.model.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    model.model.set_weights(best_weights)
+    return model, curve
