@@ -46,7 +46,7 @@ class PointwiseBaseline:
             ) -> PointwiseBaseline:
         raise NotImplementedError
 
-    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    def predict(self, rows: RowFold) -> np.ndarray:
         """The rating, or the probability of a 1 label, of each (user, item) row."""
         raise NotImplementedError
 
@@ -72,8 +72,9 @@ class Biases(PointwiseBaseline):
                                           minlength=n_users) / (user_rows + l2))
         return self
 
-    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self.mean + _lookup(self.user_bias, users) + _lookup(self.item_bias, items)
+    def predict(self, rows: RowFold) -> np.ndarray:
+        return (self.mean + _lookup(self.user_bias, rows.users)
+                + _lookup(self.item_bias, rows.items))
 
 
 class Logistic(PointwiseBaseline):
@@ -101,8 +102,8 @@ class Logistic(PointwiseBaseline):
         return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, columns)),
                              shape=(n, self.n_users + self.n_items))
 
-    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(self._one_hot(users, items))[:, 1]
+    def predict(self, rows: RowFold) -> np.ndarray:
+        return self.model.predict_proba(self._one_hot(rows.users, rows.items))[:, 1]
 
 
 class GradientBoosting(PointwiseBaseline):
@@ -151,8 +152,8 @@ class GradientBoosting(PointwiseBaseline):
             categorical += [False, False]
         return np.column_stack(columns).astype(np.float64), categorical
 
-    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        features, _ = self._features(np.asarray(users), np.asarray(items))
+    def predict(self, rows: RowFold) -> np.ndarray:
+        features, _ = self._features(np.asarray(rows.users), np.asarray(rows.items))
         return self.model.predict_proba(features)[:, 1]
 
 

@@ -32,11 +32,21 @@ MIN_FOLD_ROWS = 10
 
 @dataclass(frozen=True)
 class RowFold:
-    """The examples of one fold: row indices into the log's users and items, and labels."""
+    """The examples of one fold: row indices into the log's users and items, labels, and (for
+    the designs that read it) each row's history before it.
+
+    Attributes:
+        users: User index per row.
+        items: Item index per row.
+        labels: Label per row.
+        histories: ``[rows, length]`` item ids (item + 1, left-padded with 0, most recent last)
+            of the user's history before each row (:func:`histories_before`), or ``None``.
+    """
 
     users: np.ndarray
     items: np.ndarray
     labels: np.ndarray
+    histories: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -74,10 +84,25 @@ class RowSplit:
     def n_items(self) -> int:
         return len(self.item_ids)
 
-    def fold(self, fold: int) -> RowFold:
-        """The rows of ``TRAIN``, ``VALID`` or ``TEST``, in time order."""
+    @property
+    def ordered(self) -> bool:
+        """Whether the rows are in time order (so that a row's history is what came before)."""
+        return self.protocol == GLOBAL_TEMPORAL
+
+    def fold(self, fold: int, history: int = 0) -> RowFold:
+        """The rows of ``TRAIN``, ``VALID`` or ``TEST``, in time order, with the ``history``
+        latest items of each row's history before it (none for 0, or without an order)."""
         rows = self.folds == fold
-        return RowFold(self.users[rows], self.items[rows], self.labels[rows])
+        histories = None
+        if history and self.ordered:
+            histories = histories_before(self.users, self.items, self.history_rows,
+                                         history)[rows]
+        return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories)
+
+    @property
+    def history_rows(self) -> np.ndarray:
+        """Which rows enter the histories: the clicks (``ctr``), every rating (``rating``)."""
+        return self.labels > 0.5 if self.task == CTR else np.ones(len(self.labels), bool)
 
     def describe(self) -> dict[str, object]:
         """The split as the profile and the report state it."""
@@ -131,3 +156,25 @@ def split_rows(frame: pd.DataFrame, task: str, *, has_order: bool, seed: int) ->
     # Rows in time order (the order of ``order``), so each fold reads in time order too.
     return RowSplit(task, protocol, user_ids, item_ids, users[order], items[order],
                     frame["label"].to_numpy(dtype=np.float32)[order], folds[order])
+
+
+def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, length: int
+                     ) -> np.ndarray:
+    """For rows in time order, the ``length`` latest items of each row's user among the earlier
+    rows that ``kept`` marks, as ``[rows, length]`` ids (item + 1, left-padded with 0, most
+    recent last). A row never sees itself or anything after it."""
+    n = len(users)
+    order = np.argsort(users, kind="stable")  # by user, in time order within each user
+    sorted_users, sorted_kept = users[order], kept[order]
+    # Kept rows before each row within its user, and where the user's kept items start.
+    before = np.cumsum(sorted_kept) - sorted_kept
+    first = np.r_[True, sorted_users[1:] != sorted_users[:-1]]
+    user_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    base = before[user_start]
+    kept_items = items[order][sorted_kept]
+    position = before[:, None] - length + np.arange(length)[None, :]
+    valid = position >= base[:, None]
+    picked = np.concatenate([kept_items, [0]])[np.where(valid, position, len(kept_items))]
+    out = np.empty((n, length), dtype=np.int32)
+    out[order] = np.where(valid, picked + 1, 0)
+    return out

@@ -76,7 +76,7 @@ def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *
     best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
     for params in baseline.grid:
         model = baseline(**params).fit(train, split.n_users, split.n_items, seed)
-        figures = task_metrics(split.task, valid, model.predict(valid.users, valid.items))
+        figures = task_metrics(split.task, valid, model.predict(valid))
         value = objective_value(split.task, figures)
         if value > best_value:
             best_params, best_valid, best_value = params, figures, value
@@ -86,5 +86,5 @@ def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *
     refit = baseline(**best_params).fit(both, split.n_users, split.n_items, seed)
     return CandidateResult(
         family=FAMILY, model=baseline.name, params=dict(best_params), valid=best_valid,
-        test=task_metrics(split.task, test, refit.predict(test.users, test.items)),
+        test=task_metrics(split.task, test, refit.predict(test)),
         seconds=time.perf_counter() - started)

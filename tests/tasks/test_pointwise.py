@@ -15,7 +15,8 @@ from automl_rec.evaluation.pointwise import (auc, click_metrics, gauc, logloss, 
 from automl_rec.models.pointwise_baselines import (Biases, GradientBoosting, Logistic,
                                                    baselines_of)
 from automl_rec.tasks import CTR, RANKING, RATING, choose_task, infer_task
-from automl_rec.tasks.rows import GLOBAL_TEMPORAL, RANDOM_ROWS, split_rows, task_rows
+from automl_rec.tasks.rows import (GLOBAL_TEMPORAL, RANDOM_ROWS, RowFold, histories_before,
+                                   split_rows, task_rows)
 from automl_rec.tuning.baselines import run_pointwise_baseline
 
 
@@ -149,7 +150,7 @@ def test_the_bias_baseline_beats_the_global_mean_on_planted_biases() -> None:
     assert result.test["rmse"] < 0.9 * mean_only["rmse"]
     assert result.params in Biases.grid and set(result.valid) == {"rmse", "mae"}
     unknown = Biases(l2=1.0).fit(train, split.n_users, split.n_items).predict(
-        np.array([-1]), np.array([split.n_items + 5]))
+        RowFold(np.array([-1]), np.array([split.n_items + 5]), np.zeros(1)))
     assert unknown[0] == pytest.approx(train.labels.mean())
 
 
@@ -163,3 +164,27 @@ def test_click_baselines_find_the_planted_propensities(baseline: type) -> None:
     assert result.test["auc"] > 0.7
     assert 0 < result.test["logloss"] < 0.7 and result.test["ece"] < 0.1
     assert baseline in baselines_of(CTR) and baseline not in baselines_of(RATING)
+
+
+def test_a_rows_history_holds_the_users_earlier_kept_items_only() -> None:
+    users = np.array([0, 1, 0, 0, 1, 0])
+    items = np.array([5, 6, 7, 8, 9, 3])
+    kept = np.array([True, True, False, True, True, True])
+    histories = histories_before(users, items, kept, 2)
+    # ids are item + 1, left-padded, most recent last; row 2 (not kept) is never in a history.
+    assert histories.tolist() == [[0, 0], [0, 0], [0, 6], [0, 6], [0, 7], [6, 9]]
+
+
+def test_the_history_of_a_click_row_is_the_users_earlier_clicks() -> None:
+    split = split_rows(task_rows(read_positives(click_log(rows=3_000), {}), CTR), CTR,
+                       has_order=True, seed=0)
+    test = split.fold(TEST, history=5)
+    assert test.histories is not None and test.histories.shape == (len(test), 5)
+    user = test.users[-1]
+    earlier = (split.users == user) & (split.labels == 1)
+    earlier[-1] = False
+    clicked = split.items[earlier][-5:] + 1
+    assert test.histories[-1][-len(clicked):].tolist() == clicked.tolist()
+    unordered = split_rows(task_rows(read_positives(click_log(rows=3_000), {}), CTR), CTR,
+                           has_order=False, seed=0)
+    assert unordered.fold(TEST, history=5).histories is None

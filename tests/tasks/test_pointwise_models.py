@@ -1,4 +1,4 @@
-"""The mlp family's pointwise designs train, repeat, and learn planted structure."""
+"""The pointwise designs (mlp, attention, lstm, cnn) train, repeat, and learn planted structure."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from automl_rec.evaluation.pointwise import task_metrics
 from automl_rec.models.pointwise import DESIGNS, PointwiseModel, train_pointwise
 from automl_rec.models.pointwise_baselines import Biases
 from automl_rec.tasks import CTR, RATING
-from automl_rec.tasks.rows import split_rows, task_rows
+from automl_rec.tasks.rows import RowFold, split_rows, task_rows
 from automl_rec.tuning.baselines import run_pointwise_baseline
 from tests.tasks.test_pointwise import click_log
 
 PARAMS = {"embedding_dim": 16, "hidden_layers": 1, "hidden_units": 32, "dropout": 0.0,
-          "l2": 0.0, "learning_rate": 0.01, "batch_size": 256, "cross_layers": 2}
+          "l2": 0.0, "learning_rate": 0.01, "batch_size": 256, "cross_layers": 2,
+          "history_length": 8}
 
 
 def low_rank_ratings(n_users: int = 300, n_items: int = 120, rows: int = 15_000,
@@ -52,18 +53,21 @@ def clicks() -> Any:
 def test_every_design_trains_and_repeats(task: str, design: str, ratings: Any,
                                          clicks: Any) -> None:
     split = ratings if task == RATING else clicks
-    train = split.fold(0)
+    train = split.fold(0, history=PARAMS["history_length"])
+    first = RowFold(train.users[:50], train.items[:50], train.labels[:50],
+                    train.histories[:50])
     runs = []
     for _ in range(2):
         model = PointwiseModel({**PARAMS, "design": design}, task, split.n_users,
                                split.n_items, float(train.labels.mean()), seed=5)
         loss = model.fit_epoch(train)
-        runs.append((loss, model.predict(train.users[:50], train.items[:50])))
-    assert np.isfinite(runs[0][0]) and runs[0][0] == pytest.approx(runs[1][0], rel=1e-6)
-    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-5)
+        runs.append((loss, model.predict(first)))
+    assert np.isfinite(runs[0][0]) and runs[0][0] == pytest.approx(runs[1][0], rel=1e-5)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-4)
     if task == CTR:
         assert ((runs[0][1] > 0) & (runs[0][1] < 1)).all()
-    unknown = model.predict(np.array([-1, split.n_users + 3]), np.array([0, -1]))
+    unknown = model.predict(RowFold(np.array([-1, split.n_users + 3]), np.array([0, -1]),
+                                    np.zeros(2), train.histories[:2]))
     assert np.isfinite(unknown).all()
 
 
@@ -76,7 +80,7 @@ def test_matrix_factorisation_finds_the_taste_the_biases_miss(ratings: Any) -> N
     model, curve = train_pointwise({**PARAMS, "design": "mf", "l2": 1e-4}, ratings,
                                    max_epochs=20, patience=3, seed=1)
     test = ratings.fold(TEST)
-    figures = task_metrics(RATING, test, model.predict(test.users, test.items))
+    figures = task_metrics(RATING, test, model.predict(test))
     biases = run_pointwise_baseline(Biases, ratings).test
     assert len(curve) >= 2
     assert figures["rmse"] < 0.95 * biases["rmse"]
@@ -86,4 +90,33 @@ def test_a_click_design_learns_the_propensities(clicks: Any) -> None:
     model, _ = train_pointwise({**PARAMS, "design": "deepfm", "l2": 1e-4}, clicks,
                                max_epochs=10, patience=2, seed=1)
     test = clicks.fold(TEST)
-    assert task_metrics(CTR, test, model.predict(test.users, test.items))["auc"] > 0.7
+    assert task_metrics(CTR, test, model.predict(test))["auc"] > 0.7
+
+
+def new_users_log(n_users: int = 1000, n_items: int = 100, per_user: int = 12,
+                  seed: int = 3) -> pd.DataFrame:
+    """Users who come one after another, each clicking mostly the items of one interest (one of
+    10 item groups): the test rows are the last users', whom no training row shows, so only
+    the clicks earlier in their own rows tell their interest."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_users):
+        interest = rng.integers(0, 10)
+        for step in range(per_user):
+            item = rng.integers(0, n_items)
+            p = 0.9 if item % 10 == interest else 0.02
+            rows.append((str(user), str(item), int(rng.random() < p), user * per_user + step))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "clicked", "timestamp"])
+
+
+@pytest.mark.parametrize("design", ["din", "gru"])
+def test_a_history_design_reads_a_new_users_interest(design: str) -> None:
+    split = split_rows(task_rows(read_positives(new_users_log(n_users=400, per_user=30), {}), CTR), CTR,
+                       has_order=True, seed=0)
+    test_aucs = {}
+    for name in (design, "wide_deep"):
+        model, _ = train_pointwise({**PARAMS, "design": name, "l2": 1e-4, "history_length": 4},
+                                   split, max_epochs=10, patience=3, seed=1)
+        test = split.fold(TEST, model.history_length)
+        test_aucs[name] = task_metrics(CTR, test, model.predict(test))["auc"]
+    assert test_aucs[design] > test_aucs["wide_deep"] + 0.08, test_aucs
