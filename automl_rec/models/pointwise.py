@@ -15,10 +15,12 @@ the item ids, and the user's history before the row, for now):
 - ``lstm``: ``gru`` (a GRU extracts the interest from the history, as DIEN's first layer does,
   Zhou et al. 2019; its state meets the row's item in an MLP);
 - ``cnn``: ``ccpm`` (convolutions and max-pooling over the sequence of field embeddings, the
-  user, the item and the history's items; Liu et al. 2015).
+  user, the item and the history's items; Liu et al. 2015);
+- ``autoencoder``: ``autorec`` for ratings (I-AutoRec, :mod:`automl_rec.models.autorec`); none
+  for clicks, with the reason.
 
-The history designs need rows in time order (the global temporal split); every design has a
-click head and, except ``autoint`` and the click-only ``mlp`` designs, a rating head.
+The history designs need rows in time order (the global temporal split). ``FAMILY_DESIGNS``
+says which designs serve which task.
 
 Click models output a logit (binary cross-entropy); rating models a rating (squared error).
 :func:`train_pointwise` trains one with early stopping on the task's validation objective and
@@ -39,6 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 from automl_rec.data.splitting import TRAIN, VALID  # noqa: E402
 from automl_rec.evaluation.pointwise import task_metrics  # noqa: E402
+from automl_rec.models.autorec import NO_CLICK_DESIGN, ItemAutoRec  # noqa: E402
 from automl_rec.models.keras_base import seed_everything  # noqa: E402
 from automl_rec.tasks import CTR, OBJECTIVES, RATING, objective_value  # noqa: E402
 from automl_rec.tasks.rows import RowFold, RowSplit  # noqa: E402
@@ -48,6 +51,7 @@ FAMILY_DESIGNS = {
     "attention": {RATING: ("din",), CTR: ("din", "autoint")},
     "lstm": {RATING: ("gru",), CTR: ("gru",)},
     "cnn": {RATING: ("ccpm",), CTR: ("ccpm",)},
+    "autoencoder": {RATING: ("autorec",)},
 }
 DESIGNS = {task: tuple(d for family in FAMILY_DESIGNS.values() for d in family.get(task, ()))
            for task in (RATING, CTR)}
@@ -73,7 +77,7 @@ class PointwiseModel:
 
     def __init__(self, params: dict[str, Any], task: str, n_users: int, n_items: int,
                  mean: float, seed: int) -> None:
-        if params["design"] not in DESIGNS[task]:
+        if params["design"] not in DESIGNS[task] or params["design"] == "autorec":
             raise ValueError(f"design {params['design']!r} is not one of the {task} designs "
                              f"{DESIGNS[task]}")
         seed_everything(seed)
@@ -224,13 +228,33 @@ class PointwiseModel:
         return 1 / (1 + np.exp(-values)) if self.task == CTR else values
 
 
+def unsupported_reason(family: str, task: str) -> str | None:
+    """Why a family has no design for a pointwise task (``None`` when it has one)."""
+    if FAMILY_DESIGNS.get(family, {}).get(task):
+        return None
+    if family == "autoencoder" and task == CTR:
+        return NO_CLICK_DESIGN
+    return f"it has no design for the {task} task"
+
+
+def pointwise_model(params: dict[str, Any], task: str, n_users: int, n_items: int,
+                    mean: float, seed: int) -> PointwiseModel | ItemAutoRec:
+    """The model of a design: I-AutoRec for ``autorec``, else a :class:`PointwiseModel`."""
+    if params["design"] == "autorec":
+        if task != RATING:
+            raise ValueError(NO_CLICK_DESIGN)
+        return ItemAutoRec(params, n_users, n_items, mean, seed)
+    return PointwiseModel(params, task, n_users, n_items, mean, seed)
+
+
 def train_pointwise(params: dict[str, Any], split: RowSplit, *, max_epochs: int = 30,
-                    patience: int = 3, seed: int = 0) -> tuple[PointwiseModel, list[float]]:
+                    patience: int = 3, seed: int = 0
+                    ) -> tuple[PointwiseModel | ItemAutoRec, list[float]]:
     """Train a design on the split's training rows with early stopping on the validation
     objective (AUC or RMSE); returns the model with its best epoch's weights and the
     validation objective after each epoch."""
     mean = float(split.fold(TRAIN).labels.mean())
-    model = PointwiseModel(params, split.task, split.n_users, split.n_items, mean, seed)
+    model = pointwise_model(params, split.task, split.n_users, split.n_items, mean, seed)
     train, valid = (split.fold(f, model.history_length) for f in (TRAIN, VALID))
     curve: list[float] = []
     best, best_weights, waited = float("-inf"), model.model.get_weights(), 0

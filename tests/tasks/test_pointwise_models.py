@@ -11,7 +11,8 @@ import pytest
 from automl_rec.data.feedback import read_positives
 from automl_rec.data.splitting import TEST
 from automl_rec.evaluation.pointwise import task_metrics
-from automl_rec.models.pointwise import DESIGNS, PointwiseModel, train_pointwise
+from automl_rec.models.pointwise import (DESIGNS, PointwiseModel, pointwise_model,
+                                         train_pointwise, unsupported_reason)
 from automl_rec.models.pointwise_baselines import Biases
 from automl_rec.tasks import CTR, RATING
 from automl_rec.tasks.rows import RowFold, split_rows, task_rows
@@ -58,8 +59,8 @@ def test_every_design_trains_and_repeats(task: str, design: str, ratings: Any,
                     train.histories[:50])
     runs = []
     for _ in range(2):
-        model = PointwiseModel({**PARAMS, "design": design}, task, split.n_users,
-                               split.n_items, float(train.labels.mean()), seed=5)
+        model = pointwise_model({**PARAMS, "design": design}, task, split.n_users,
+                                split.n_items, float(train.labels.mean()), seed=5)
         loss = model.fit_epoch(train)
         runs.append((loss, model.predict(first)))
     assert np.isfinite(runs[0][0]) and runs[0][0] == pytest.approx(runs[1][0], rel=1e-5)
@@ -120,3 +121,20 @@ def test_a_history_design_reads_a_new_users_interest(design: str) -> None:
         test = split.fold(TEST, model.history_length)
         test_aucs[name] = task_metrics(CTR, test, model.predict(test))["auc"]
     assert test_aucs[design] > test_aucs["wide_deep"] + 0.08, test_aucs
+
+
+def test_item_autorec_finds_the_taste_the_biases_miss(ratings: Any) -> None:
+    model, _ = train_pointwise({"design": "autorec", "hidden_units": 64, "l2": 1e-3,
+                                "learning_rate": 0.01, "batch_size": 32}, ratings,
+                               max_epochs=40, patience=5, seed=1)
+    test = ratings.fold(TEST)
+    figures = task_metrics(RATING, test, model.predict(test))
+    biases = run_pointwise_baseline(Biases, ratings).test
+    assert figures["rmse"] < 0.95 * biases["rmse"]
+
+
+def test_the_autoencoder_family_says_why_it_has_no_click_design() -> None:
+    assert "no autoencoder design is known" in unsupported_reason("autoencoder", CTR)
+    assert unsupported_reason("autoencoder", RATING) is None
+    with pytest.raises(ValueError, match="no autoencoder design"):
+        pointwise_model({"design": "autorec"}, CTR, 3, 3, 0.5, seed=0)
