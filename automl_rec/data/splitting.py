@@ -85,6 +85,23 @@ class IdEncoder:
         return self.ids[np.asarray(index)]
 
 
+class EncodedIds:
+    """Sizes of a split that holds its id encoders as ``user_ids`` and ``item_ids``."""
+
+    user_ids: IdEncoder
+    item_ids: IdEncoder
+
+    @property
+    def n_users(self) -> int:
+        """Number of distinct users."""
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        """Number of distinct items (the catalogue every model ranks)."""
+        return len(self.item_ids)
+
+
 @dataclass(frozen=True)
 class StageData:
     """The interactions a model may learn from at one stage, ordered per user by time.
@@ -147,7 +164,7 @@ class Holdout:
 
 
 @dataclass(frozen=True)
-class Split:
+class Split(EncodedIds):
     """Interactions in (user, time) order, each assigned to train, validation or test.
 
     Attributes:
@@ -188,16 +205,6 @@ class Split:
                                                               compare=False)
     cold_items: dict[str, float] = field(default_factory=dict, compare=False)
     _stages: dict[str, StageData] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def n_users(self) -> int:
-        """Number of distinct users."""
-        return len(self.user_ids)
-
-    @property
-    def n_items(self) -> int:
-        """Number of distinct items (the catalogue every model ranks)."""
-        return len(self.item_ids)
 
     @cached_property
     def vocabulary_items(self) -> np.ndarray:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from automl_rec.data.splitting import TEST, TRAIN, VALID, IdEncoder
+from automl_rec.data.splitting import TEST, TRAIN, VALID, EncodedIds, IdEncoder
 from automl_rec.data.validation import Interactions
 from automl_rec.errors import DataValidationError
 from automl_rec.tasks import CTR, RATING
@@ -53,7 +53,7 @@ class RowFold:
 
 
 @dataclass(frozen=True)
-class RowSplit:
+class RowSplit(EncodedIds):
     """Every example of a pointwise task, with its fold.
 
     Attributes:
@@ -75,14 +75,6 @@ class RowSplit:
     items: np.ndarray
     labels: np.ndarray
     folds: np.ndarray
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
 
     @property
     def ordered(self) -> bool:
