@@ -78,9 +78,10 @@ class EvaluationResult:
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` highest scores of each row, best first, ties by lower index.
 
-    The tie-break is exact, also at the cut-off: among items tied with the k-th score, the lowest
-    indices are kept, as ``tf.math.top_k`` does in the exported model. NaN scores rank as
-    ``-inf``.
+    The lists are ``tf.math.top_k``'s, the exported model's own, so that the tie-break is the
+    same everywhere, also at the cut-off (among items tied with the k-th score the lowest indices
+    are kept); it is also several times faster than a NumPy partition on rows with many ties.
+    NaN scores rank as ``-inf``.
 
     Args:
         scores: ``[batch, n_items]`` scores; ``-inf`` marks items that must not be recommended.
@@ -89,20 +90,12 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     Returns:
         ``[batch, k]`` item indices ordered by decreasing score, ties by lower index.
     """
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    n_rows, n_items = scores.shape
-    k = min(k, n_items)
-    if 4 * k >= n_items:
-        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1:k]
-    above = scores > kth
-    tied = scores == kth
-    room = k - above.sum(axis=1, keepdims=True)
-    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
-    candidates = np.nonzero(chosen)[1].reshape(n_rows, k)
-    picked = np.take_along_axis(scores, candidates, axis=1)
-    order = np.lexsort((candidates, -picked), axis=1)
-    return np.take_along_axis(candidates, order, axis=1)
+    import tensorflow as tf
+
+    scores = np.where(np.isnan(scores), np.float32(-np.inf), scores).astype(np.float32,
+                                                                             copy=False)
+    k = min(k, scores.shape[1])
+    return tf.math.top_k(scores, k=k, sorted=True).indices.numpy().astype(np.int64)
 
 
 def rank_metrics(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

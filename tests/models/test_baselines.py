@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from automl_rec.data.splitting import StageData
 from automl_rec.datasets import make_interactions
 from automl_rec.models.baselines import EASE, ItemKNN, Popularity, cosine_neighbours, ease_weights
-from automl_rec.tuning.baselines import run_baseline
+from automl_rec.tuning.baselines import run_baseline, walk_grid
 from tests.conftest import split_of
 
 
@@ -76,6 +76,24 @@ def test_run_baseline_picks_the_best_grid_point_on_validation() -> None:
     assert set(result.valid) == set(result.test) == {
         "ndcg@10", "hr@10", "mrr@10", "coverage@10", "popularity@10"}
     assert result.test_result is not None and len(result.test_result.users) == 300
+
+
+@pytest.mark.parametrize("peak", range(9))
+def test_the_grid_walk_finds_a_single_peak_without_trying_every_point(peak: int) -> None:
+    visited: list[int] = []
+
+    def value_of(index: int) -> float:
+        visited.append(index)
+        return -abs(index - peak)
+
+    assert walk_grid(9, value_of) == peak
+    assert len(visited) == len(set(visited)) <= abs(peak - 4) + 3
+
+
+def test_the_grid_walk_of_short_and_flat_grids() -> None:
+    assert walk_grid(1, lambda index: 0.0) == 0  # the one point is still scored
+    assert walk_grid(2, lambda index: float(index)) == 1
+    assert walk_grid(5, lambda index: 1.0) == 2  # no side is better: the middle stays
 
 
 def test_scores_do_not_depend_on_row_order_of_the_frame() -> None:
