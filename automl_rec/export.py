@@ -81,8 +81,8 @@ class ServingModule(tf.Module):
         self.k = min(k, split.n_items)
         self.n_items = split.n_items
         self.exclude_seen = split.exclude_seen
-        self.user_table = _lookup(split.user_ids.ids)
-        self.item_table = _lookup(split.item_ids.ids)
+        self.user_table = id_table(split.user_ids.ids)
+        self.item_table = id_table(split.item_ids.ids)
         self.item_ids = tf.Variable(split.item_ids.ids.astype(str), trainable=False,
                                     name="item_ids")
         self.history_items = tf.Variable(everything.items.astype(np.int64), trainable=False,
@@ -95,7 +95,7 @@ class ServingModule(tf.Module):
                                           user_neighbours)
                            if split.user_columns is not None else None)
         ids, columns = split.new_users or (np.zeros(0, str), None)
-        self.new_user_table = _lookup(ids) if columns is not None else None
+        self.new_user_table = id_table(ids) if columns is not None else None
         self.new_user_values = ([tf.constant(columns.values[str(c.name)]) for c in
                                  columns.columns] if columns is not None else [])
         self.serve = tf.function(self._serve, input_signature=[
@@ -168,7 +168,8 @@ class ServingModule(tf.Module):
         return self._top(scores, rows, rows.row_lengths() == 0)
 
 
-def _lookup(ids: np.ndarray) -> tf.lookup.StaticHashTable:
+def id_table(ids: np.ndarray) -> tf.lookup.StaticHashTable:
+    """Raw id -> index (-1 for ids not in ``ids``)."""
     keys = tf.constant(ids.astype(str))
     values = tf.range(len(ids), dtype=tf.int64)
     return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from automl_rec.evaluation import EvaluationResult
+from automl_rec.evaluation.pointwise import RowPredictions
 
 COMPLETE, FAILED, PRUNED, SKIPPED = "complete", "failed", "pruned", "skipped"
 _METRIC_NAMES = ("ndcg", "hr", "mrr")
@@ -37,10 +38,12 @@ class CandidateResult:
         number: Trial number within its family's search (``None`` for baselines).
         epoch_seconds: Typical (median) training time of one epoch, validation scoring
             excluded.
-        curve: Validation value of the selection metric after each epoch.
+        curve: The objective's validation score after each epoch, the value the search
+            maximises (the selection metric; RMSE enters negated).
         first_epoch_seconds: Seconds of the first epoch with its validation scoring (a new
             model's first epoch also pays for tracing), to foresee what a refit costs.
-        test_result: Per-user test metrics, kept in memory for paired comparisons.
+        test_result: Per-user test metrics (ranking) or the test rows' predictions (click and
+            rating tasks), kept in memory for paired comparisons.
         valid_result: Per-user validation metrics (kept for the baselines, in memory).
         weights: The trained model's weights, kept in memory by the process that trained it
             (to refresh the model on later stages instead of training it again).
@@ -60,7 +63,7 @@ class CandidateResult:
     epoch_seconds: float | None = None
     curve: list[float] = field(default_factory=list)
     first_epoch_seconds: float | None = None
-    test_result: EvaluationResult | None = field(default=None, repr=False)
+    test_result: EvaluationResult | RowPredictions | None = field(default=None, repr=False)
     valid_result: EvaluationResult | None = field(default=None, repr=False)
     weights: list[Any] | None = field(default=None, repr=False, compare=False)
 

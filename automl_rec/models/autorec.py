@@ -9,7 +9,7 @@ ratings gets the training mean. The published item-based form beat its user-base
 matrix factorisation on MovieLens (RMSE 0.831 on ML-1M with a random 90/10 split).
 
 There is no autoencoder design known to predict clicks well, so the family does not apply to the
-click task (:data:`NO_CLICK_DESIGN`).
+click task (:data:`automl_rec.tasks.designs.NO_CLICK_DESIGN`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ import tensorflow as tf  # noqa: E402
 from automl_rec.models.keras_base import seed_everything  # noqa: E402
 from automl_rec.tasks.rows import RowFold  # noqa: E402
 
-NO_CLICK_DESIGN = ("no autoencoder design is known to predict clicks well (the published ones "
-                   "reconstruct ratings or interaction vectors), so it has none for click "
-                   "prediction")
 # The dense item batches are [items, users]: the reconstruction of every item for prediction
 # is computed this many cells at a time.
 PREDICT_CELLS = 20_000_000

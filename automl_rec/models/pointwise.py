@@ -19,8 +19,8 @@ the item ids, and the user's history before the row, for now):
 - ``autoencoder``: ``autorec`` for ratings (I-AutoRec, :mod:`automl_rec.models.autorec`); none
   for clicks, with the reason.
 
-The history designs need rows in time order (the global temporal split). ``FAMILY_DESIGNS``
-says which designs serve which task.
+The history designs need rows in time order (the global temporal split).
+:mod:`automl_rec.tasks.designs` says which designs serve which task.
 
 Click models output a logit (binary cross-entropy); rating models a rating (squared error).
 :func:`train_pointwise` trains one with early stopping on the task's validation objective and
@@ -39,24 +39,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from automl_rec.data.splitting import TRAIN, VALID  # noqa: E402
+from automl_rec.data.splitting import TEST, TRAIN, VALID  # noqa: E402
 from automl_rec.evaluation.pointwise import task_metrics  # noqa: E402
-from automl_rec.models.autorec import NO_CLICK_DESIGN, ItemAutoRec  # noqa: E402
+from automl_rec.models.autorec import ItemAutoRec  # noqa: E402
 from automl_rec.models.keras_base import seed_everything  # noqa: E402
 from automl_rec.tasks import CTR, OBJECTIVES, RATING, objective_value  # noqa: E402
+from automl_rec.tasks.designs import DESIGNS, HISTORY_DESIGNS, NO_CLICK_DESIGN  # noqa: E402
 from automl_rec.tasks.rows import RowFold, RowSplit  # noqa: E402
 
-FAMILY_DESIGNS = {
-    "mlp": {RATING: ("mf", "neumf"), CTR: ("wide_deep", "deepfm", "dcn")},
-    "attention": {RATING: ("din",), CTR: ("din", "autoint")},
-    "lstm": {RATING: ("gru",), CTR: ("gru",)},
-    "cnn": {RATING: ("ccpm",), CTR: ("ccpm",)},
-    "autoencoder": {RATING: ("autorec",)},
-}
-DESIGNS = {task: tuple(d for family in FAMILY_DESIGNS.values() for d in family.get(task, ()))
-           for task in (RATING, CTR)}
-# The designs that read the user's history before each row.
-HISTORY_DESIGNS = ("din", "autoint", "gru", "ccpm")
 # Rows predicted at a time.
 PREDICT_BATCH = 65_536
 
@@ -228,15 +218,6 @@ class PointwiseModel:
         return 1 / (1 + np.exp(-values)) if self.task == CTR else values
 
 
-def unsupported_reason(family: str, task: str) -> str | None:
-    """Why a family has no design for a pointwise task (``None`` when it has one)."""
-    if FAMILY_DESIGNS.get(family, {}).get(task):
-        return None
-    if family == "autoencoder" and task == CTR:
-        return NO_CLICK_DESIGN
-    return f"it has no design for the {task} task"
-
-
 def pointwise_model(params: dict[str, Any], task: str, n_users: int, n_items: int,
                     mean: float, seed: int) -> PointwiseModel | ItemAutoRec:
     """The model of a design: I-AutoRec for ``autorec``, else a :class:`PointwiseModel`."""
@@ -247,27 +228,76 @@ def pointwise_model(params: dict[str, Any], task: str, n_users: int, n_items: in
     return PointwiseModel(params, task, n_users, n_items, mean, seed)
 
 
+# The folds each stage of a fit learns from (DESIGN 4: validation for the search, train +
+# validation for the test score, everything for the exported model).
+STAGE_FOLDS = {"train": (TRAIN,), "train_valid": (TRAIN, VALID), "all": (TRAIN, VALID, TEST)}
+
+
+class StageModel:
+    """A pointwise model bound to the rows of one stage of a split: what a trial of a pointwise
+    task trains (the interface the search drives for every task: ``fit_epoch``, weights,
+    parameter count) and what predicts a fold.
+
+    Args:
+        params: The design's hyperparameters (:class:`PointwiseModel`, :class:`ItemAutoRec`).
+        split: The task's split.
+        stage: ``train``, ``train_valid`` or ``all``.
+        seed: Seed of the model.
+    """
+
+    def __init__(self, params: dict[str, Any], split: RowSplit, stage: str, seed: int) -> None:
+        self.split = split
+        mean = float(split.rows(STAGE_FOLDS[stage]).labels.mean())
+        self.model = pointwise_model(params, split.task, split.n_users, split.n_items, mean,
+                                     seed)
+        self.rows = split.rows(STAGE_FOLDS[stage], self.history_length)
+
+    @property
+    def history_length(self) -> int:
+        """Items of the history before each row that the design reads (0: none)."""
+        return self.model.history_length
+
+    def fit_epoch(self, until: float | None = None) -> float:
+        """One pass over the stage's rows (``until`` is accepted for the search's interface;
+        a pointwise epoch is not cut short)."""
+        return self.model.fit_epoch(self.rows)
+
+    def fold(self, fold: int) -> RowFold:
+        """A fold's rows with the histories this model reads."""
+        return self.split.fold(fold, self.history_length)
+
+    def predict(self, rows: RowFold) -> np.ndarray:
+        return self.model.predict(rows)
+
+    def get_weights(self) -> list[Any]:
+        return self.model.model.get_weights()
+
+    def set_weights(self, weights: list[Any]) -> None:
+        self.model.model.set_weights(weights)
+
+    def count_params(self) -> int:
+        return int(self.model.model.count_params())
+
+
 def train_pointwise(params: dict[str, Any], split: RowSplit, *, max_epochs: int = 30,
-                    patience: int = 3, seed: int = 0
-                    ) -> tuple[PointwiseModel | ItemAutoRec, list[float]]:
+                    patience: int = 3, seed: int = 0) -> tuple[StageModel, list[float]]:
     """Train a design on the split's training rows with early stopping on the validation
     objective (AUC or RMSE); returns the model with its best epoch's weights and the
     validation objective after each epoch."""
-    mean = float(split.fold(TRAIN).labels.mean())
-    model = pointwise_model(params, split.task, split.n_users, split.n_items, mean, seed)
-    train, valid = (split.fold(f, model.history_length) for f in (TRAIN, VALID))
+    model = StageModel(params, split, "train", seed)
+    valid = model.fold(VALID)
     curve: list[float] = []
-    best, best_weights, waited = float("-inf"), model.model.get_weights(), 0
+    best, best_weights, waited = float("-inf"), model.get_weights(), 0
     for _ in range(max_epochs):
-        model.fit_epoch(train)
+        model.fit_epoch()
         figures = task_metrics(split.task, valid, model.predict(valid))
         value = objective_value(split.task, figures)
         curve.append(figures[OBJECTIVES[split.task][0]])
         if value > best:
-            best, best_weights, waited = value, model.model.get_weights(), 0
+            best, best_weights, waited = value, model.get_weights(), 0
         else:
             waited += 1
             if waited >= patience:
                 break
-    model.model.set_weights(best_weights)
+    model.set_weights(best_weights)
     return model, curve

@@ -12,7 +12,7 @@ about 0.90 under a random one), so every figure names its split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -75,6 +75,8 @@ class RowSplit(EncodedIds):
     items: np.ndarray
     labels: np.ndarray
     folds: np.ndarray
+    # Every row's history of each length asked for (computed once per length).
+    _histories: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ordered(self) -> bool:
@@ -84,12 +86,28 @@ class RowSplit(EncodedIds):
     def fold(self, fold: int, history: int = 0) -> RowFold:
         """The rows of ``TRAIN``, ``VALID`` or ``TEST``, in time order, with the ``history``
         latest items of each row's history before it (none for 0, or without an order)."""
-        rows = self.folds == fold
+        return self.rows((fold,), history)
+
+    def rows(self, folds: tuple[int, ...], history: int = 0) -> RowFold:
+        """The rows of several folds together (a stage: train + validation...), in time order,
+        with their histories as :meth:`fold` gives them."""
+        rows = np.isin(self.folds, folds)
         histories = None
         if history and self.ordered:
-            histories = histories_before(self.users, self.items, self.history_rows,
-                                         history)[rows]
+            if history not in self._histories:
+                self._histories[history] = histories_before(self.users, self.items,
+                                                            self.history_rows, history)
+            histories = self._histories[history][rows]
         return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories)
+
+    def latest_histories(self, length: int) -> np.ndarray:
+        """Each user's ``length`` latest items over every row (what a request is served with),
+        ``[n_users, length]`` as :func:`histories_before` writes them."""
+        n = len(self.users)
+        users = np.r_[self.users, np.arange(self.n_users)]
+        items = np.r_[self.items, np.zeros(self.n_users, self.items.dtype)]
+        kept = np.r_[self.history_rows, np.zeros(self.n_users, bool)]
+        return histories_before(users, items, kept, length)[n:]
 
     @property
     def history_rows(self) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from automl_rec.data.splitting import TEST, TRAIN, VALID, Split
 from automl_rec.evaluation import EvaluationResult, evaluate_holdout, sample_holdout
-from automl_rec.evaluation.pointwise import task_metrics
+from automl_rec.evaluation.pointwise import RowPredictions, task_metrics
 from automl_rec.leaderboard import SKIPPED, CandidateResult
 from automl_rec.models.baselines import Baseline
 from automl_rec.models.pointwise_baselines import PointwiseBaseline
@@ -112,7 +112,9 @@ def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *
                      zip((train.users, train.items, train.labels),
                          (valid.users, valid.items, valid.labels))))
     refit = baseline(**best_params).fit(both, split.n_users, split.n_items, seed)
+    predictions = refit.predict(test)
     return CandidateResult(
         family=FAMILY, model=baseline.name, params=dict(best_params), valid=best_valid,
-        test=task_metrics(split.task, test, refit.predict(test)),
-        seconds=time.perf_counter() - started)
+        test=task_metrics(split.task, test, predictions),
+        seconds=time.perf_counter() - started,
+        test_result=RowPredictions(test.users, test.labels, predictions))

@@ -4,6 +4,7 @@ one test score for the best configuration of each family the search did not scre
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -12,12 +13,14 @@ from typing import Any
 
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import Split
-from automl_rec.evaluation import evaluate_holdout
 from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
 from automl_rec.models.baselines import BASELINES
+from automl_rec.models.pointwise_baselines import baselines_of
 from automl_rec.spaces import SearchSpace
+from automl_rec.tasks import RANKING
+from automl_rec.tasks.rows import RowSplit
 from automl_rec.tuning.backends import make_backend
-from automl_rec.tuning.baselines import run_baseline
+from automl_rec.tuning.baselines import run_baseline, run_pointwise_baseline
 from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.search import (SCREENED_OUT, SearchObserver, fingerprint,
                                       prepare_families, run_search)
@@ -54,13 +57,12 @@ def evaluate_candidates(
         apply), with test metrics on each baseline and on each family's best trial.
     """
     settings = config.settings
-    results = [run_baseline(baseline, split, metric=settings.metric, k=settings.k)
-               for baseline in BASELINES.values()
-               if not baseline.needs_item_attributes or split.item_attributes is not None]
+    results = baseline_results(split, settings, config.seed)
     families = [name for name in config.families if name != "baselines"]
     if not families:
         return results
-    spaces, skipped = prepare_families(families, profile, config.spaces)
+    spaces, skipped = prepare_families(families, profile, config.spaces, settings.task,
+                                       getattr(split, "ordered", True))
     results += skipped
     if spaces:
         backend = make_backend(config.tuner, directory=config.directory, storage=config.storage,
@@ -80,7 +82,7 @@ def evaluate_candidates(
         for family in spaces:
             complete = [t for t in trials if t.family == family and t.status == COMPLETE]
             if complete:
-                best = max(complete, key=lambda t: t.valid_score(settings.metric, settings.k))
+                best = max(complete, key=lambda t: settings.objective.score(t.valid))
                 if family in outcome.screened_out:
                     # Not promoted: its validation score ranks it; no time goes to its refit.
                     best.reason = best.reason or SCREENED_OUT
@@ -90,6 +92,8 @@ def evaluate_candidates(
         results += trials
     return results
 
+
+logger = logging.getLogger("automl_rec")
 
 REFERENCE = "screening_reference"  # the run record's key for the popularity reference
 
@@ -108,17 +112,29 @@ def popularity_reference(baselines: list[CandidateResult],
     return None
 
 
-def score_on_test(result: CandidateResult, split: Split, settings: TrialSettings,
+def baseline_results(split: Split | RowSplit, settings: TrialSettings,
+                     seed: int) -> list[CandidateResult]:
+    """Every reference baseline of the task, tuned on validation and scored on test."""
+    if settings.task != RANKING:
+        assert isinstance(split, RowSplit)
+        return [run_pointwise_baseline(baseline, split, seed=seed)
+                for baseline in baselines_of(settings.task)]
+    return [run_baseline(baseline, split, metric=settings.metric, k=settings.k)
+            for baseline in BASELINES.values()
+            if not baseline.needs_item_attributes or split.item_attributes is not None]
+
+
+def score_on_test(result: CandidateResult, split: Split | RowSplit, settings: TrialSettings,
                   seed: int) -> None:
     """The model of a trial's configuration on train + validation, scored on the test split
-    (fills ``result.test`` and ``result.test_result``).
+    (fills ``result.test`` and, for the ranking task, ``result.test_result``).
 
     The model is :func:`~automl_rec.tuning.trial.model_on_stage`'s, as the exported one is.
     """
     started = time.perf_counter()
-    model = model_on_stage(result, split, "train_valid", seed)
-    evaluation = evaluate_holdout(model.score, split.holdout("test"),
-                                  exclude_seen=split.exclude_seen, k=settings.k)
-    result.test = evaluation.metrics()
-    result.test_result = evaluation
-    result.seconds += time.perf_counter() - started
+    model = model_on_stage(result, split, "train_valid", seed, settings.task)
+    result.test, result.test_result = settings.objective.test(model, split)
+    seconds = time.perf_counter() - started
+    result.seconds += seconds
+    logger.info("test score of %s #%s: %.1f s (model brought to train + validation and "
+                "scored)", result.family, result.number, seconds)

@@ -40,8 +40,11 @@ from automl_rec.data.splitting import Split
 from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
 from automl_rec.models import default_space, family_module
 from automl_rec.spaces import SearchSpace
+from automl_rec.tasks import RANKING
+from automl_rec.tasks.designs import pointwise_space, unsupported_reason
 from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
+from automl_rec.tuning.objective import Objective
 from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_seconds, refresh_epochs
 
 
@@ -74,21 +77,22 @@ class FamilyState:
 
     name: str
     space: SearchSpace
-    key: str
+    objective: Objective
     results: list[CandidateResult] = field(default_factory=list)
     exhausted: bool = False
 
     @property
     def best(self) -> CandidateResult | None:
         complete = [r for r in self.results if r.status == COMPLETE]
-        return max(complete, key=lambda r: r.valid[self.key], default=None)
+        return max(complete, key=lambda r: self.objective.score(r.valid), default=None)
 
     def optimistic_score(self) -> float:
         """Best validation score with a bonus that shrinks as the family gets more trials."""
         best = self.best
         if best is None:
             return float("-inf")
-        return best.valid[self.key] * (1 + 1 / len(self.results))
+        value = self.objective.score(best.valid)
+        return value + abs(value) / len(self.results)
 
     def epoch_seconds(self) -> float:
         """Typical seconds of one of the family's epochs, validation scoring included."""
@@ -108,18 +112,26 @@ class FamilyState:
 
 
 def prepare_families(
-    families: list[str], profile: DataProfile, spaces: dict[str, SearchSpace]
+    families: list[str], profile: DataProfile, spaces: dict[str, SearchSpace],
+    task: str = RANKING, ordered: bool = True,
 ) -> tuple[dict[str, SearchSpace], list[CandidateResult]]:
-    """Each family's space adapted to the data, and a ``skipped`` record for those that do not
-    apply (with the family's reason)."""
+    """Each family's space for the task, adapted to the data, and a ``skipped`` record for
+    those that do not apply (with the family's reason). ``ordered``: whether a pointwise
+    task's rows have a time order (its history designs need one)."""
     prepared, skipped = {}, []
     for name in families:
-        module = family_module(name)
-        reason = module.unsupported_reason(profile)
-        if reason:
-            skipped.append(CandidateResult(name, "-", {}, SKIPPED, reason))
+        if task != RANKING:
+            reason = unsupported_reason(name, task, ordered)
+            space = None if reason else spaces.get(name) or pointwise_space(name, task, ordered)
+        else:
+            module = family_module(name)
+            reason = module.unsupported_reason(profile)
+            space = None if reason else module.adapt_space(
+                spaces.get(name) or default_space(name), profile)
+        if space is None:
+            skipped.append(CandidateResult(name, "-", {}, SKIPPED, reason or ""))
             continue
-        prepared[name] = module.adapt_space(spaces.get(name) or default_space(name), profile)
+        prepared[name] = space
     return prepared, skipped
 
 
@@ -184,8 +196,8 @@ def run_search(
         the families screened out.
     """
     observer = observer or SilentObserver()
-    key = f"{settings.metric}@{settings.k}"
-    states = {name: FamilyState(name, space, key, backend.register(name, space))
+    objective = settings.objective
+    states = {name: FamilyState(name, space, objective, backend.register(name, space))
               for name, space in spaces.items()}
     if not worker:
         backend.open_run(record or {})
@@ -299,7 +311,7 @@ class _Search:
 
     def _score(self, state: FamilyState) -> float:
         best = state.best
-        score = best.valid[state.key] if best is not None else -math.inf
+        score = state.objective.score(best.valid) if best is not None else -math.inf
         if state.name in self.paused:
             score = max(score, self.paused[state.name][1].best)
         return score
@@ -389,9 +401,8 @@ class _Search:
         self.observer.on_trial_end(result)
         state = self.states[proposal.family]
         kept = self.kept.get(state.name)
-        key = state.key
-        if result.weights is not None and (
-                kept is None or result.valid.get(key, -math.inf) > kept.valid.get(key, -math.inf)):
+        score = state.objective.score
+        if result.weights is not None and (kept is None or score(result.valid) > score(kept.valid)):
             self.kept[state.name] = result  # only each family's best keeps its weights
         else:
             result.weights = None
@@ -419,7 +430,10 @@ class _Search:
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:
     """What a stored study must match to be continued."""
-    return {"n_users": split.n_users, "n_items": split.n_items,
-            "n_interactions": int(len(split.items)), "protocol": split.protocol,
-            "exclude_seen": split.exclude_seen, "objective": f"{settings.metric}@{settings.k}",
-            "seed": seed, "id_order": "sorted"}
+    record = {"n_users": split.n_users, "n_items": split.n_items,
+              "n_interactions": int(len(split.items)), "protocol": split.protocol,
+              "exclude_seen": getattr(split, "exclude_seen", None),
+              "objective": settings.objective.key, "seed": seed, "id_order": "sorted"}
+    if settings.task != RANKING:  # records of ranking studies stay as they were
+        record["task"] = settings.task
+    return record

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl_rec.data.splitting import Split, Stage
-from automl_rec.evaluation import evaluate_holdout, sample_holdout
+from automl_rec.tasks import RANKING
+from automl_rec.tuning.objective import Objective, objective_of
 from automl_rec.leaderboard import COMPLETE, FAILED, PRUNED, CandidateResult
 from automl_rec.models import family_module
 
@@ -31,10 +32,12 @@ class TrialSettings:
     """How every trial trains and is judged.
 
     Attributes:
-        metric: Objective name (``ndcg``, ``hr`` or ``mrr``) at ``k``.
+        metric: Objective name (``ndcg``, ``hr`` or ``mrr``) at ``k`` of the ranking task.
         k: Cut-off of the objective.
         max_epochs: Most epochs a trial may train.
         patience: Epochs without improvement before early stopping.
+        task: ``ranking``, ``ctr`` or ``rating`` (the pointwise tasks judge trials by AUC or
+            RMSE instead of ``metric``).
 
     A family whose epochs are very short (one gradient step per few users) declares
     ``EPOCH_SCALE`` in its module; its trials count ``max_epochs`` and ``patience`` in units of
@@ -45,6 +48,12 @@ class TrialSettings:
     k: int = 10
     max_epochs: int = 50
     patience: int = 5
+    task: str = RANKING
+
+    @property
+    def objective(self) -> Objective:
+        """How the task's trials are built and judged (:mod:`automl_rec.tuning.objective`)."""
+        return objective_of(self.task, self.metric, self.k)
 
 
 # Epochs a trial trains in a rung of the search before it may be paused.
@@ -71,6 +80,7 @@ class TrialRun:
         self.result = CandidateResult(family, str(params.get("design", family)), dict(params),
                                       number=number)
         self.split, self.settings, self.seed = split, settings, seed
+        self.objective = settings.objective
         self.module = family_module(family)
         self.scale = int(getattr(self.module, "EPOCH_SCALE", 1))
         self.last_epoch = (max_epochs or settings.max_epochs) * self.scale
@@ -120,7 +130,7 @@ class TrialRun:
             Whether the trial has ended (early stopped, pruned, out of epochs or time, failed).
         """
         started = time.perf_counter()
-        result, key = self.result, f"{self.settings.metric}@{self.settings.k}"
+        result, objective = self.result, self.objective
         first_epoch, limit = self.epoch, None
         if pause_at is not None:
             limit = pause_at + max(pause_at - time.monotonic(), 0.0)
@@ -129,10 +139,10 @@ class TrialRun:
                 from automl_rec.models.keras_base import seed_everything
 
                 seed_everything(self.seed)
-                self.model = self.module.build(result.params, self.split.stage("train"),
-                                               self.seed)
+                self.model = objective.build(self.result.family, result.params, self.split,
+                                             "train", self.seed)
                 result.n_params = self.model.count_params()
-                self.valid = sample_holdout(self.split.holdout("valid"), seed=self.split.seed)
+                self.valid = objective.validation_cases(self.split, self.model)
             while not self.finished:
                 self.epoch += 1
                 epoch, epoch_started = self.epoch, time.perf_counter()
@@ -141,10 +151,8 @@ class TrialRun:
                 result.epoch_seconds = statistics.median(self.training)
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"the training loss became {loss} at epoch {epoch}")
-                metrics = evaluate_holdout(self.model.score, self.valid,
-                                           exclude_seen=self.split.exclude_seen,
-                                           k=self.settings.k).metrics()
-                value = metrics[key]
+                metrics = objective.judge(self.model, self.split, self.valid)
+                value = objective.score(metrics)
                 result.curve.append(value)
                 self.durations.append(time.perf_counter() - epoch_started)
                 result.first_epoch_seconds = self.durations[0]
@@ -243,13 +251,13 @@ def refresh_epochs(family: str) -> int:
 
 
 def train_for(family: str, params: dict[str, Any], split: Split, stage: Stage, epochs: int,
-              seed: int, weights: list[Any] | None = None) -> Any:
-    """Build a family's model on a stage and train it for a fixed number of epochs, starting
-    from trained ``weights`` (same vocabularies) when they are given."""
+              seed: int, weights: list[Any] | None = None, task: str = RANKING) -> Any:
+    """Build a family's model of ``task`` on a stage and train it for a fixed number of epochs,
+    starting from trained ``weights`` (same vocabularies) when they are given."""
     from automl_rec.models.keras_base import seed_everything
 
     seed_everything(seed)
-    model = family_module(family).build(params, split.stage(stage), seed)
+    model = objective_of(task, "ndcg", 10).build(family, params, split, stage, seed)
     if weights is not None:
         model.set_weights(weights)
     for _ in range(max(1, epochs)):
@@ -257,7 +265,8 @@ def train_for(family: str, params: dict[str, Any], split: Split, stage: Stage, e
     return model
 
 
-def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: int) -> Any:
+def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: int,
+                   task: str = RANKING) -> Any:
     """A trial's configuration brought to a later stage (train + validation for the test
     score, all the data for the exported model), both the same way: a *refresh*, the trial's
     best weights trained on for :func:`refresh_epochs` epochs, where this process holds them;
@@ -265,8 +274,9 @@ def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: in
     seed = seed + (result.number or 0)
     if result.weights is not None:
         return train_for(result.family, result.params, split, stage,
-                         refresh_epochs(result.family), seed, weights=result.weights)
-    return train_for(result.family, result.params, split, stage, result.epochs or 1, seed)
+                         refresh_epochs(result.family), seed, weights=result.weights, task=task)
+    return train_for(result.family, result.params, split, stage, result.epochs or 1, seed,
+                     task=task)
 
 
 def _first_line(error: BaseException) -> str:

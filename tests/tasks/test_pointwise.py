@@ -10,8 +10,9 @@ import pytest
 from automl_rec.data.feedback import read_positives
 from automl_rec.data.splitting import TEST, TRAIN, VALID
 from automl_rec.errors import DataValidationError
-from automl_rec.evaluation.pointwise import (auc, click_metrics, gauc, logloss, per_user_auc,
-                                             rating_metrics, reliability)
+from automl_rec.evaluation.pointwise import (RowPredictions, auc, click_metrics, gauc, logloss,
+                                             paired_row_bootstrap, per_user_auc, rating_metrics,
+                                             reliability)
 from automl_rec.models.pointwise_baselines import (Biases, GradientBoosting, Logistic,
                                                    baselines_of)
 from automl_rec.tasks import CTR, RANKING, RATING, choose_task, infer_task
@@ -188,3 +189,22 @@ def test_the_history_of_a_click_row_is_the_users_earlier_clicks() -> None:
     unordered = split_rows(task_rows(read_positives(click_log(rows=3_000), {}), CTR), CTR,
                            has_order=False, seed=0)
     assert unordered.fold(TEST, history=5).histories is None
+
+
+def test_the_paired_row_bootstrap_sees_a_better_model_and_no_gap_between_equals() -> None:
+    rng = np.random.default_rng(4)
+    labels = (rng.random(3_000) < 0.3).astype(float)
+    users = rng.integers(0, 50, 3_000)
+    good = RowPredictions(users, labels, labels * 0.3 + rng.random(3_000) * 0.7)
+    poor = RowPredictions(users, labels, labels * 0.05 + rng.random(3_000) * 0.95)
+    interval = paired_row_bootstrap(CTR, good, poor, n_resamples=200, seed=1)
+    assert interval.difference == pytest.approx(auc(labels, good.predictions)
+                                                - auc(labels, poor.predictions))
+    assert interval.significant and interval.low > 0
+    same = paired_row_bootstrap(CTR, good, good, n_resamples=50)
+    assert same.difference == same.low == same.high == 0.0
+    ratings = rng.normal(3.5, 1.0, 2_000)
+    close = RowPredictions(users[:2_000], ratings, ratings + rng.normal(0, 0.5, 2_000))
+    far = RowPredictions(users[:2_000], ratings, ratings + rng.normal(0, 1.0, 2_000))
+    gap = paired_row_bootstrap(RATING, close, far, n_resamples=200)
+    assert gap.high < 0  # a lower RMSE: the difference is negative

@@ -11,10 +11,10 @@ import pytest
 from automl_rec.data.feedback import read_positives
 from automl_rec.data.splitting import TEST
 from automl_rec.evaluation.pointwise import task_metrics
-from automl_rec.models.pointwise import (DESIGNS, PointwiseModel, pointwise_model,
-                                         train_pointwise, unsupported_reason)
+from automl_rec.models.pointwise import PointwiseModel, pointwise_model, train_pointwise
 from automl_rec.models.pointwise_baselines import Biases
 from automl_rec.tasks import CTR, RATING
+from automl_rec.tasks.designs import DESIGNS, unsupported_reason
 from automl_rec.tasks.rows import RowFold, split_rows, task_rows
 from automl_rec.tuning.baselines import run_pointwise_baseline
 from tests.tasks.test_pointwise import click_log

@@ -1,0 +1,185 @@
+"""The serving graph of a click or rating model (DESIGN 5 and 10).
+
+``predict`` takes the raw columns of rows (``user_id``, ``item_id``: ``tf.string [batch]``)
+and returns ``prediction``: the probability of a click (``ctr``) or the rating (``rating``).
+``serving_default`` takes raw user ids and returns the top-K raw item ids by that prediction,
+with the items the user already clicked or rated left out. The designs that read the user's
+history before a row are served with the user's latest items of the whole log, stored inside.
+Unknown users and items take the models' unknown-id rows (row 0), as in training. Everything is
+TensorFlow ops and variables: the SavedModel loads with ``tf.saved_model.load`` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from automl_rec.models import quiet_tensorflow
+
+quiet_tensorflow()
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from automl_rec.export import id_table, keras_weights  # noqa: E402
+from automl_rec.models.autorec import ItemAutoRec  # noqa: E402
+from automl_rec.models.pointwise import PointwiseModel, StageModel  # noqa: E402
+from automl_rec.models.pointwise_baselines import Biases, Logistic  # noqa: E402
+from automl_rec.tasks import CTR  # noqa: E402
+from automl_rec.tasks.rows import RowSplit  # noqa: E402
+
+# (user rows, item rows, histories) -> predictions; rows are index + 1, 0 for unknown ids.
+Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+class RowServingModule(tf.Module):
+    """Vocabularies, the users' latest histories and seen items, and the predictor.
+
+    Args:
+        predictor: Predictions of rows given as embedding rows (TensorFlow ops).
+        weights: Every variable the predictor reads (plain ``tf.Variable`` objects).
+        split: The task's split (its rows give the histories and the seen items).
+        k: Length of ``serving_default``'s lists.
+        history_length: Items of the latest history the predictor reads (0: none).
+    """
+
+    def __init__(self, predictor: Predictor, weights: list[tf.Variable], split: RowSplit,
+                 k: int, history_length: int) -> None:
+        super().__init__(name="automl_rec_row_serving")
+        self.predictor = predictor
+        self.weights = list(weights)
+        self.k = min(k, split.n_items)
+        self.n_items = split.n_items
+        self.user_table = id_table(split.user_ids.ids)
+        self.item_table = id_table(split.item_ids.ids)
+        self.item_ids = tf.Variable(split.item_ids.ids.astype(str), trainable=False,
+                                    name="item_ids")
+        latest = (split.latest_histories(history_length) if history_length
+                  else np.zeros((split.n_users, 0), np.int32))
+        # Row 0: an unknown user, with no history.
+        self.histories = tf.Variable(np.vstack([np.zeros((1, latest.shape[1]), np.int32),
+                                                latest]), trainable=False, name="histories")
+        seen = split.history_rows
+        order = np.lexsort((split.items[seen], split.users[seen]))
+        users, items = split.users[seen][order], split.items[seen][order]
+        splits = np.r_[0, np.cumsum(np.bincount(users + 1, minlength=split.n_users + 1))]
+        self.seen_items = tf.Variable(items.astype(np.int64), trainable=False, name="seen_items")
+        self.seen_splits = tf.Variable(splits.astype(np.int64), trainable=False,
+                                       name="seen_splits")
+        self.predict = tf.function(self._predict, input_signature=[
+            tf.TensorSpec([None], tf.string, name="user_id"),
+            tf.TensorSpec([None], tf.string, name="item_id")])
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None], tf.string, name="user_id")])
+
+    def signatures(self) -> dict[str, Any]:
+        return {"serving_default": self.serve.get_concrete_function(),
+                "predict": self.predict.get_concrete_function()}
+
+    def _rows(self, table: tf.lookup.StaticHashTable, ids: tf.Tensor) -> tf.Tensor:
+        return tf.cast(table.lookup(ids) + 1, tf.int32)
+
+    def _predict(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        users, items = self._rows(self.user_table, user_id), self._rows(self.item_table, item_id)
+        histories = tf.gather(self.histories, users)
+        return {"prediction": tf.cast(self.predictor(users, items, histories), tf.float32)}
+
+    def _serve(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
+        users = self._rows(self.user_table, user_id)
+        batch = tf.shape(users)[0]
+        items = tf.tile(tf.range(1, self.n_items + 1, dtype=tf.int32), [batch])
+        pair_users = tf.repeat(users, self.n_items)
+        histories = tf.gather(self.histories, pair_users)
+        scores = tf.reshape(tf.cast(self.predictor(pair_users, items, histories), tf.float32),
+                            [batch, self.n_items])
+        seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits)
+        rows = tf.gather(seen, tf.cast(users, tf.int64))
+        index = tf.stack([tf.cast(rows.value_rowids(), tf.int64), rows.flat_values], axis=1)
+        mask = tf.scatter_nd(index, tf.ones_like(rows.flat_values, tf.bool),
+                             tf.cast(tf.shape(scores), tf.int64))
+        scores = tf.where(mask, tf.constant(-np.inf, tf.float32), scores)
+        top = tf.math.top_k(scores, k=self.k)
+        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+
+
+def row_serving_module(model: Any, split: RowSplit, k: int) -> RowServingModule:
+    """The serving module of a fitted click or rating model (a Keras design or a baseline).
+
+    Raises:
+        TypeError: The model has no TensorFlow form (the gradient-boosted trees).
+    """
+    if isinstance(model, StageModel):
+        model = model.model
+    if isinstance(model, PointwiseModel):
+        network, click = model.model, model.task == CTR
+        length = model.history_length
+
+        def keras_predictor(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor
+                            ) -> tf.Tensor:
+            out = network([users, items, histories] if length else [users, items],
+                          training=False)
+            return tf.sigmoid(out) if click else out
+
+        return RowServingModule(keras_predictor, keras_weights(network), split, k, length)
+    if isinstance(model, ItemAutoRec):
+        return RowServingModule(*_autorec_predictor(model), split, k, 0)
+    if isinstance(model, (Biases, Logistic)):
+        return RowServingModule(*_linear_predictor(model), split, k, 0)
+    raise TypeError(f"{type(model).__name__} has no TensorFlow form to export")
+
+
+def _padded(values: np.ndarray) -> tf.Variable:
+    """A per-id table with a 0 row in front for unknown ids."""
+    return tf.Variable(np.r_[0.0, values].astype(np.float32), trainable=False)
+
+
+def _linear_predictor(model: Biases | Logistic) -> tuple[Predictor, list[tf.Variable]]:
+    """Biases: mean + user bias + item bias; logistic: the sigmoid of intercept + the two
+    one-hot weights."""
+    if isinstance(model, Biases):
+        offset, user, item, click = model.mean, model.user_bias, model.item_bias, False
+    else:
+        weights = model.model.coef_[0]
+        offset, click = float(model.model.intercept_[0]), True
+        user, item = weights[:model.n_users], weights[model.n_users:]
+    user_weights, item_weights = _padded(user), _padded(item)
+
+    def linear(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor) -> tf.Tensor:
+        out = offset + tf.gather(user_weights, users) + tf.gather(item_weights, items)
+        return tf.sigmoid(out) if click else out
+
+    return linear, [user_weights, item_weights]
+
+
+def _autorec_predictor(model: ItemAutoRec) -> tuple[Predictor, list[tf.Variable]]:
+    """I-AutoRec: the user's entry of the item's reconstructed rating vector; the training mean
+    where the user or the item has no training rating."""
+    assert model.matrix is not None, "the model has not been trained"
+    matrix = model.matrix.tocsr()
+    values = tf.Variable(matrix.data.astype(np.float32), trainable=False)
+    columns = tf.Variable(matrix.indices.astype(np.int64), trainable=False)
+    splits = tf.Variable(matrix.indptr.astype(np.int64), trainable=False)
+    rated_items = tf.Variable(np.r_[False, np.diff(matrix.indptr) > 0], trainable=False)
+    rating_users = tf.Variable(np.r_[False, np.bincount(matrix.indices,
+                                                        minlength=model.n_users) > 0],
+                               trainable=False)
+    network, n_users = model.model, model.n_users
+    offset, mean = model.offset, model.mean
+
+    def autorec(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor) -> tf.Tensor:
+        known = tf.gather(rated_items, items) & tf.gather(rating_users, users)
+        index = tf.cast(tf.maximum(items - 1, 0), tf.int64)
+        ragged = tf.gather(tf.RaggedTensor.from_row_splits(values, splits), index)
+        position = tf.stack([tf.cast(ragged.value_rowids(), tf.int64),
+                             tf.gather(tf.RaggedTensor.from_row_splits(columns, splits),
+                                       index).flat_values], axis=1)
+        dense = tf.scatter_nd(position, ragged.flat_values,
+                              tf.stack([tf.shape(items, out_type=tf.int64)[0],
+                                        tf.constant(n_users, tf.int64)]))
+        rebuilt = network(dense, training=False)
+        user_index = tf.cast(tf.maximum(users - 1, 0), tf.int32)
+        picked = tf.gather(rebuilt, user_index, batch_dims=1) + offset
+        return tf.where(known, picked, tf.constant(mean, picked.dtype))
+
+    return autorec, [values, columns, splits, rated_items, rating_users,
+                     *keras_weights(network)]
