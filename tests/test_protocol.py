@@ -69,7 +69,8 @@ def test_each_refit_uses_its_stage(log: pd.DataFrame, monkeypatch: pytest.Monkey
             return np.zeros((len(users), split.n_items), dtype=np.float32)
 
     def train_for(family: str, params: dict[str, Any], split: Split, stage: str, epochs: int,
-                  seed: int, weights: Any = None) -> Fitted:
+                  seed: int, weights: Any = None, task: str = "ranking") -> Fitted:
+        assert task == "ranking"
         stages.append(stage)
         return Fitted()
 
@@ -101,10 +102,11 @@ def test_a_trial_held_in_memory_is_refreshed_on_each_later_stage(
     train_for = trial_module.train_for
 
     def refresh(family: str, params: dict[str, Any], split: Split, stage: str, epochs: int,
-                seed: int, weights: list[np.ndarray] | None = None) -> Any:
+                seed: int, weights: list[np.ndarray] | None = None,
+                task: str = "ranking") -> Any:
         assert weights is not None
         calls.append((stage, [w.copy() for w in weights]))
-        return train_for(family, params, split, stage, epochs, seed, weights=weights)
+        return train_for(family, params, split, stage, epochs, seed, weights=weights, task=task)
 
     monkeypatch.setattr(trial_module, "train_for", refresh)
     candidates.score_on_test(result, split, settings, seed=0)
