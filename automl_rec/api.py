@@ -31,11 +31,15 @@ from automl_rec.errors import ConfigurationError, NotFittedError, SearchFailedEr
 from automl_rec.evaluation import BootstrapInterval, paired_bootstrap
 from automl_rec.evaluation.metrics import METRICS
 from automl_rec.leaderboard import (COMPLETE, CandidateResult, candidate_name,
-                                   feature_use_table, leaderboard_frame, warm_and_cold_table,
-                                   write_leaderboard)
+                                   feature_use_table, leaderboard_frame, left_out,
+                                   warm_and_cold_table, write_leaderboard)
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
+from automl_rec.tasks import outcome
+from automl_rec.tasks.rows import RowSplit, split_rows, task_rows
+from automl_rec.tasks import (CTR, RANKING, TaskChoice, check_task, choose_task, figures_of,
+                              higher_is_better, objective_key)
 from automl_rec.tuning.backends import TUNERS
 from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
@@ -86,6 +90,11 @@ class AutoRecommender:
             first. Workers on other machines join with ``automl-rec worker``.
         heartbeat: Seconds between heartbeats of running trials; a trial whose process stops
             beating for three of them is failed and retried.
+        task: ``ranking`` (top-K lists), ``ctr`` (the probability of a row's 0/1 label, or of
+            ``positive`` for star ratings) or ``rating`` (a row's rating); ``None`` infers it:
+            ``ctr`` for a 0/1 label whose two values each hold at least 5% of the rows, else
+            ``ranking``. Click and rating fits split the rows globally by time and select by
+            AUC or RMSE (``metric`` is for ranking).
 
     Example:
         >>> from automl_rec.datasets import make_interactions
@@ -117,6 +126,7 @@ class AutoRecommender:
         device: str = "auto",
         workers: int | None = None,
         heartbeat: int = 10,
+        task: str | None = None,
     ) -> None:
         self.families = families
         self.time_budget = time_budget
@@ -138,6 +148,7 @@ class AutoRecommender:
         self.device = device
         self.workers = workers
         self.heartbeat = heartbeat
+        self.task = task
 
     def fit(
         self,
@@ -193,9 +204,11 @@ class AutoRecommender:
             features = read_features(items, users, feature_types)
             prepared = prepare(data, columns, positive=self.positive,
                                exclude_seen=self.exclude_seen, seed=self.seed,
-                               cold_items=self.cold_items, features=features)
+                               cold_items=self.cold_items, features=features, task=self.task)
             profile, split = prepared.profile, prepared.split
             self.training_profile_ = prepared.training_profile
+            self.task_ = prepared.task
+            config.settings = replace(config.settings, task=prepared.task.name)
             if out is not None:
                 (out / "profile.json").write_text(profile.to_json())
             config.record = self._run_record(data, columns, split, config)
@@ -219,12 +232,13 @@ class AutoRecommender:
                             result.number, result.status,
                             result.reason or json.dumps(result.params), result.valid, result.test)
             self._select(profile, split, results, config.families)
-            self.user_features_ = _user_features_check(split, self.seed, self.top_k)
+            self.user_features_ = (_user_features_check(split, self.seed, self.top_k)
+                                   if self._task == RANKING else None)
             self.fit_seconds_ = time.monotonic() - started
             logger.info("best: %s %s %s, %.1f s in all", self.best_family_, self.best_model_name_,
                         json.dumps(self.best_params_), self.fit_seconds_)
             if out is not None:
-                write_leaderboard(results, self.top_k, out / "leaderboard.csv")
+                write_leaderboard(results, self.top_k, out / "leaderboard.csv", self._task)
                 self.export(out)
                 from automl_rec.report.html import write_report
 
@@ -244,7 +258,9 @@ class AutoRecommender:
             "columns": columns, "families": config.families,
             "spaces": {name: space.to_dict() for name, space in config.spaces.items()},
             "metric": self.metric, "top_k": self.top_k, "max_epochs": self.max_epochs,
-            "patience": self.patience, "seed": self.seed, "exclude_seen": split.exclude_seen,
+            "patience": self.patience, "seed": self.seed,
+            "exclude_seen": getattr(split, "exclude_seen", None),
+            "task": config.settings.task,
             "cold_items": self.cold_items,
             "positive": self.positive,
             "tuner": self.tuner, "heartbeat": self.heartbeat,
@@ -265,6 +281,7 @@ class AutoRecommender:
                 f"{self.cold_items!r}.")
         if self.max_trials is not None:
             _check_positive("max_trials", self.max_trials)
+        check_task(self.task)
         if self.tuner not in TUNERS:
             raise ConfigurationError(
                 f"Unknown tuner {self.tuner!r}; use one of: {', '.join(TUNERS)}."
@@ -298,9 +315,13 @@ class AutoRecommender:
 
     def _select(self, profile: DataProfile, split: Split, results: list[CandidateResult],
                 families: list[str]) -> None:
-        eligible = [r for r in results if r.family in families]
-        ranked = sorted(eligible, key=lambda r: r.valid_score(self.metric, self.top_k),
-                        reverse=True)
+        task = self._task
+        if task == RANKING:
+            eligible = [r for r in results if r.family in families]
+            ranked = sorted(eligible, key=lambda r: r.valid_score(self.metric, self.top_k),
+                            reverse=True)
+        else:
+            ranked = outcome.ranked_candidates(task, results, families)
         if not ranked or ranked[0].status != COMPLETE:
             raise SearchFailedError(
                 "No candidate completed: every trial failed (see the reasons in "
@@ -312,15 +333,33 @@ class AutoRecommender:
         self.profile_ = profile
         self.split_ = split
         self.results_ = results
-        self.leaderboard_ = leaderboard_frame(results, self.top_k)
+        self.leaderboard_ = leaderboard_frame(results, self.top_k, task)
         self.best_family_ = best.family
         self.best_model_name_ = best.model
         self.best_params_ = dict(best.params)
         self.best_result_ = best
         self.valid_metrics_ = dict(best.valid)
         self.test_metrics_ = dict(best.test)
-        self.comparison_ = self._compare(best, results)
-        self.best_model_ = _refit_on_all(best, split, self.seed)
+        if task == RANKING:
+            self.comparison_ = self._compare(best, results)
+            self.exported_result_, self.export_note_ = best, None
+            self.best_model_ = _refit_on_all(best, split, self.seed)
+        else:
+            assert isinstance(split, RowSplit)
+            self.comparison_ = outcome.compare(task, best, results, self.seed)
+            self.exported_result_, self.export_note_ = outcome.exported_candidate(ranked)
+            self.best_model_ = outcome.refit_on_all(self.exported_result_, split, self.seed)
+
+    @property
+    def _task(self) -> str:
+        """The task of the fit (of the loaded run), ``ranking`` before either."""
+        choice = getattr(self, "task_", None)
+        return choice.name if choice is not None else (self.task or RANKING)
+
+    @property
+    def _objective_key(self) -> str:
+        """The key of the selection figure: ``ndcg@10``, ``auc`` or ``rmse``."""
+        return objective_key(self._task, self.metric, self.top_k)
 
     def _compare(
         self, best: CandidateResult, results: list[CandidateResult]
@@ -347,7 +386,7 @@ class AutoRecommender:
             "test_users": int(len(best.test_result.users)),
             "winner": self._entry(best), "best_baseline": self._entry(best_baseline),
             "best_neural": self._entry(best_neural), "gaps": [],
-            "left_out": _left_out(results),
+            "left_out": left_out(results),
         }
         for role, other in (("best_baseline", best_baseline), ("best_neural", best_neural)):
             if other is None or other is best:
@@ -400,6 +439,31 @@ class AutoRecommender:
         raw = [str(u) for u in user_ids]
         out = self._call_serving("serving_default", user_id=raw)
         return _lists_frame(raw, out, self._list_length(k))
+
+    def predict(self, user_ids: list[str] | np.ndarray, item_ids: list[str] | np.ndarray
+                ) -> np.ndarray:
+        """The prediction of each (user, item) row of a click or rating fit: the probability
+        that its label is 1 (``ctr``) or its rating (``rating``), from the exported model (the
+        SavedModel's ``predict`` signature answers the same). Unknown users and items get the
+        models' unknown-id rows.
+
+        Raises:
+            NotFittedError: Before ``fit`` (or ``load``).
+            ConfigurationError: A ranking fit (it predicts lists, not rows), or the two id
+                lists differ in length.
+        """
+        _check_is_fitted(self)
+        if self._task == RANKING:
+            raise ConfigurationError(
+                "This model was fitted for top-K ranking; predict() needs a click or rating "
+                "fit (--task ctr or --task rating). Use recommend() for lists.")
+        users, items = [str(u) for u in user_ids], [str(i) for i in item_ids]
+        if len(users) != len(items):
+            raise ConfigurationError(
+                f"predict needs one item per user; received {len(users)} users and "
+                f"{len(items)} items.")
+        out = self._call_serving("predict", user_id=users, item_id=items)
+        return out["prediction"]
 
     def recommend_from_history(self, histories: list[list[str]], k: int | None = None
                                ) -> pd.DataFrame:
@@ -492,6 +556,8 @@ class AutoRecommender:
 
         from automl_rec.evaluation.metrics import rank_metrics
 
+        if self._task != RANKING:
+            return self._evaluate_rows(data, columns)
         k = self._list_length(k)
         # The fit's positives only: a held-out exposure without a click is no target.
         pairs = select_positives(validate_interactions(load_interactions(data, **columns),
@@ -519,6 +585,23 @@ class AutoRecommender:
         return {f"ndcg@{k}": float(ndcg.mean()), f"hr@{k}": float(hit.mean()),
                 f"mrr@{k}": float(rr.mean()), "pairs": len(pairs), "users": len(unique),
                 "seen_share": share}
+
+    def _evaluate_rows(self, data: str | Path | pd.DataFrame,
+                       columns: dict[str, str | None]) -> dict[str, Any]:
+        """A click or rating fit's figures on held-out rows (every row: a click log's 0 rows
+        too), from the exported model."""
+        from automl_rec.evaluation.pointwise import task_metrics
+        from automl_rec.tasks.rows import RowFold
+
+        held_out = select_positives(validate_interactions(load_interactions(data, **columns),
+                                                          min_distinct=1), self.positive)
+        rows = task_rows(held_out, self._task)
+        users = rows["user"].astype(str).to_numpy()
+        predictions = self.predict(users, rows["item"].astype(str).tolist())
+        fold = RowFold(users, rows["item"].astype(str).to_numpy(),
+                       rows["label"].to_numpy(dtype=np.float32))
+        return {**task_metrics(self._task, fold, predictions), "rows": len(rows),
+                "users": int(len(set(users)))}
 
     def _seen_pairs(self, users: list[str], items: list[str]) -> np.ndarray | None:
         """Whether each raw (user, item) pair is in the data the model was fitted on; ``None``
@@ -591,11 +674,27 @@ class AutoRecommender:
         """The serving graph of the fitted model (what ``export`` saves), built once."""
         _check_is_fitted(self)
         if getattr(self, "_serving", None) is None:
+            if self._task != RANKING:
+                from automl_rec.tasks.serving import row_serving_module
+
+                self._serving = row_serving_module(self.best_model_, self.split_, self.top_k)
+                return self._serving
             from automl_rec.export import serving_module
 
             chosen = (getattr(self, "user_features_", None) or {}).get("neighbours")
             self._serving = serving_module(self.best_model_, self.split_, self.top_k, chosen)
         return self._serving
+
+    def _keras_model(self) -> Any:
+        """The Keras network of the exported model (saved as ``model.keras``), if it has one."""
+        import keras
+
+        model = self.best_model_
+        for _ in range(3):  # a stage model holds a design, which holds the network
+            if isinstance(model, keras.Model):
+                return model
+            model = getattr(model, "model", None)
+        return None
 
     def export(self, directory: str | Path) -> Path:
         """Write the SavedModel, ``model.keras`` and ``metadata.json`` to ``directory``.
@@ -609,9 +708,8 @@ class AutoRecommender:
         from automl_rec.export import export_run
 
         directory = Path(directory)
-        keras_model = getattr(self.best_model_, "model", None)
         self.metadata_ = self.metadata()
-        export_run(directory, self.serving_module(), keras_model, self.metadata_)
+        export_run(directory, self.serving_module(), self._keras_model(), self.metadata_)
         return directory
 
     def metadata(self) -> dict[str, Any]:
@@ -620,8 +718,9 @@ class AutoRecommender:
         _check_is_fitted(self)
         from automl_rec.export import environment
 
-        profile, split = self.profile_, self.split_
-        return {
+        profile = self.profile_
+        choice = getattr(self, "task_", None) or TaskChoice(RANKING, "", True)
+        common = {
             "environment": environment(),
             "schema": {"columns": profile.columns, "reading": profile.reading,
                        "features": profile.features},
@@ -629,13 +728,7 @@ class AutoRecommender:
                 "source", "n_users", "n_items", "n_interactions", "density", "has_timestamps",
                 "order",
                 "feedback", "repeat_rate", "warnings")},
-            "protocol": {"name": split.protocol, "exclude_seen": split.exclude_seen,
-                         "cold_items": split.cold_items,
-                         "seen_policy": split.seen_policy,
-                         "positives": profile.feedback.get("rule"),
-                         "positive_rule": self.positive,
-                         "metric": f"{self.metric}@{self.top_k}", "seed": self.seed,
-                         "validation": _validation_sample(split)},
+            "task": choice.to_dict(),
             "families": resolve_families(self.families),
             "winner": {"family": self.best_family_, "model": self.best_model_name_,
                        "params": self.best_params_, "epochs": self.best_result_.epochs,
@@ -643,6 +736,55 @@ class AutoRecommender:
             "valid_metrics": self.valid_metrics_,
             "test_metrics": self.test_metrics_,
             "comparison": self.comparison_,
+            "budget": {"time_budget": self.time_budget, "max_trials": self.max_trials,
+                       "tuner": self.tuner, "max_epochs": self.max_epochs,
+                       "patience": self.patience, "storage": self.storage,
+                       "study_name": self.study_name},
+            "fit_seconds": getattr(self, "fit_seconds_", None),
+        }
+        return {**common, **(self._ranking_metadata() if choice.name == RANKING
+                             else self._row_metadata())}
+
+    def _row_metadata(self) -> dict[str, Any]:
+        """The click or rating task's part of the metadata: the row protocol, the figures,
+        calibration, what was exported and the ``predict`` contract."""
+        split, task, module = self.split_, self._task, self.serving_module()
+        exported = self.exported_result_
+        return {
+            "protocol": {"name": split.protocol, **split.describe(),
+                         "metric": self._objective_key,
+                         "higher_is_better": higher_is_better(task),
+                         "figures": list(figures_of(task, self.top_k)),
+                         "positives": self.profile_.feedback.get("rule"),
+                         "positive_rule": self.positive, "seed": self.seed},
+            "calibration": outcome.calibration(task, self.best_result_),
+            "exported": {"family": exported.family, "model": exported.model,
+                         "name": candidate_name(exported), "params": exported.params,
+                         "test_metrics": exported.test, "note": self.export_note_},
+            "serving": {"k": module.k, "exclude_seen": True,
+                        "signatures": list(module.signatures()),
+                        "predict": {"inputs": ["user_id", "item_id"], "output": "prediction",
+                                    "meaning": ("the probability that the row's label is 1"
+                                                if task == CTR else "the predicted rating")},
+                        "unknown_users": ("the training rows' average for unknown users and "
+                                          "items (their unknown-id rows)")},
+            "examples": outcome.row_examples(split, self.predict, self.seed),
+        }
+
+    def _ranking_metadata(self) -> dict[str, Any]:
+        """The ranking task's part of the metadata: its protocol, warm and cold figures,
+        feature use, the serving contract and example lists."""
+        profile, split = self.profile_, self.split_
+        return {
+            "protocol": {"name": split.protocol, "exclude_seen": split.exclude_seen,
+                         "cold_items": split.cold_items,
+                         "seen_policy": split.seen_policy,
+                         "positives": profile.feedback.get("rule"),
+                         "positive_rule": self.positive,
+                         "metric": f"{self.metric}@{self.top_k}", "seed": self.seed,
+                         "higher_is_better": True,
+                         "figures": list(figures_of(RANKING, self.top_k)),
+                         "validation": _validation_sample(split)},
             "warm_and_cold": warm_and_cold_table(self.results_, self.top_k),
             "feature_use": (feature_use_table(self.results_, f"{self.metric}@{self.top_k}")
                             if split.item_columns is not None else None),
@@ -653,11 +795,6 @@ class AutoRecommender:
                         "feature_inputs": (_feature_inputs(self.serving_module())
                                            if self.serving_module().for_features is not None
                                            else None)},
-            "budget": {"time_budget": self.time_budget, "max_trials": self.max_trials,
-                       "tuner": self.tuner, "max_epochs": self.max_epochs,
-                       "patience": self.patience, "storage": self.storage,
-                       "study_name": self.study_name},
-            "fit_seconds": getattr(self, "fit_seconds_", None),
             "examples": self._examples(),
         }
 
@@ -703,10 +840,17 @@ class AutoRecommender:
 
         metadata = json.loads(metadata_path.read_text())
         protocol, winner = metadata["protocol"], metadata["winner"]
-        metric, k = protocol["metric"].split("@")
+        choice = TaskChoice(**metadata.get("task") or {"name": RANKING, "reason": "",
+                                                      "inferred": True})
+        if choice.name == RANKING:
+            metric, k = protocol["metric"].split("@")
+        else:
+            metric, k = "ndcg", metadata["serving"]["k"]
         model = cls(metadata["families"], metric=metric, top_k=int(k), seed=protocol["seed"],
-                    exclude_seen=protocol["exclude_seen"],
-                    positive=protocol.get("positive_rule"), output_dir=directory)
+                    exclude_seen=protocol.get("exclude_seen"),
+                    positive=protocol.get("positive_rule"), output_dir=directory,
+                    task=choice.name)
+        model.task_ = choice
         model.best_family_ = winner["family"]
         model.best_model_name_ = winner["model"]
         model.best_params_ = winner["params"]
@@ -743,26 +887,42 @@ class PreparedData:
             training stage.
         interactions: The validated positives (``negatives`` holds the other rows).
         features: The item and user tables (either may be ``None``).
+        task: The fit's task and why; for ``ctr`` and ``rating`` ``split`` is the rows' split
+            (:class:`~automl_rec.tasks.rows.RowSplit`).
     """
 
     profile: DataProfile
     training_profile: DataProfile
-    split: Split
+    split: Split | RowSplit
     interactions: Interactions
     features: Features
+    task: TaskChoice
 
 
 def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
             positive: str | None = None, exclude_seen: bool | None, seed: int,
-            cold_items: float = 0.0, features: Features | None = None) -> PreparedData:
-    """Load, validate, keep the positives, profile and split: the data side of a fit (a
-    worker's too). ``features`` are the item and user tables, described in the profile."""
+            cold_items: float = 0.0, features: Features | None = None,
+            task: str | None = None) -> PreparedData:
+    """Load, validate, keep the positives, profile, choose the task and split: the data side
+    of a fit (a worker's too). ``features`` are the item and user tables, described in the
+    profile; ``task`` is the requested task (``None``: inferred from the feedback)."""
     features = features or Features()
     interactions, profile = profile_log(data, columns, positive=positive, features=features)
     described = profile.features
     logger.info("profiled %s: %d users, %d items, %d interactions (%s)", profile.source,
                 profile.n_users, profile.n_items, profile.n_interactions,
                 profile.feedback.get("rule"))
+    choice = choose_task(task, profile.feedback, positive)
+    logger.info("task %s: %s", choice.name, choice.reason)
+    if choice.name != RANKING:
+        if cold_items:
+            raise ConfigurationError(
+                f"--cold-items holds items out of the ranking task's protocol; the "
+                f"{choice.name} task splits its rows by time and has no cold-item holdout.")
+        rows = split_rows(task_rows(interactions, choice.name), choice.name,
+                          has_order=profile.has_order, seed=seed)
+        logger.info("protocol %s: %s", rows.protocol, rows.describe()["rows"])
+        return PreparedData(profile, profile, rows, interactions, features, choice)
     split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed,
                                cold_items=cold_items,
                                catalogue=None if features.items is None else features.items.ids)
@@ -775,7 +935,7 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
     if split.cold_items:
         logger.info("cold items: %d items held out with %d of their interactions (seed %d)",
                     split.cold_items["items"], split.cold_items["dropped"], seed)
-    return PreparedData(profile, training, split, interactions, features)
+    return PreparedData(profile, training, split, interactions, features, choice)
 
 
 def _user_features_check(split: Split, seed: int, k: int) -> dict[str, Any] | None:
@@ -868,31 +1028,6 @@ def _validation_sample(split: Split) -> dict[str, Any]:
     users = int(len(split.holdout("valid").users))
     return {"users": users, "scored_users": min(users, SEARCH_VALIDATION_USERS),
             "max_users": SEARCH_VALIDATION_USERS, "seed": split.seed}
-
-
-def _left_out(results: list[CandidateResult]) -> list[dict[str, Any]]:
-    """The baselines and families that gave no model to compare: those skipped (with their
-    reason) and searched families none of whose trials completed (with their statuses)."""
-    from automl_rec.leaderboard import SKIPPED
-
-    left_out = [{"family": r.family, "model": r.model if r.family == BASELINES else None,
-                 "status": r.status, "reason": r.reason}
-                for r in results if r.status == SKIPPED]
-    trials: dict[str, list[CandidateResult]] = {}
-    for result in results:
-        if result.family != BASELINES and result.status != SKIPPED:
-            trials.setdefault(result.family, []).append(result)
-    for family, runs in trials.items():
-        if any(r.status == COMPLETE for r in runs):
-            continue
-        counts: dict[str, int] = {}
-        for run in runs:
-            counts[run.status] = counts.get(run.status, 0) + 1
-        left_out.append({
-            "family": family, "model": None, "status": "no complete trial",
-            "reason": f"none of its {len(runs)} trial{'s' if len(runs) != 1 else ''} completed "
-                      f"({', '.join(f'{n} {status}' for status, n in counts.items())})"})
-    return left_out
 
 
 def _check_positive(name: str, value: Any) -> None:

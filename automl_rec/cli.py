@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="most epochs of one trial (default: 50)")
     fit.add_argument("--patience", type=_positive_int, default=5,
                      help="epochs without improvement before a trial stops (default: 5)")
+    fit.add_argument("--task", choices=["ranking", "ctr", "rating"],
+                     help="what to predict: top-K lists (ranking), the probability of a 0/1 "
+                          "label (ctr), or a rating (rating); default: ctr for a 0/1 label "
+                          "with both values in at least 5%% of rows, else ranking")
     fit.add_argument("--metric", default="ndcg", choices=["ndcg", "hr", "mrr"],
                      help="selection metric at K (default: ndcg)")
     fit.add_argument("--top-k", "-k", type=_positive_int, default=10,
@@ -314,7 +318,7 @@ def _fit(args: argparse.Namespace) -> int:
         max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
         positive=args.positive, cold_items=args.cold_items, output_dir=output,
         progress=not args.quiet, device=args.device, workers=args.workers,
-        heartbeat=args.heartbeat)
+        heartbeat=args.heartbeat, task=args.task)
     model.fit(args.file, **_column_kwargs(args), **_feature_kwargs(args))
     if hasattr(model, "worker_results_"):
         if not args.quiet:
@@ -323,7 +327,7 @@ def _fit(args: argparse.Namespace) -> int:
         return 0
     if not args.quiet:
         console = Console()
-        print_run_header(model.profile_, model.split_, console)
+        print_run_header(model.profile_, model.split_, console, model.task_)
         print_leaderboard(model, console)
         from automl_rec.report.html import verdict
 

@@ -11,9 +11,9 @@ import pandas as pd
 
 from automl_rec.evaluation import EvaluationResult
 from automl_rec.evaluation.pointwise import RowPredictions
+from automl_rec.tasks import RANKING, figures_of
 
 COMPLETE, FAILED, PRUNED, SKIPPED = "complete", "failed", "pruned", "skipped"
-_METRIC_NAMES = ("ndcg", "hr", "mrr")
 # Test figures on warm and cold targets apart (see EvaluationResult.warm_and_cold).
 _WARM_AND_COLD = ("warm_cases", "warm_ndcg@{k}", "warm_hr@{k}", "cold_cases", "cold_ndcg@{k}",
                   "cold_hr@{k}")
@@ -89,8 +89,11 @@ class CandidateResult:
         return cls(**record)
 
 
-def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
-    """The leaderboard as a table, one row per candidate, in the order they ran."""
+def leaderboard_frame(results: list[CandidateResult], k: int,
+                      task: str = RANKING) -> pd.DataFrame:
+    """The leaderboard as a table, one row per candidate, in the order they ran: the task's
+    figures on validation and test (``valid_ndcg@10``... for ranking, ``valid_auc``... for
+    click prediction, ``valid_rmse``... for ratings)."""
     rows = []
     for result in results:
         row: dict[str, Any] = {
@@ -102,12 +105,13 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
             "reason": result.reason,
         }
         for split, metrics in (("valid", result.valid), ("test", result.test)):
-            for name in _METRIC_NAMES:
-                row[f"{split}_{name}@{k}"] = metrics.get(f"{name}@{k}")
-        row[f"test_coverage@{k}"] = result.test.get(f"coverage@{k}")
-        row[f"test_popularity@{k}"] = result.test.get(f"popularity@{k}")
-        for name in _WARM_AND_COLD:
-            row[f"test_{name}".format(k=k)] = result.test.get(name.format(k=k))
+            for name in figures_of(task, k):
+                row[f"{split}_{name}"] = metrics.get(name)
+        if task == RANKING:
+            row[f"test_coverage@{k}"] = result.test.get(f"coverage@{k}")
+            row[f"test_popularity@{k}"] = result.test.get(f"popularity@{k}")
+            for name in _WARM_AND_COLD:
+                row[f"test_{name}".format(k=k)] = result.test.get(name.format(k=k))
         row["epochs"] = result.epochs
         row["seconds"] = round(result.seconds, 3)
         row["seconds_per_epoch"] = (None if result.epoch_seconds is None
@@ -120,13 +124,14 @@ def leaderboard_frame(results: list[CandidateResult], k: int) -> pd.DataFrame:
         frame[column] = frame[column].astype("Int64")
     # The warm and cold columns only where some test target is cold.
     optional = [f"test_{name}".format(k=k) for name in _WARM_AND_COLD]
-    return frame.drop(columns=[c for c in optional if frame[c].isna().all()])
+    return frame.drop(columns=[c for c in optional if c in frame and frame[c].isna().all()])
 
 
-def write_leaderboard(results: list[CandidateResult], k: int, path: Path) -> None:
+def write_leaderboard(results: list[CandidateResult], k: int, path: Path,
+                      task: str = RANKING) -> None:
     """Write the leaderboard CSV (atomically: a temporary file, then a rename)."""
     temporary = path.with_suffix(".csv.tmp")
-    leaderboard_frame(results, k).to_csv(temporary, index=False)
+    leaderboard_frame(results, k, task).to_csv(temporary, index=False)
     temporary.replace(path)
 
 
@@ -178,3 +183,26 @@ def feature_use_table(results: list[CandidateResult], metric: str) -> list[dict[
                              else "ids only")
         rows.append(row)
     return rows or None
+
+
+def left_out(results: list[CandidateResult]) -> list[dict[str, Any]]:
+    """The baselines and families that gave no model to compare: those skipped (with their
+    reason) and searched families none of whose trials completed (with their statuses)."""
+    entries = [{"family": r.family, "model": r.model if r.family == "baselines" else None,
+                 "status": r.status, "reason": r.reason}
+                for r in results if r.status == SKIPPED]
+    trials: dict[str, list[CandidateResult]] = {}
+    for result in results:
+        if result.family != "baselines" and result.status != SKIPPED:
+            trials.setdefault(result.family, []).append(result)
+    for family, runs in trials.items():
+        if any(r.status == COMPLETE for r in runs):
+            continue
+        counts: dict[str, int] = {}
+        for run in runs:
+            counts[run.status] = counts.get(run.status, 0) + 1
+        entries.append({
+            "family": family, "model": None, "status": "no complete trial",
+            "reason": f"none of its {len(runs)} trial{'s' if len(runs) != 1 else ''} completed "
+                      f"({', '.join(f'{n} {status}' for status, n in counts.items())})"})
+    return entries

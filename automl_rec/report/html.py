@@ -23,6 +23,7 @@ from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
 from automl_rec.errors import ConfigurationError
 from automl_rec.report.charts import bar_chart, line_chart
+from automl_rec.tasks import RANKING, figure_label, figures_of
 
 REPORT_FILE = "report.html"
 _PARAMS_SHOWN = 4
@@ -85,15 +86,27 @@ def _value(entry: dict[str, Any] | None) -> str:
     return _number((entry or {}).get("test"))
 
 
-def _gap_phrase(gap: dict[str, Any], label: str, entry: dict[str, Any] | None) -> str:
+def gap_reading(gap: dict[str, Any], higher: bool = True) -> str:
+    """``winner ahead``, ``winner behind`` or ``not distinguishable``: where the interval of
+    the winner-minus-reference difference lies (below zero is ahead for RMSE)."""
+    if gap["low"] > 0:
+        return "winner ahead" if higher else "winner behind"
+    if gap["high"] < 0:
+        return "winner behind" if higher else "winner ahead"
+    return "not distinguishable"
+
+
+def _gap_phrase(gap: dict[str, Any], label: str, entry: dict[str, Any] | None,
+                higher: bool = True) -> str:
     """How the winner stands against one reference, with the interval of the gap."""
     value = f" ({_value(entry)})" if entry and entry.get("test") is not None else ""
     who = f"{label}, {gap['name']}{value}"
     interval = f"95% interval {gap['low']:+.4f} to {gap['high']:+.4f}"
-    if gap["low"] > 0:
+    reading = gap_reading(gap, higher)
+    if reading == "winner ahead":
         return f"beats {who}, by {gap['difference']:+.4f} ({interval})"
-    if gap["high"] < 0:
-        return f"trails {who}, by {-gap['difference']:.4f} ({interval})"
+    if reading == "winner behind":
+        return f"trails {who}, by {gap['difference']:+.4f} ({interval})"
     return f"is not distinguishable from {who}: {gap['difference']:+.4f}, {interval}"
 
 
@@ -125,7 +138,8 @@ def verdict(metadata: dict[str, Any]) -> str:
     comparison = metadata.get("comparison") or {}
     name = _winner_name(metadata)
     winner_is_baseline = metadata["winner"]["family"] == "baselines"
-    metric = str(comparison.get("metric") or metadata["protocol"]["metric"]).upper()
+    metric = figure_label(str(comparison.get("metric") or metadata["protocol"]["metric"]))
+    higher = bool(metadata["protocol"].get("higher_is_better", True))
     gaps = {gap["against"]: gap for gap in comparison_gaps(comparison)}
     baseline, neural = gaps.get("best_baseline"), gaps.get("best_neural")
     score = (comparison.get("winner") or {}).get("test")
@@ -137,13 +151,13 @@ def verdict(metadata: dict[str, Any]) -> str:
     if winner_is_baseline:
         if neural:
             phrases.append(_gap_phrase(neural, "the best neural model",
-                                       comparison.get("best_neural")))
+                                       comparison.get("best_neural"), higher))
         if baseline:
             phrases.append(_gap_phrase(baseline, "the next baseline",
-                                       comparison.get("best_baseline")))
+                                       comparison.get("best_baseline"), higher))
     elif baseline:
         phrases.append(_gap_phrase(baseline, "the best baseline",
-                                   comparison.get("best_baseline")))
+                                   comparison.get("best_baseline"), higher))
     if phrases:
         first = f"{opening}: it {' and '.join(phrases)}"
     elif comparison:
@@ -151,16 +165,19 @@ def verdict(metadata: dict[str, Any]) -> str:
     else:
         first = f"{opening}; there was no other baseline to compare it with"
     if not winner_is_baseline and baseline:
-        first += (": a real improvement" if baseline["low"] > 0 else
-                  ": prefer the baseline" if baseline["high"] < 0 else
+        reading = gap_reading(baseline, higher)
+        first += (": a real improvement" if reading == "winner ahead" else
+                  ": prefer the baseline" if reading == "winner behind" else
                   ": the gain is within noise")
     sentences = [first + "."]
-    if not winner_is_baseline and neural and neural["difference"] < 0:
-        # another family's best trial scored higher on test, though lower on validation
+    if not winner_is_baseline and neural and (neural["difference"] < 0) == higher \
+            and neural["difference"] != 0:
+        # another family's best trial did better on test, though worse on validation
         sentences.append(
-            f"On test, {neural['name']} scored {-neural['difference']:+.4f} higher (95% interval "
-            f"{-neural['high']:+.4f} to {-neural['low']:+.4f}) but was behind on validation, "
-            "where the selection is made.")
+            f"On test, {neural['name']} did better by {abs(neural['difference']):.4f} (95% "
+            f"interval of the winner's difference {neural['low']:+.4f} to "
+            f"{neural['high']:+.4f}) but was behind on validation, where the selection is "
+            "made.")
     left = _left_out_sentence(comparison.get("left_out") or [])
     if left:
         sentences.append(left)
@@ -171,8 +188,15 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
              metadata: dict[str, Any]) -> dict[str, Any]:
     k = metadata["serving"]["k"]
     metric = metadata["protocol"]["metric"]
-    rows = _leaderboard_rows(leaderboard, metric)
+    task = (metadata.get("task") or {}).get("name", RANKING)
+    higher = bool(metadata["protocol"].get("higher_is_better", True))
+    figures = list(metadata["protocol"].get("figures") or figures_of(RANKING, k))
+    rows = _leaderboard_rows(leaderboard, metric, higher)
     return {
+        "task": task,
+        "figures": [figure_label(f) for f in figures],
+        "metric_label": figure_label(metric),
+        "calibration_chart": _calibration_chart(metadata.get("calibration")),
         "title": f"automl-rec report: {profile['source']}",
         "profile": profile,
         "metadata": metadata,
@@ -180,18 +204,21 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "metric": metric,
         "verdict": verdict(metadata),
         "validation_note": validation_note(metadata),
-        "summary": _summary(leaderboard, metadata, k),
+        "summary": _summary(leaderboard, metadata, figures),
         "profile_rows": _profile_rows(profile),
         "profile_charts": _profile_charts(profile),
         "feature_tables": feature_summary(profile.get("features")),
         "rows": rows,
         "left_out": [r for r in rows if r["status"] == "skipped"],
-        "search_charts": _search_charts(leaderboard, metric, directory, metadata),
-        "test_rows": _test_rows(leaderboard, k, metric),
-        "test_chart": _test_chart(leaderboard, metadata),
+        "search_charts": _search_charts(leaderboard, metric, directory, metadata, higher),
+        "test_columns": [figure_label(f) for f in figures] + (
+            ["coverage", "popularity"] if task == RANKING else []),
+        "test_rows": _test_rows(leaderboard, k, metric, figures, task, higher),
+        "test_chart": _test_chart(leaderboard, metadata, higher),
         "files": _files(directory),
         "directory": str(directory),
         "snippet_user": (metadata.get("examples") or [{"user_id": "USER_ID"}])[0]["user_id"],
+        "snippet_item": (metadata.get("examples") or [{}])[0].get("item_id", "ITEM_ID"),
     }
 
 
@@ -203,12 +230,12 @@ def _number(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], k: int) -> dict[str, Any]:
+def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], figures: list[str]
+             ) -> dict[str, Any]:
     winner = metadata["winner"]
     comparison = metadata.get("comparison") or {}
-    names = ("ndcg", "hr", "mrr")
     lines = [{"name": f"{_winner_name(metadata)} (selected)",
-              **{m: _number(metadata["test_metrics"].get(f"{m}@{k}")) for m in names}}]
+              "values": [_number(metadata["test_metrics"].get(f)) for f in figures]}]
     baseline_label = ("next baseline" if winner["family"] == "baselines" else "best baseline")
     references = [(comparison.get("best_baseline"), baseline_label),
                   (comparison.get("best_neural"), "best neural model")]
@@ -223,7 +250,7 @@ def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], k: int) -> dic
             continue
         for _, row in _rows_of(leaderboard, entry).iterrows():
             lines.append({"name": f"{entry['name']} ({label})",
-                          **{m: _number(row[f"test_{m}@{k}"]) for m in names}})
+                          "values": [_number(row.get(f"test_{f}")) for f in figures]})
     budget = metadata.get("budget", {})
     used = metadata.get("fit_seconds")
     trials = int((~leaderboard["family"].isin(["baselines"]) &
@@ -231,6 +258,7 @@ def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], k: int) -> dic
     return {"lines": lines, "gaps": _gap_rows(metadata),
             "left_out": comparison.get("left_out") or [],
             "test_users": comparison.get("test_users"),
+            "test_rows": comparison.get("test_rows"),
             "budget": ", ".join(part for part in (
                 f"time budget {budget['time_budget']}" if budget.get("time_budget") else "",
                 f"at most {budget['max_trials']} trials" if budget.get("max_trials") else "",
@@ -253,10 +281,10 @@ def _gap_rows(metadata: dict[str, Any]) -> list[dict[str, str]]:
     comparison = metadata.get("comparison") or {}
     labels = {"best_baseline": "next baseline" if metadata["winner"]["family"] == "baselines"
               else "best baseline", "best_neural": "best neural model"}
+    higher = bool(metadata["protocol"].get("higher_is_better", True))
     rows = []
     for gap in comparison_gaps(comparison):
-        reading = ("winner ahead" if gap["low"] > 0 else
-                   "winner behind" if gap["high"] < 0 else "not distinguishable")
+        reading = gap_reading(gap, higher)
         rows.append({"against": f"{gap['name']} ({labels.get(gap['against'], gap['against'])})",
                      "difference": f"{gap['difference']:+.4f}",
                      "interval": f"{gap['low']:+.4f} to {gap['high']:+.4f}", "reading": reading})
@@ -265,7 +293,12 @@ def _gap_rows(metadata: dict[str, Any]) -> list[dict[str, str]]:
 
 def validation_note(metadata: dict[str, Any]) -> str:
     """Which validation users the validation figures were computed on."""
-    validation = metadata["protocol"].get("validation")
+    protocol = metadata["protocol"]
+    if "rows" in protocol and "valid" in protocol["rows"]:
+        rows = protocol["rows"]
+        return (f"Validation figures are computed on all {rows['valid']:,} validation rows, "
+                f"test figures on all {rows['test']:,} test rows.")
+    validation = protocol.get("validation")
     if not validation:
         return ("Validation figures are computed on a seeded sample of at most 50,000 "
                 "validation users (all of them when there are fewer).")
@@ -343,13 +376,15 @@ def _profile_charts(profile: dict[str, Any]) -> list[Markup]:
     return [Markup(chart) for chart in charts]
 
 
-def _leaderboard_rows(leaderboard: pd.DataFrame, metric: str) -> list[dict[str, Any]]:
+def _leaderboard_rows(leaderboard: pd.DataFrame, metric: str, higher: bool = True
+                      ) -> list[dict[str, Any]]:
     column = f"valid_{metric}"
     best_per_family: dict[str, float] = {}
     for family, group in leaderboard.groupby("family"):
         complete = group[group["status"] == "complete"]
         if len(complete):
-            best_per_family[str(family)] = float(complete[column].max())
+            values = complete[column]
+            best_per_family[str(family)] = float(values.max() if higher else values.min())
     rows = []
     for _, row in leaderboard.iterrows():
         params = json.loads(row["params"]) if isinstance(row["params"], str) else {}
@@ -367,7 +402,8 @@ def _leaderboard_rows(leaderboard: pd.DataFrame, metric: str) -> list[dict[str, 
             "all_params": json.dumps(params, sort_keys=True),
             "status": row["status"],
             "reason": row["reason"] if isinstance(row["reason"], str) else "",
-            "valid": _number(value), "valid_sort": -1.0 if pd.isna(value) else float(value),
+            "valid": _number(value),
+            "valid_sort": (-1.0 if higher else 1e9) if pd.isna(value) else float(value),
             "epochs": "-" if pd.isna(row["epochs"]) else str(int(row["epochs"])),
             "seconds": f"{row['seconds']:.1f}", "best": is_best,
         })
@@ -379,7 +415,7 @@ def _short(value: Any) -> str:
 
 
 def _search_charts(leaderboard: pd.DataFrame, metric: str, directory: Path,
-                   metadata: dict[str, Any]) -> list[dict[str, Any]]:
+                   metadata: dict[str, Any], higher: bool = True) -> list[dict[str, Any]]:
     column = f"valid_{metric}"
     trials = leaderboard[(leaderboard["family"] != "baselines") &
                          (leaderboard["status"].isin(["complete", "pruned"]))]
@@ -395,9 +431,11 @@ def _search_charts(leaderboard: pd.DataFrame, metric: str, directory: Path,
         integer_x=True))})
     curves = {}
     for family, group in trials[trials["status"] == "complete"].groupby("family", sort=False):
-        best = group.loc[group[column].idxmax()]
+        best = group.loc[group[column].idxmax() if higher else group[column].idxmin()]
         curve = json.loads(best["curve"]) if isinstance(best.get("curve"), str) and best[
             "curve"] else []
+        if not higher:  # the curve is the value the search maximises: the negated RMSE
+            curve = [-value for value in curve]
         if curve:
             curves[f"{family}/{best['model']}"] = (list(range(1, len(curve) + 1)), curve)
     if curves:
@@ -429,22 +467,44 @@ def _importances(directory: Path, metadata: dict[str, Any], families: list[str]
     return {family: values for family, values in found.items() if values}
 
 
-def _test_rows(leaderboard: pd.DataFrame, k: int, metric: str) -> list[dict[str, str]]:
-    """Every candidate scored on test, best first on the run's selection metric."""
+def _test_rows(leaderboard: pd.DataFrame, k: int, metric: str, figures: list[str],
+               task: str = RANKING, higher: bool = True) -> list[dict[str, Any]]:
+    """Every candidate scored on test, best first on the run's selection metric: the task's
+    figures (and, for ranking, coverage and popularity)."""
     column = f"test_{metric}"
-    tested = leaderboard[leaderboard[column].notna()].sort_values(column, ascending=False)
-    return [{"name": f"{row['family']}/{row['model']}" + (
-        f" #{int(row['trial'])}" if not pd.isna(row.get("trial")) else ""),
-             **{m: _number(row[f"test_{m}@{k}"]) for m in ("ndcg", "hr", "mrr", "coverage")},
-             "popularity": _number(row[f"test_popularity@{k}"], 1)}
-            for _, row in tested.iterrows()]
+    tested = leaderboard[leaderboard[column].notna()].sort_values(column, ascending=not higher)
+    rows = []
+    for _, row in tested.iterrows():
+        values = [_number(row.get(f"test_{f}")) for f in figures]
+        if task == RANKING:
+            values += [_number(row[f"test_coverage@{k}"]),
+                       _number(row[f"test_popularity@{k}"], 1)]
+        rows.append({"name": f"{row['family']}/{row['model']}" + (
+            f" #{int(row['trial'])}" if not pd.isna(row.get("trial")) else ""),
+            "values": values})
+    return rows
 
 
-def _test_chart(leaderboard: pd.DataFrame, metadata: dict[str, Any]) -> Markup:
+def _calibration_chart(calibration: dict[str, Any] | None) -> Markup | None:
+    """The reliability plot of a click model: the share of 1 labels against the mean
+    predicted probability of each bin, beside the diagonal of perfect calibration."""
+    if not calibration or not calibration.get("bins"):
+        return None
+    bins = calibration["bins"]
+    return Markup(line_chart(
+        {"selected model": ([b["predicted"] for b in bins], [b["observed"] for b in bins]),
+         "perfect calibration": ([0.0, 1.0], [0.0, 1.0])},
+        title=f"Reliability on the test rows (expected calibration error "
+              f"{calibration['ece']:.4f})", x_label="mean predicted probability",
+        y_label="share of 1 labels"))
+
+
+def _test_chart(leaderboard: pd.DataFrame, metadata: dict[str, Any],
+                higher: bool = True) -> Markup:
     """Bars of the selection metric on test (``hr@10`` when the run selected on it)."""
     metric = metadata["protocol"]["metric"]
     column = f"test_{metric}"
-    tested = leaderboard[leaderboard[column].notna()].sort_values(column, ascending=False)
+    tested = leaderboard[leaderboard[column].notna()].sort_values(column, ascending=not higher)
     winner = metadata["winner"]
     trial = ((metadata.get("comparison") or {}).get("winner") or {}).get("trial")
     labels, highlight = [], None
@@ -454,7 +514,7 @@ def _test_chart(leaderboard: pd.DataFrame, metadata: dict[str, Any]) -> Markup:
         same_trial = trial is None or pd.isna(row.get("trial")) or int(row["trial"]) == trial
         if (row["family"], row["model"]) == (winner["family"], winner["model"]) and same_trial:
             highlight = position if highlight is None else highlight
-    name = metric.split("@")[0].upper() + "@" + metric.split("@")[-1]
+    name = figure_label(metric)
     return Markup(bar_chart(labels, tested[column].tolist(),
                             title=f"Test {name}: each family's best and each baseline",
                             x_label="model", y_label=f"test {metric}", highlight=highlight))

@@ -23,7 +23,10 @@ class RichProgress:
     def __init__(self, budget: Budget, settings: TrialSettings,
                  console: Console | None = None) -> None:
         self.budget = budget
-        self.key = f"{settings.metric}@{settings.k}"
+        self.objective = settings.objective
+        self.key = self.objective.key
+        # Epoch reports carry the value the search maximises: RMSE enters negated.
+        self.sign = 1.0 if getattr(self.objective, "higher", True) else -1.0
         self.console = console or Console(stderr=True)
         self.started = time.monotonic()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -80,7 +83,7 @@ class RichProgress:
     def on_epoch(self, proposal: Proposal, epoch: int, value: float) -> None:
         design = proposal.params.get("design", proposal.family)
         self.current = (f"trial {proposal.family} #{proposal.number} ({design}): epoch {epoch}, "
-                        f"valid {self.key} {value:.4f}")
+                        f"valid {self.key} {self.sign * value:.4f}")
         self._update()
 
     def on_trial_end(self, result: CandidateResult) -> None:
@@ -88,7 +91,8 @@ class RichProgress:
         self.per_family[result.family] = self.per_family.get(result.family, 0) + 1
         if result.status == COMPLETE:
             best = self.best.get(result.family)
-            if best is None or result.valid[self.key] > best.valid[self.key]:
+            if best is None or (self.objective.score(result.valid)
+                                > self.objective.score(best.valid)):
                 self.best[result.family] = result
         # What matters comes first: a long reason is cut at the terminal's width (the whole
         # reason is in leaderboard.csv and run.log).

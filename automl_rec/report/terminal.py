@@ -13,7 +13,10 @@ from rich.text import Text
 
 from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
-from automl_rec.leaderboard import feature_use_table, warm_and_cold_table
+from automl_rec.leaderboard import COMPLETE, feature_use_table, warm_and_cold_table
+from automl_rec.tasks import RANKING, TaskChoice, figures_of, higher_is_better
+from automl_rec.tasks.rows import RowSplit
+from automl_rec.tuning.objective import objective_of
 
 if TYPE_CHECKING:
     from automl_rec.api import AutoRecommender
@@ -109,17 +112,28 @@ def _metric(metrics: dict[str, float], key: str) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def print_run_header(profile: DataProfile, split: Split, console: Console) -> None:
-    """Print one paragraph on the data and the protocol, then the profile's warnings."""
+def print_run_header(profile: DataProfile, split: Split | RowSplit, console: Console,
+                     task: TaskChoice | None = None) -> None:
+    """Print one paragraph on the data, the task and the protocol, then the profile's
+    warnings."""
     order = "ordered" if profile.has_order else "no order"
-    seen = split.seen_policy.get("reason") or (
-        f"seen items {'excluded' if split.exclude_seen else 'kept'}")
-    console.print(
-        f"[bold]{profile.source}[/bold]: {profile.n_users:,} users, {profile.n_items:,} items, "
-        f"{profile.n_interactions:,} interactions ({profile.feedback['kind']} feedback, "
-        f"{order}). Positives: {profile.describe_positives()}. Protocol: "
-        f"{split.protocol.replace('_', ' ')}, full ranking of all items; {seen}.",
-        highlight=False)
+    opening = (f"[bold]{profile.source}[/bold]: {profile.n_users:,} users, "
+               f"{profile.n_items:,} items, {profile.n_interactions:,} interactions "
+               f"({profile.feedback['kind']} feedback, {order}).")
+    stated = f" Task: {task.name} ({task.reason})." if task is not None else ""
+    if isinstance(split, RowSplit):
+        rows = split.describe()["rows"]
+        console.print(
+            f"{opening}{stated} Protocol: {split.protocol.replace('_', ' ')} split of every "
+            f"row, {rows['train']:,} training, {rows['valid']:,} validation and "
+            f"{rows['test']:,} test rows.", highlight=False)
+    else:
+        seen = split.seen_policy.get("reason") or (
+            f"seen items {'excluded' if split.exclude_seen else 'kept'}")
+        console.print(
+            f"{opening}{stated} Positives: {profile.describe_positives()}. Protocol: "
+            f"{split.protocol.replace('_', ' ')}, full ranking of all items; {seen}.",
+            highlight=False)
     for warning in profile.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
@@ -190,28 +204,32 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     footnote number, the reasons are numbered below the table, and the columns of least use
     (other test metrics, epochs, parameters) are shown only where the width allows.
     """
-    k, metric = model.top_k, model.metric
-    ranked = sorted(model.results_, key=lambda r: r.valid_score(metric, k), reverse=True)
+    k, task = model.top_k, model._task
+    key = model._objective_key
+    metric = key.partition("@")[0]
+    objective = objective_of(task, model.metric, k)
+    ranked = sorted(model.results_, key=lambda r: objective.score(r.valid)
+                    if r.status == COMPLETE else float("-inf"), reverse=True)
     shown = [r for i, r in enumerate(ranked) if i < rows or r.family == "baselines"
              or r.status == "skipped"]
     marks, notes = _footnotes([r.reason for r in shown])
     statuses = [r.status if mark is None else f"{r.status} [{mark}]"
                 for r, mark in zip(shown, marks)]
-    others = [name for name in ("ndcg", "hr", "mrr") if name != metric]
+    others = [figure for figure in figures_of(task, k) if figure != key]
     columns = [
         _Column("candidate", [_candidate(r) for r in shown], 0, "left"),
         _Column("status", statuses, 0, "left"),
-        _Column(f"valid {metric}", [_metric(r.valid, f"{metric}@{k}") for r in shown], 0),
-        _Column(f"test {metric}", [_metric(r.test, f"{metric}@{k}") for r in shown], 0),
-        *[_Column(f"test {name}", [_metric(r.test, f"{name}@{k}") for r in shown], 3)
-          for name in others],
+        _Column(f"valid {metric}", [_metric(r.valid, key) for r in shown], 0),
+        _Column(f"test {metric}", [_metric(r.test, key) for r in shown], 0),
+        *[_Column(f"test {figure.partition('@')[0]}", [_metric(r.test, figure) for r in shown],
+                  3) for figure in others],
         _Column("epochs", ["-" if r.epochs is None else str(r.epochs) for r in shown], 2),
         _Column("s", [f"{r.seconds:.0f}" for r in shown], 1),
         _Column("params", [_params(r.params) for r in shown], 4, "left", flexible=True),
     ]
     kept, room = _fit_columns(columns, console.width)
     table = Table(title=f"Leaderboard: {len(shown)} of {len(ranked)} candidates, best valid "
-                        f"{metric}@{k} first", title_justify="left")
+                        f"{key} first", title_justify="left")
     for column in kept:
         table.add_column(column.header, justify=column.justify, no_wrap=True,
                          overflow="ellipsis", max_width=room if column.flexible else None)
@@ -221,9 +239,16 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     console.print(table)
     for number, note in enumerate(notes, start=1):
         console.print(f"[{number}] {note}", highlight=False, markup=False)
-    console.print(f"valid: {metric}@{k} on validation, models trained on train"
-                  f"{_sample_note(model)}; test: {metric}@{k} on test, refit on train + valid.",
+    better = "" if higher_is_better(task) else " (lower is better)"
+    console.print(f"valid: {key} on validation{better}, models trained on train"
+                  f"{_sample_note(model)}; test: {key} on test, refit on train + valid.",
                   highlight=False)
+    note = getattr(model, "export_note_", None)
+    if note:
+        console.print(f"Exported: {note}.", highlight=False)
+    if task != RANKING:
+        _print_best(model, console)
+        return
     cold = warm_and_cold_table(model.results_, k)
     if cold is not None:
         split = Table(title=f"Warm and cold test targets: {cold['warm_cases']:,} warm, "
@@ -250,6 +275,10 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
                       f"{users['hr'][str(users['neighbours'])]:.4f} vs popularity "
                       f"{users['popularity_hr']:.4f} ({users['cases']:,} cases).",
                       highlight=False)
+    _print_best(model, console)
+
+
+def _print_best(model: AutoRecommender, console: Console) -> None:
     params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items())
     console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
                   f"; every candidate with its parameters is in leaderboard.csv.",
@@ -298,7 +327,7 @@ def _params(params: dict[str, Any]) -> str:
 def _sample_note(model: AutoRecommender) -> str:
     """Says how many validation users the validation figures are computed on, when sampled."""
     split = getattr(model, "split_", None)
-    if split is None:
+    if split is None or isinstance(split, RowSplit):
         return ""
     from automl_rec.evaluation import SEARCH_VALIDATION_USERS
 

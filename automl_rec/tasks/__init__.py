@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from automl_rec.errors import DataValidationError
+from automl_rec.errors import ConfigurationError, DataValidationError
 
 RANKING, CTR, RATING = "ranking", "ctr", "rating"
 TASKS = (RANKING, CTR, RATING)
@@ -65,6 +65,13 @@ def infer_task(feedback: dict[str, Any]) -> TaskChoice:
     return TaskChoice(RANKING, "every row is an interaction: top-K ranking", True)
 
 
+def check_task(requested: str | None) -> None:
+    """Raise :class:`ConfigurationError` unless ``requested`` is a task or ``None``."""
+    if requested is not None and requested not in TASKS:
+        raise ConfigurationError(
+            f"Unknown task {requested!r}; use one of: {', '.join(TASKS)}.")
+
+
 def choose_task(requested: str | None, feedback: dict[str, Any],
                 positive: str | None = None) -> TaskChoice:
     """The task a fit runs: ``requested`` if the data supports it, else the inferred one.
@@ -75,13 +82,12 @@ def choose_task(requested: str | None, feedback: dict[str, Any],
         positive: The ``--positive`` rule, which makes star ratings a click label.
 
     Raises:
+        ConfigurationError: ``requested`` is no task.
         DataValidationError: The data cannot support the requested task (one sentence).
     """
     if requested is None:
         return infer_task(feedback)
-    if requested not in TASKS:
-        raise DataValidationError(
-            f"Unknown task {requested!r}; use one of: {', '.join(TASKS)}.")
+    check_task(requested)
     kind = feedback.get("kind")
     if requested == CTR:
         if kind not in ("binary", "explicit") or (kind == "explicit" and positive is None):
@@ -111,3 +117,32 @@ def objective_value(task: str, metrics: dict[str, float]) -> float:
     """A pointwise task's objective as a value to maximise (RMSE negated)."""
     name, higher = OBJECTIVES[task]
     return metrics[name] if higher else -metrics[name]
+
+
+# The figures reported for each pointwise task, the objective first.
+POINTWISE_FIGURES = {CTR: ("auc", "logloss", "gauc", "ece"), RATING: ("rmse", "mae")}
+RANKING_FIGURES = ("ndcg", "hr", "mrr")
+
+
+def objective_key(task: str, metric: str, k: int) -> str:
+    """The key of a task's objective among its figures (``ndcg@10``, ``auc``, ``rmse``)."""
+    return f"{metric}@{k}" if task == RANKING else OBJECTIVES[task][0]
+
+
+def higher_is_better(task: str) -> bool:
+    """Whether a larger value of the task's objective is better (not for RMSE)."""
+    return task == RANKING or OBJECTIVES[task][1]
+
+
+def figures_of(task: str, k: int) -> tuple[str, ...]:
+    """The keys of the figures a task's tables show, the objective's kind first."""
+    if task == RANKING:
+        return tuple(f"{name}@{k}" for name in RANKING_FIGURES)
+    return POINTWISE_FIGURES[task]
+
+
+def figure_label(key: str) -> str:
+    """How tables head a figure: ``NDCG@10``, ``AUC``, ``logloss``."""
+    name, _, k = key.partition("@")
+    label = name if name in ("logloss",) else name.upper()
+    return f"{label}@{k}" if k else label

@@ -76,6 +76,10 @@ class RowServingModule(tf.Module):
         return {"serving_default": self.serve.get_concrete_function(),
                 "predict": self.predict.get_concrete_function()}
 
+    def function(self, signature: str) -> Any:
+        """The function behind a signature (``None`` for one this module does not have)."""
+        return {"serving_default": self.serve, "predict": self.predict}.get(signature)
+
     def _rows(self, table: tf.lookup.StaticHashTable, ids: tf.Tensor) -> tf.Tensor:
         return tf.cast(table.lookup(ids) + 1, tf.int32)
 

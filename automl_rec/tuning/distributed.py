@@ -106,11 +106,12 @@ def join_search(storage: str, study_name: str, *, data: str | Path | None = None
                              tables.get("feature_types"))
     prepared = prepare(source, record["columns"], positive=record.get("positive"),
                        exclude_seen=record["exclude_seen"], seed=record["seed"],
-                       cold_items=record.get("cold_items", 0.0), features=features)
+                       cold_items=record.get("cold_items", 0.0), features=features,
+                       task=record.get("task"))
     config = SearchConfig(
         families=record["searched"],
         settings=TrialSettings(record["metric"], record["top_k"], record["max_epochs"],
-                               record["patience"]),
+                               record["patience"], prepared.task.name),
         budget=Budget.from_record(record),
         seed=record["seed"], storage=storage, study_name=study_name,
         spaces={name: parse_space(space, f"search space of family {name}")
@@ -128,7 +129,7 @@ def search_as_worker(split: Split, profile: DataProfile, config: SearchConfig, *
     leader's popularity reference for the screening rung."""
     settings = config.settings
     spaces, _ = prepare_families([f for f in config.families if f != BASELINES], profile,
-                                 config.spaces)
+                                 config.spaces, settings.task, getattr(split, "ordered", True))
     backend = make_backend(config.tuner, directory=None, storage=config.storage,
                            study_name=config.study_name, seed=config.seed,
                            max_epochs=settings.max_epochs,

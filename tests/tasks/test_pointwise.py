@@ -9,7 +9,7 @@ import pytest
 
 from automl_rec.data.feedback import read_positives
 from automl_rec.data.splitting import TEST, TRAIN, VALID
-from automl_rec.errors import DataValidationError
+from automl_rec.errors import ConfigurationError, DataValidationError
 from automl_rec.evaluation.pointwise import (RowPredictions, auc, click_metrics, gauc, logloss,
                                              paired_row_bootstrap, per_user_auc, rating_metrics,
                                              reliability)
@@ -59,7 +59,6 @@ def test_the_task_follows_the_label() -> None:
 @pytest.mark.parametrize("task, log, positive, words", [
     (CTR, "ratings", None, "--positive"),
     (RATING, "clicks", None, "rating column"),
-    ("clicks", "clicks", None, "Unknown task"),
 ])
 def test_a_task_the_data_cannot_support_is_one_clear_error(task: str, log: str,
                                                            positive: str | None,
@@ -67,6 +66,11 @@ def test_a_task_the_data_cannot_support_is_one_clear_error(task: str, log: str,
     frame = rating_log() if log == "ratings" else click_log()
     with pytest.raises(DataValidationError, match=words):
         choose_task(task, read_positives(frame, {}).feedback, positive)
+
+
+def test_an_unknown_task_is_an_argument_error() -> None:
+    with pytest.raises(ConfigurationError, match="Unknown task 'clicks'"):
+        choose_task("clicks", read_positives(click_log(), {}).feedback)
 
 
 def test_star_ratings_with_a_rule_are_a_click_label() -> None:
