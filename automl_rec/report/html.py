@@ -106,7 +106,7 @@ def _gap_phrase(gap: dict[str, Any], label: str, entry: dict[str, Any] | None,
     if reading == "winner ahead":
         return f"beats {who}, by {gap['difference']:+.4f} ({interval})"
     if reading == "winner behind":
-        return f"trails {who}, by {gap['difference']:+.4f} ({interval})"
+        return f"trails {who}, by {abs(gap['difference']):.4f} ({interval})"
     return f"is not distinguishable from {who}: {gap['difference']:+.4f}, {interval}"
 
 
@@ -173,10 +173,11 @@ def verdict(metadata: dict[str, Any]) -> str:
     if not winner_is_baseline and neural and (neural["difference"] < 0) == higher \
             and neural["difference"] != 0:
         # another family's best trial did better on test, though worse on validation
+        edge = -neural["difference"]
+        better = f"{edge:+.4f} higher" if higher else f"{-edge:.4f} lower"
         sentences.append(
-            f"On test, {neural['name']} did better by {abs(neural['difference']):.4f} (95% "
-            f"interval of the winner's difference {neural['low']:+.4f} to "
-            f"{neural['high']:+.4f}) but was behind on validation, where the selection is "
+            f"On test, {neural['name']} scored {better} (95% interval {-neural['high']:+.4f} to "
+            f"{-neural['low']:+.4f}) but was behind on validation, where the selection is "
             "made.")
     left = _left_out_sentence(comparison.get("left_out") or [])
     if left:

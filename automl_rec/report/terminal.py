@@ -204,8 +204,9 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     footnote number, the reasons are numbered below the table, and the columns of least use
     (other test metrics, epochs, parameters) are shown only where the width allows.
     """
-    k, task = model.top_k, model._task
-    key = model._objective_key
+    k = model.top_k
+    task = getattr(model, "_task", RANKING)
+    key = getattr(model, "_objective_key", f"{model.metric}@{k}")
     metric = key.partition("@")[0]
     objective = objective_of(task, model.metric, k)
     ranked = sorted(model.results_, key=lambda r: objective.score(r.valid)
