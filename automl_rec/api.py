@@ -36,10 +36,9 @@ from automl_rec.leaderboard import (COMPLETE, CandidateResult, candidate_name,
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
-from automl_rec.tasks import outcome
-from automl_rec.tasks.rows import RowSplit, split_rows, task_rows
 from automl_rec.tasks import (CTR, RANKING, TaskChoice, check_task, choose_task, figures_of,
-                              higher_is_better, objective_key)
+                              higher_is_better, objective_key, outcome)
+from automl_rec.tasks.rows import RowSplit, split_rows, task_rows
 from automl_rec.tuning.backends import TUNERS
 from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
@@ -411,12 +410,7 @@ class AutoRecommender:
 
     def _entry(self, result: CandidateResult | None) -> dict[str, Any] | None:
         """A candidate as the comparison names it, with its validation and test values."""
-        if result is None:
-            return None
-        key = f"{self.metric}@{self.top_k}"
-        return {"family": result.family, "model": result.model, "trial": result.number,
-                "name": candidate_name(result), "valid": result.valid.get(key),
-                "test": result.test.get(key)}
+        return outcome.entry(result, f"{self.metric}@{self.top_k}")
 
     def recommend(self, user_ids: list[str] | np.ndarray, k: int | None = None) -> pd.DataFrame:
         """Top-``k`` items for each raw user id, from the best model refit on all data.
