@@ -37,7 +37,7 @@ from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
 from automl_rec.tasks import (CTR, RANKING, TaskChoice, check_task, choose_task, figures_of,
-                              higher_is_better, objective_key, outcome)
+                              higher_is_better, outcome)
 from automl_rec.tasks.rows import RowSplit, split_rows, task_rows
 from automl_rec.tuning.backends import TUNERS
 from automl_rec.tuning.budget import Budget, parse_duration
@@ -358,7 +358,9 @@ class AutoRecommender:
     @property
     def _objective_key(self) -> str:
         """The key of the selection figure: ``ndcg@10``, ``auc`` or ``rmse``."""
-        return objective_key(self._task, self.metric, self.top_k)
+        from automl_rec.tuning.objective import objective_of
+
+        return objective_of(self._task, self.metric, self.top_k).key
 
     def _compare(
         self, best: CandidateResult, results: list[CandidateResult]

@@ -95,7 +95,7 @@ def main() -> int:
     comparison = metadata.get("comparison") or {}
     for gap in comparison.get("gaps", []):
         print(f"tool: winner minus {gap['name']} ({gap['against']}): {gap['difference']:+.4f} "
-              f"[{gap['low']:+.4f}, {gap['high']:+.4f}], {gap['reading']}")
+              f"[{gap['low']:+.4f}, {gap['high']:+.4f}] (95%, paired, test rows)")
     return 0
 
 

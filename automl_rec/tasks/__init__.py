@@ -124,11 +124,6 @@ POINTWISE_FIGURES = {CTR: ("auc", "logloss", "gauc", "ece"), RATING: ("rmse", "m
 RANKING_FIGURES = ("ndcg", "hr", "mrr")
 
 
-def objective_key(task: str, metric: str, k: int) -> str:
-    """The key of a task's objective among its figures (``ndcg@10``, ``auc``, ``rmse``)."""
-    return f"{metric}@{k}" if task == RANKING else OBJECTIVES[task][0]
-
-
 def higher_is_better(task: str) -> bool:
     """Whether a larger value of the task's objective is better (not for RMSE)."""
     return task == RANKING or OBJECTIVES[task][1]

@@ -95,13 +95,9 @@ def compare(task: str, best: CandidateResult, results: list[CandidateResult], se
         interval = paired_row_bootstrap(task, best.test_result, other.test_result,
                                         confidence=CONFIDENCE, seed=seed)
         comparison["n_resamples"] = interval.n_resamples
-        ahead = interval.low > 0 if higher else interval.high < 0
-        behind = interval.high < 0 if higher else interval.low > 0
         comparison["gaps"].append({
             "against": role, "name": candidate_name(other), "difference": interval.difference,
-            "low": interval.low, "high": interval.high, "significant": interval.significant,
-            "reading": "winner ahead" if ahead else "winner behind" if behind
-            else "not distinguishable"})
+            "low": interval.low, "high": interval.high, "significant": interval.significant})
         if role == "best_baseline":
             comparison.update(reference=other.model, difference=interval.difference,
                               low=interval.low, high=interval.high)
