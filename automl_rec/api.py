@@ -38,7 +38,7 @@ from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
 from automl_rec.tasks import (CTR, RANKING, TaskChoice, check_task, choose_task, figures_of,
                               higher_is_better, outcome)
-from automl_rec.tasks.rows import RowSplit, split_rows, task_rows
+from automl_rec.tasks.rows import RowSplit, split_rows, task_rows, with_fields
 from automl_rec.tuning.backends import TUNERS
 from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
@@ -915,8 +915,8 @@ def prepare(data: str | Path | pd.DataFrame, columns: dict[str, str | None], *,
             raise ConfigurationError(
                 f"--cold-items holds items out of the ranking task's protocol; the "
                 f"{choice.name} task splits its rows by time and has no cold-item holdout.")
-        rows = split_rows(task_rows(interactions, choice.name), choice.name,
-                          has_order=profile.has_order, seed=seed)
+        rows = with_fields(split_rows(task_rows(interactions, choice.name), choice.name,
+                                      has_order=profile.has_order, seed=seed), features)
         logger.info("protocol %s: %s", rows.protocol, rows.describe()["rows"])
         return PreparedData(profile, profile, rows, interactions, features, choice)
     split = split_interactions(interactions, exclude_seen=exclude_seen, seed=seed,

@@ -341,6 +341,14 @@ def _pieces(present: pd.Series, separator: str) -> pd.Series:
     return pieces[pieces.notna() & (pieces != "")]
 
 
+def has_used_columns(described: dict[str, Any] | None,
+                     roles: tuple[str, ...] = ("items", "users")) -> bool:
+    """Whether the profile's ``features`` entry has a table of ``roles`` with a used column."""
+    return any(column["kind"] != "ignored"
+               for role in roles for column in ((described or {}).get(role) or {}).get(
+                   "columns", []))
+
+
 def feature_summary(described: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The profile's ``features`` entry as one summary per table, for the terminal and the
     report: ``title`` (the table and its id column), ``caption`` (how its ids meet the log's),
@@ -477,3 +485,69 @@ def table_columns(table: FeatureTable, ids: Any) -> TableColumns | None:
         picked = np.where(position >= 0, column_values[np.maximum(position, 0)], "")
         values[str(column.name)] = picked.astype(str)
     return TableColumns(used, values)
+
+
+# Most tokens an attribute code row keeps (multi values, text words), and the most distinct
+# tokens a column's codes keep (most frequent first).
+MAX_CODED_TOKENS = 16
+MAX_CODED_VALUES = 50_000
+# A token is coded when at least this many rows of the table have it (one row's value is an
+# id in disguise: it says nothing of any other row).
+MIN_CODED_ROWS = 2
+
+
+@dataclass(frozen=True)
+class CodedColumn:
+    """One attribute column as integer codes, one row per requested id: what the click and
+    rating models and their baselines read of an item or user table.
+
+    Attributes:
+        name: The column's name, prefixed by its table (``items.genres``).
+        kind: The column's kind (numeric columns are coded by quantile bin, text by word).
+        vocabulary: Codes run ``1..vocabulary``; 0 is padding (no value, or an uncoded one).
+        codes: ``[rows, width]`` int32, the row's tokens' codes, then 0s.
+    """
+
+    name: str
+    kind: str
+    vocabulary: int
+    codes: np.ndarray = field(repr=False)
+
+    @property
+    def width(self) -> int:
+        return int(self.codes.shape[1])
+
+
+def attribute_codes(table: FeatureTable, ids: Any) -> tuple[CodedColumn, ...]:
+    """The used columns of ``table`` as :class:`CodedColumn` s for the raw ``ids`` in order (an
+    id without a row gets no codes). Tokens are the values (categorical), the pieces (multi),
+    the quantile bin (numeric, dates) or the lower-case words (text) of a row; the codes are
+    fitted on the table's own rows, which hold no label. Columns left without a coded token
+    are dropped."""
+    position = pd.Index(table.ids).get_indexer(pd.Index(ids).astype(str))
+    out = []
+    for column in table.schema.used():
+        values = _clean(table.frame[column.name])
+        if column.kind == "text":
+            tokens = values.fillna("").str.lower().str.findall(r"\w+").map(
+                lambda words: list(dict.fromkeys(words)))
+        else:
+            tokens = _tokens(values, column)
+        exploded = tokens.explode().dropna()
+        pairs = pd.DataFrame({"row": exploded.index, "token": exploded.to_numpy()})
+        rows_with = pairs.drop_duplicates()["token"].value_counts(sort=False)
+        kept = rows_with[rows_with >= MIN_CODED_ROWS]
+        kept = kept.iloc[np.lexsort((kept.index.astype(str), -kept.to_numpy()))]
+        kept = kept.iloc[:MAX_CODED_VALUES]
+        if kept.empty:
+            continue
+        lookup = {token: code for code, token in enumerate(kept.index, start=1)}
+        coded = [[lookup[t] for t in row if t in lookup][:MAX_CODED_TOKENS] for row in tokens]
+        width = max(1, max(len(row) for row in coded))
+        table_codes = np.zeros((len(coded) + 1, width), dtype=np.int32)  # last row: no row
+        for index, row in enumerate(coded):
+            table_codes[index, :len(row)] = row
+        picked = table_codes[np.where(position >= 0, position, len(coded))]
+        out.append(CodedColumn(f"{table.schema.role}.{column.name}", column.kind, len(lookup),
+                               picked))
+    return tuple(out)

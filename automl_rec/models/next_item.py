@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from automl_rec.data.features import has_used_columns
 from automl_rec.data.profiling import DataProfile
 from automl_rec.models.features import ItemTable
 from automl_rec.models.keras_base import (KerasRecommender, absent_offsets,
@@ -65,9 +66,9 @@ def adapt_feature_space(space: SearchSpace, profile: DataProfile) -> SearchSpace
     with a text column."""
     if "item_features" not in space.names():
         return space
-    kinds = {c["kind"] for c in ((profile.features or {}).get("items") or {}).get("columns", [])}
-    if not kinds - {"ignored"}:
+    if not has_used_columns(profile.features, ("items",)):
         return space.narrowed("item_features", choices=("none",))
+    kinds = {c["kind"] for c in profile.features["items"]["columns"]}
     if "text" not in kinds:
         space = space.narrowed("text_encoder", choices=("pooled",))
     return space

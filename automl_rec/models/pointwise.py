@@ -1,7 +1,11 @@
 """Keras models of the pointwise tasks (DESIGN 10): one prediction per (user, item) row.
 
-Designs of four families, each in its best-known form, over the fields of a row (the user and
-the item ids, and the user's history before the row, for now):
+Designs of four families, each in its best-known form, over the fields of a row: the user and
+the item ids, with ``features: attributes`` each column of the item and user tables (the mean
+embedding of its codes, plus a per-code weight beside the biases), and the user's history
+before the row. The designs that read a user and an item vector (``mf``, ``neumf``, the history
+designs) add the tables' fields to the id vectors, so an item or user new to training has a
+vector from its attributes; the field designs take them as fields of their own:
 
 - ``mlp``, ratings: ``mf`` (biased matrix factorisation: global mean, user and item biases, dot
   product of their vectors; Koren et al. 2009) and ``neumf`` (GMF and MLP towers, He et al.
@@ -45,10 +49,70 @@ from automl_rec.models.autorec import ItemAutoRec  # noqa: E402
 from automl_rec.models.keras_base import seed_everything  # noqa: E402
 from automl_rec.tasks import CTR, OBJECTIVES, RATING, objective_value  # noqa: E402
 from automl_rec.tasks.designs import DESIGNS, HISTORY_DESIGNS, NO_CLICK_DESIGN  # noqa: E402
-from automl_rec.tasks.rows import RowFold, RowSplit  # noqa: E402
+from automl_rec.tasks.rows import RowFields, RowFold, RowSplit  # noqa: E402
 
 # Rows predicted at a time.
 PREDICT_BATCH = 65_536
+
+
+@keras.saving.register_keras_serializable(package="automl_rec")
+class FieldCodes(keras.layers.Layer):
+    """A table column's codes by embedding row (row 0, an unknown id, has none): ids of any
+    shape in, ``ids.shape + [width]`` codes out. The codes are a non-trainable weight, so a
+    SavedModel of the network holds them."""
+
+    def __init__(self, codes: np.ndarray, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.table = np.vstack([np.zeros((1, codes.shape[1]), np.int32),
+                                np.asarray(codes, np.int32)])
+
+    def build(self, input_shape: Any = None) -> None:
+        self.codes = self.add_weight(shape=self.table.shape, dtype="int32", trainable=False,
+                                     initializer=keras.initializers.Constant(self.table),
+                                     name="codes")
+        self.built = True
+
+    def call(self, ids: Any) -> Any:
+        return keras.ops.take(self.codes, keras.ops.cast(ids, "int32"), axis=0)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (*input_shape, self.table.shape[1])
+
+
+@keras.saving.register_keras_serializable(package="automl_rec")
+class UnknownIds(keras.layers.Layer):
+    """Embedding rows of ids as the id embeddings read them: an id without training rows
+    becomes row 0 (the unknown id, whose row the training does shape), and in training a
+    ``rate`` share of the known ids does too, so that row 0 learns what a new user or item is
+    and the tables' fields learn to stand without the id.
+
+    Args:
+        known: Per index, whether the training stage has a row of it.
+        rate: Share of the training rows whose id is read as unknown.
+        seed: Seed of the draws.
+    """
+
+    def __init__(self, known: np.ndarray, rate: float, seed: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.known_rows = np.r_[False, np.asarray(known, bool)]
+        self.rate = float(rate)
+        self.seeds = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape: Any = None) -> None:
+        self.known = self.add_weight(
+            shape=self.known_rows.shape, dtype="int32", trainable=False, name="known",
+            initializer=keras.initializers.Constant(self.known_rows.astype(np.int32)))
+        self.built = True
+
+    def call(self, ids: Any, training: bool | None = None) -> Any:
+        keep = keras.ops.take(self.known, ids, axis=0) > 0
+        if training and self.rate > 0:
+            drawn = keras.random.uniform(keras.ops.shape(ids), seed=self.seeds)
+            keep = keras.ops.logical_and(keep, drawn >= self.rate)
+        return keras.ops.where(keep, ids, keras.ops.zeros_like(ids))
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return tuple(input_shape)
 
 
 class PointwiseModel:
@@ -56,23 +120,33 @@ class PointwiseModel:
 
     Args:
         params: ``design``, ``embedding_dim``, ``hidden_layers``, ``hidden_units``, ``dropout``,
-            ``l2`` (weight decay of the embeddings), ``learning_rate``, ``batch_size``; for
+            ``l2`` (weight decay of the embeddings), ``id_dropout`` (share of training rows
+            read with unknown ids), ``features``, ``learning_rate``, ``batch_size``; for
             ``dcn``, ``cross_layers``; for the history designs, ``history_length``.
         task: ``ctr`` or ``rating``.
         n_users: Users of the split (ids outside ``0..n_users-1`` are unknown).
         n_items: Items of the split.
         mean: The training rows' mean label (the rating models' starting point).
         seed: Seed of the initialisation and shuffling.
+        fields: The item and user tables' codes, read with ``features: attributes``.
+        scale: The lowest and highest training rating: a rating model's predictions are
+            clipped to them (a rating beyond the scale is never nearer the truth).
+        known: Per user and per item index, whether the training stage has a row of it (the
+            others read the unknown id's embeddings; by default every id is known).
     """
 
     def __init__(self, params: dict[str, Any], task: str, n_users: int, n_items: int,
-                 mean: float, seed: int) -> None:
+                 mean: float, seed: int, fields: RowFields | None = None,
+                 scale: tuple[float, float] | None = None,
+                 known: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if params["design"] not in DESIGNS[task] or params["design"] == "autorec":
             raise ValueError(f"design {params['design']!r} is not one of the {task} designs "
                              f"{DESIGNS[task]}")
         seed_everything(seed)
         self.params, self.task = params, task
         self.n_users, self.n_items, self.mean = n_users, n_items, float(mean)
+        self.fields, self.scale, self.seed = fields or RowFields(), scale, int(seed)
+        self.known = known or (np.ones(n_users, bool), np.ones(n_items, bool))
         self.rng = np.random.default_rng(seed)
         self.model = self.build()
         self.optimizer = keras.optimizers.Adam(learning_rate=float(params["learning_rate"]))
@@ -98,46 +172,109 @@ class PointwiseModel:
             return 0
         return int(self.params["history_length"])
 
+    @property
+    def uses_fields(self) -> bool:
+        """Whether the design reads the item and user tables (``features: attributes``, with
+        tables that have a coded column)."""
+        return bool(self.fields) and self.params.get("features", "none") == "attributes"
+
+    def _attributes(self, columns: tuple[Any, ...], ids: Any, dim: int, source: str
+                    ) -> tuple[list[Any], Any]:
+        """Each table column's vector (the mean of its codes' embeddings) for embedding rows
+        ``ids`` (any shape; 0 is an unknown id, with no codes), and the sum of the columns'
+        per-code weights (their wide part)."""
+        vectors, wide = [], 0.0
+        for k, column in enumerate(columns):
+            codes = FieldCodes(column.codes, name=f"{source}_codes_{k}")(ids)
+            present = keras.ops.cast(keras.ops.expand_dims(codes > 0, -1), "float32")
+            count = keras.ops.maximum(keras.ops.sum(present, axis=-2), 1.0)
+            vector = self._embedding(column.vocabulary, dim, f"{source}_field_{k}")(codes)
+            vectors.append(keras.ops.sum(vector * present, axis=-2) / count)
+            weight = self._embedding(column.vocabulary, 1, f"{source}_weight_{k}", True)(codes)
+            wide = wide + keras.ops.squeeze(keras.ops.sum(weight * present, axis=-2) / count, -1)
+        return vectors, wide
+
     def build(self) -> keras.Model:
         dim, design = int(self.params["embedding_dim"]), self.params["design"]
         user = keras.Input(shape=(), dtype="int32", name="user")
         item = keras.Input(shape=(), dtype="int32", name="item")
         inputs = [user, item]
-        u = self._embedding(self.n_users, dim, "user_embedding")(user)
+        # The ids' own embeddings read unknown ids as row 0; the tables' fields read every id.
+        rate = float(self.params.get("id_dropout", 0.0))
+        user_row = UnknownIds(self.known[0], rate, self.seed, name="user_rows")(user)
+        item_row = UnknownIds(self.known[1], rate, self.seed + 1, name="item_rows")(item)
+        u = self._embedding(self.n_users, dim, "user_embedding")(user_row)
         items = self._embedding(self.n_items, dim, "item_embedding")
-        i = items(item)
+        i = items(item_row)
         # Per-value weights: the biases of the rating models, the wide part of the click ones.
-        bias = (keras.ops.squeeze(self._embedding(self.n_users, 1, "user_bias", True)(user), -1)
-                + keras.ops.squeeze(self._embedding(self.n_items, 1, "item_bias", True)(item),
+        bias = (keras.ops.squeeze(self._embedding(self.n_users, 1, "user_bias", True)(user_row),
+                                  -1)
+                + keras.ops.squeeze(self._embedding(self.n_items, 1, "item_bias", True)(item_row),
                                     -1))
-        joined = keras.layers.Concatenate()([u, i])
+        # The tables' columns: fields of their own beside the ids, and added to the id vectors
+        # of the designs that read a user and an item vector (what a new user or item has).
+        attributes: list[Any] = []
+        user_vector, item_vector = u, i
+        if self.uses_fields:
+            item_fields, item_wide = self._attributes(self.fields.items, item, dim, "item")
+            user_fields, user_wide = self._attributes(self.fields.users, user, dim, "user")
+            attributes, bias = item_fields + user_fields, bias + item_wide + user_wide
+            user_vector = u + sum(user_fields) if user_fields else u
+            item_vector = i + sum(item_fields) if item_fields else i
+        fields = [u, i, *attributes]
+        joined = keras.layers.Concatenate()(fields)
         if design in HISTORY_DESIGNS:
             # History ids are item + 1 with 0 for padding: the item embedding's rows as they are.
             history = keras.Input(shape=(self.history_length,), dtype="int32", name="history")
             inputs.append(history)
-            out = bias + self._history_head(design, u, i, items(history), history > 0)
+            h = items(history)
+            if self.uses_fields and self.fields.items:
+                h = h + sum(self._attributes(self.fields.items, history, dim, "history")[0])
+            if self.task == RATING:
+                # The user's earlier ratings: each history item's vector learns from its
+                # rating, and their mean gap to the training mean (shrunk by their count) is an
+                # up-to-date user bias, which a user new since training has too.
+                ratings = keras.Input(shape=(self.history_length,), dtype="float32",
+                                      name="history_ratings")
+                inputs.append(ratings)
+                present = keras.ops.cast(history > 0, "float32")
+                gaps = (ratings - self.mean) * present
+                h = h + keras.layers.Dense(dim, use_bias=False)(keras.ops.expand_dims(gaps, -1))
+                count = keras.ops.sum(present, axis=-1, keepdims=True)
+                summary = keras.ops.concatenate(
+                    [keras.ops.sum(gaps, axis=-1, keepdims=True) / (count + 1.0),
+                     keras.ops.log1p(count)], axis=-1)
+                attributes = [*attributes, keras.layers.Dense(dim, activation="relu")(summary)]
+                bias = bias + keras.ops.squeeze(keras.layers.Dense(1)(summary), -1)
+            out = bias + self._history_head(design, user_vector, item_vector, h, history > 0,
+                                            attributes)
         elif design == "mf":
-            out = bias + keras.ops.sum(u * i, axis=-1)
+            out = bias + keras.ops.sum(user_vector * item_vector, axis=-1)
         elif design == "neumf":
-            head = keras.layers.Concatenate()([u * i, self._mlp(joined)])
+            towers = self._mlp(keras.layers.Concatenate()([user_vector, item_vector]))
+            head = keras.layers.Concatenate()([user_vector * item_vector, towers])
             out = bias + keras.ops.squeeze(keras.layers.Dense(1)(head), -1)
         else:
             deep = keras.layers.Dense(1)(self._mlp(joined))
             out = bias + keras.ops.squeeze(deep, -1)
-            if design == "deepfm":  # the FM's pairwise term of the two fields
-                out = out + keras.ops.sum(u * i, axis=-1)
+            if design == "deepfm":  # the FM's pairwise terms of every two fields
+                total = sum(fields)
+                out = out + 0.5 * keras.ops.sum(
+                    total * total - sum(f * f for f in fields), axis=-1)
             elif design == "dcn":
                 x0 = x = joined
                 for _ in range(int(self.params["cross_layers"])):
-                    x = x0 * keras.layers.Dense(2 * dim)(x) + x
+                    x = x0 * keras.layers.Dense(len(fields) * dim)(x) + x
                 out = out + keras.ops.squeeze(keras.layers.Dense(1)(x), -1)
         if self.task == RATING:
             out = out + self.mean
         return keras.Model(inputs, out, name=f"{self.task}_{design}")
 
-    def _history_head(self, design: str, u: Any, i: Any, h: Any, present: Any) -> Any:
+    def _history_head(self, design: str, u: Any, i: Any, h: Any, present: Any,
+                      attributes: list[Any]) -> Any:
         """The output (before the biases) of a design that reads the history ``h``
-        (``[batch, length, dim]``, ``present`` marking real items)."""
+        (``[batch, length, dim]``, ``present`` marking real items), given the user's and the
+        item's vectors and the tables' fields."""
         dim = int(self.params["embedding_dim"])
         mask = keras.ops.cast(keras.ops.expand_dims(present, -1), h.dtype)
         if design == "din":
@@ -153,18 +290,19 @@ class PointwiseModel:
         elif design == "autoint":
             count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
             pooled = keras.ops.sum(h * mask, axis=1) / count
-            fields = keras.ops.stack([u, i, pooled], axis=1)
+            fields = keras.ops.stack([u, i, pooled, *attributes], axis=1)
             for _ in range(int(self.params.get("attention_layers", 2))):
                 attended = keras.layers.MultiHeadAttention(2, dim)(fields, fields)
                 fields = keras.ops.relu(fields + attended)
             return keras.ops.squeeze(keras.layers.Dense(1)(keras.layers.Flatten()(fields)), -1)
         else:  # ccpm: convolutions over the fields' sequence, then max-pooling
-            x = keras.ops.concatenate([keras.ops.stack([u, i], axis=1), h * mask], axis=1)
+            x = keras.ops.concatenate([keras.ops.stack([u, i, *attributes], axis=1), h * mask],
+                                     axis=1)
             for width in (3, 2):
                 x = keras.layers.Conv1D(dim, width, padding="same", activation="tanh")(x)
                 x = keras.layers.MaxPooling1D(2, padding="same")(x)
             state = keras.layers.Flatten()(x)
-        head = self._mlp(keras.layers.Concatenate()([u, i, state]))
+        head = self._mlp(keras.layers.Concatenate()([u, i, state, *attributes]))
         return keras.ops.squeeze(keras.layers.Dense(1)(head), -1)
 
     def _loss(self, labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
@@ -197,6 +335,11 @@ class PointwiseModel:
                                  f"{self.history_length} items before each row")
             history = rows.histories.astype(np.int32)
             inputs.append(np.where(history <= self.n_items, history, 0).astype(np.int32))
+            if self.task == RATING:
+                if rows.history_ratings is None:
+                    raise ValueError(f"the rating {self.params['design']} design reads the "
+                                     "ratings of the items before each row")
+                inputs.append(rows.history_ratings.astype(np.float32))
         return inputs
 
     def fit_epoch(self, rows: RowFold) -> float:
@@ -215,17 +358,23 @@ class PointwiseModel:
                           np.float64)
                for s in range(0, len(rows), PREDICT_BATCH)]
         values = np.concatenate(out) if out else np.zeros(0)
-        return 1 / (1 + np.exp(-values)) if self.task == CTR else values
+        if self.task == CTR:
+            return 1 / (1 + np.exp(-values))
+        return np.clip(values, *self.scale) if self.scale else values
 
 
 def pointwise_model(params: dict[str, Any], task: str, n_users: int, n_items: int,
-                    mean: float, seed: int) -> PointwiseModel | ItemAutoRec:
-    """The model of a design: I-AutoRec for ``autorec``, else a :class:`PointwiseModel`."""
+                    mean: float, seed: int, fields: RowFields | None = None,
+                    scale: tuple[float, float] | None = None,
+                    known: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> PointwiseModel | ItemAutoRec:
+    """The model of a design: I-AutoRec for ``autorec`` (it reads the ratings alone), else a
+    :class:`PointwiseModel`."""
     if params["design"] == "autorec":
         if task != RATING:
             raise ValueError(NO_CLICK_DESIGN)
         return ItemAutoRec(params, n_users, n_items, mean, seed)
-    return PointwiseModel(params, task, n_users, n_items, mean, seed)
+    return PointwiseModel(params, task, n_users, n_items, mean, seed, fields, scale, known)
 
 
 # The folds each stage of a fit learns from (DESIGN 4: validation for the search, train +
@@ -247,9 +396,13 @@ class StageModel:
 
     def __init__(self, params: dict[str, Any], split: RowSplit, stage: str, seed: int) -> None:
         self.split = split
-        mean = float(split.rows(STAGE_FOLDS[stage]).labels.mean())
-        self.model = pointwise_model(params, split.task, split.n_users, split.n_items, mean,
-                                     seed)
+        stage_rows = split.rows(STAGE_FOLDS[stage])
+        labels = stage_rows.labels
+        scale = (float(labels.min()), float(labels.max())) if split.task == RATING else None
+        known = (np.bincount(stage_rows.users, minlength=split.n_users) > 0,
+                 np.bincount(stage_rows.items, minlength=split.n_items) > 0)
+        self.model = pointwise_model(params, split.task, split.n_users, split.n_items,
+                                     float(labels.mean()), seed, split.fields, scale, known)
         self.rows = split.rows(STAGE_FOLDS[stage], self.history_length)
 
     @property

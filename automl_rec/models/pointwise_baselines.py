@@ -2,12 +2,15 @@
 
 - ``biases`` (rating): the global mean plus a user and an item bias, each shrunk towards 0 by
   ``l2`` (fitted by alternating exact updates of one side given the other).
-- ``logistic`` (ctr): logistic regression on one-hot user and item ids (scikit-learn), with
-  inverse regularisation ``c``.
+- ``logistic`` (ctr): logistic regression on one-hot user and item ids and the one-hot codes
+  of the item and user tables' columns (scikit-learn), with inverse regularisation ``c``.
 - ``gbdt`` (ctr): scikit-learn's histogram gradient-boosted trees. Ids with up to
   ``NATIVE_CATEGORIES`` values are native categorical features; larger ones (users and items
   of most shops) are encoded by their smoothed training click rate (out of fold for the training
-  rows, so no row sees its own label) and their number of training rows.
+  rows, so no row sees its own label) and their number of training rows. A table column with
+  one code a row and up to ``NATIVE_CATEGORIES`` codes is a native categorical feature too;
+  the others (genres, words) give a 0/1 column for each of their ``MULTI_HOT_CODES`` most
+  frequent codes.
 
 A user or an item without training rows gets what the training rows say of the unknown: a bias
 of 0, no one-hot column, the prior click rate.
@@ -21,12 +24,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from automl_rec.tasks import CTR, RATING
-from automl_rec.tasks.rows import RowFold
+from automl_rec.tasks.rows import RowFields, RowFold
 
 # Alternating updates of the biases (each is exact given the other side; a few suffice).
 BIAS_SWEEPS = 10
 # Highest number of values an id column may have to enter the trees as a native categorical.
 NATIVE_CATEGORIES = 255
+# Codes of a table column (its most frequent) that the trees read as 0/1 columns, where the
+# column is multi-valued or has too many values to be a native categorical.
+MULTI_HOT_CODES = 32
 # Pseudo-rows of the prior in a smoothed click rate, and the folds of its out-of-fold version.
 RATE_PRIOR_ROWS = 20
 RATE_FOLDS = 5
@@ -42,8 +48,10 @@ class PointwiseBaseline:
     def __init__(self, **params: Any) -> None:
         self.params = params
 
-    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0
-            ) -> PointwiseBaseline:
+    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0,
+            fields: RowFields | None = None) -> PointwiseBaseline:
+        """Fit on training rows; ``fields`` are the item and user tables' codes (the
+        references that read them)."""
         raise NotImplementedError
 
     def predict(self, rows: RowFold) -> np.ndarray:
@@ -58,7 +66,8 @@ class Biases(PointwiseBaseline):
     task = RATING
     grid = [{"l2": l2} for l2 in (1.0, 3.0, 10.0, 30.0)]
 
-    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0) -> Biases:
+    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0,
+            fields: RowFields | None = None) -> Biases:
         l2 = float(self.params["l2"])
         self.mean = float(rows.labels.mean())
         residual = rows.labels.astype(np.float64) - self.mean
@@ -84,23 +93,40 @@ class Logistic(PointwiseBaseline):
     task = CTR
     grid = [{"c": c} for c in (0.1, 1.0, 10.0)]
 
-    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0) -> Logistic:
+    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0,
+            fields: RowFields | None = None) -> Logistic:
         from sklearn.linear_model import LogisticRegression
 
         self.n_users, self.n_items = n_users, n_items
+        self.fields = fields or RowFields()
         self.model = LogisticRegression(C=float(self.params["c"]), solver="liblinear",
                                         max_iter=200, random_state=seed)
         self.model.fit(self._one_hot(rows.users, rows.items), rows.labels > 0.5)
         return self
 
+    @property
+    def blocks(self) -> list[int]:
+        """Widths of the one-hot blocks: users, items, then each table column's codes."""
+        return [self.n_users, self.n_items] + [c.vocabulary for c in self.fields.columns]
+
     def _one_hot(self, users: np.ndarray, items: np.ndarray) -> sp.csr_matrix:
         n = len(users)
         known_user = (users >= 0) & (users < self.n_users)
         known_item = (items >= 0) & (items < self.n_items)
-        rows = np.r_[np.flatnonzero(known_user), np.flatnonzero(known_item)]
-        columns = np.r_[users[known_user], self.n_users + items[known_item]]
-        return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, columns)),
-                             shape=(n, self.n_users + self.n_items))
+        rows = [np.flatnonzero(known_user), np.flatnonzero(known_item)]
+        columns = [users[known_user], self.n_users + items[known_item]]
+        offset = self.n_users + self.n_items
+        for column, codes in zip(self.fields.columns, self.fields.of_rows(users, items)):
+            row, position = np.nonzero(codes)
+            rows.append(row)
+            columns.append(offset + codes[row, position] - 1)
+            offset += column.vocabulary
+        row, column = np.concatenate(rows), np.concatenate(columns)
+        # A row's codes of one column weigh 1 together (a film of three genres is not three
+        # times as much of a film).
+        key = np.repeat(np.arange(len(rows)), [len(r) for r in rows]) * n + row
+        weights = 1.0 / np.bincount(key, minlength=n * len(rows))[key]
+        return sp.csr_matrix((weights.astype(np.float32), (row, column)), shape=(n, offset))
 
     def predict(self, rows: RowFold) -> np.ndarray:
         return self.model.predict_proba(self._one_hot(rows.users, rows.items))[:, 1]
@@ -114,10 +140,11 @@ class GradientBoosting(PointwiseBaseline):
     grid = [{"learning_rate": rate, "max_leaf_nodes": leaves}
             for rate in (0.05, 0.1) for leaves in (15, 63)]
 
-    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0
-            ) -> GradientBoosting:
+    def fit(self, rows: RowFold, n_users: int, n_items: int, seed: int = 0,
+            fields: RowFields | None = None) -> GradientBoosting:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        self.fields = fields or RowFields()
         labels = (rows.labels > 0.5).astype(np.float64)
         self.prior = float(labels.mean())
         self.sizes = (n_users, n_items)
@@ -150,6 +177,15 @@ class GradientBoosting(PointwiseBaseline):
                 known, self.rates[k][np.where(known, ids, 0)], self.prior)
             columns += [rate, np.where(known, self.counts[k][np.where(known, ids, 0)], 0)]
             categorical += [False, False]
+        for column, codes in zip(self.fields.columns, self.fields.of_rows(users, items)):
+            if column.width == 1 and column.vocabulary <= NATIVE_CATEGORIES:
+                columns.append(codes[:, 0].astype(np.float64) - 1)  # 0 (no value): missing
+                categorical.append(True)
+                continue
+            # Codes are numbered by frequency: 1..MULTI_HOT_CODES are the most frequent.
+            for code in range(1, min(column.vocabulary, MULTI_HOT_CODES) + 1):
+                columns.append((codes == code).any(axis=1).astype(np.float64))
+                categorical.append(False)
         return np.column_stack(columns).astype(np.float64), categorical
 
     def predict(self, rows: RowFold) -> np.ndarray:

@@ -170,6 +170,8 @@ def verdict(metadata: dict[str, Any]) -> str:
                   ": prefer the baseline" if reading == "winner behind" else
                   ": the gain is within noise")
     sentences = [first + "."]
+    sentences += [f"It {_gap_phrase(gap, 'the baseline', None, higher)}."
+                  for gap in comparison_gaps(comparison) if gap["against"] == "baseline"]
     if not winner_is_baseline and neural and (neural["difference"] < 0) == higher \
             and neural["difference"] != 0:
         # another family's best trial did better on test, though worse on validation
@@ -281,7 +283,8 @@ def _gap_rows(metadata: dict[str, Any]) -> list[dict[str, str]]:
     """The paired comparisons as table rows: winner minus each reference on the test split."""
     comparison = metadata.get("comparison") or {}
     labels = {"best_baseline": "next baseline" if metadata["winner"]["family"] == "baselines"
-              else "best baseline", "best_neural": "best neural model"}
+              else "best baseline", "best_neural": "best neural model",
+              "baseline": "baseline"}
     higher = bool(metadata["protocol"].get("higher_is_better", True))
     rows = []
     for gap in comparison_gaps(comparison):

@@ -60,7 +60,7 @@ def refit_on_all(result: CandidateResult, split: RowSplit, seed: int) -> Any:
 
         rows = split.rows((TRAIN, VALID, TEST))
         return POINTWISE_BASELINES[result.model](**result.params).fit(
-            rows, split.n_users, split.n_items, seed)
+            rows, split.n_users, split.n_items, seed, split.fields)
     from automl_rec.tuning.trial import model_on_stage
 
     return model_on_stage(result, split, "all", seed, split.task)
@@ -69,9 +69,11 @@ def refit_on_all(result: CandidateResult, split: RowSplit, seed: int) -> Any:
 def compare(task: str, best: CandidateResult, results: list[CandidateResult], seed: int
             ) -> dict[str, Any] | None:
     """Paired bootstraps on the test rows: the winner against the best other baseline and the
-    best neural model (the highest test objective of each kind), with the families left out.
-    Differences are the winner's figure minus the other's: for RMSE a negative one favours
-    the winner (``higher_is_better`` says which)."""
+    best neural model (the highest test objective of each kind), then against every other
+    baseline (``against: baseline``; a user asks how the model does against the trees, not
+    only against whichever reference came out best), with the families left out. Differences
+    are the winner's figure minus the other's: for RMSE a negative one favours the winner
+    (``higher_is_better`` says which)."""
     if not isinstance(best.test_result, RowPredictions):
         return None
     key, higher = OBJECTIVES[task]
@@ -88,7 +90,9 @@ def compare(task: str, best: CandidateResult, results: list[CandidateResult], se
         "test_rows": int(len(best.test_result.labels)), "resampled": "test rows",
         "winner": entry(best, key), "best_baseline": entry(best_baseline, key),
         "best_neural": entry(best_neural, key), "gaps": [], "left_out": left_out(results)}
-    for role, other in (("best_baseline", best_baseline), ("best_neural", best_neural)):
+    others = [r for r in tested if r.family == BASELINES and r not in (best, best_baseline)]
+    for role, other in (("best_baseline", best_baseline), ("best_neural", best_neural),
+                        *(("baseline", r) for r in sorted(others, key=candidate_name))):
         if other is None or other is best:
             continue
         assert isinstance(other.test_result, RowPredictions)

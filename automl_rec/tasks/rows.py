@@ -12,11 +12,12 @@ about 0.90 under a random one), so every figure names its split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from automl_rec.data.features import CodedColumn, Features, attribute_codes
 from automl_rec.data.splitting import TEST, TRAIN, VALID, EncodedIds, IdEncoder
 from automl_rec.data.validation import Interactions
 from automl_rec.errors import DataValidationError
@@ -41,15 +42,62 @@ class RowFold:
         labels: Label per row.
         histories: ``[rows, length]`` item ids (item + 1, left-padded with 0, most recent last)
             of the user's history before each row (:func:`histories_before`), or ``None``.
+        history_ratings: For ratings, the rating of each history item (0 for padding), or
+            ``None``.
     """
 
     users: np.ndarray
     items: np.ndarray
     labels: np.ndarray
     histories: np.ndarray | None = None
+    history_ratings: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+@dataclass(frozen=True)
+class RowFields:
+    """What the item and user tables say of a split's items and users: each used attribute
+    column as codes (:class:`~automl_rec.data.features.CodedColumn`), one row per index.
+
+    Attributes:
+        items: The item table's columns, rows in item index order.
+        users: The user table's columns, rows in user index order.
+    """
+
+    items: tuple[CodedColumn, ...] = ()
+    users: tuple[CodedColumn, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.users)
+
+    @property
+    def columns(self) -> tuple[CodedColumn, ...]:
+        """Every column, the items' first."""
+        return self.items + self.users
+
+    def of_rows(self, users: np.ndarray, items: np.ndarray) -> list[np.ndarray]:
+        """Each column's codes for rows of (user, item) indices, in :attr:`columns` order; an
+        index outside the split (an unknown id) gets no codes."""
+        return ([padded_rows(c.codes, items) for c in self.items]
+                + [padded_rows(c.codes, users) for c in self.users])
+
+
+def padded_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``table[ids]`` with a row of zeros for ids outside the table."""
+    ids = np.asarray(ids, dtype=np.int64)
+    known = (ids >= 0) & (ids < len(table))
+    return np.where(known[:, None], table[np.where(known, ids, 0)], 0)
+
+
+def row_fields(features: Features, user_ids: IdEncoder, item_ids: IdEncoder) -> RowFields:
+    """The codes of the item and user tables for the encoded ids (none without a table)."""
+    items = (attribute_codes(features.items, item_ids.ids.astype(str))
+             if features.items is not None else ())
+    users = (attribute_codes(features.users, user_ids.ids.astype(str))
+             if features.users is not None else ())
+    return RowFields(items, users)
 
 
 @dataclass(frozen=True)
@@ -65,6 +113,7 @@ class RowSplit(EncodedIds):
         items: Item index per row.
         labels: Per row, the 0/1 label (``ctr``) or the rating (``rating``), float32.
         folds: Per row, ``TRAIN``, ``VALID`` or ``TEST``.
+        fields: The item and user tables' codes (:func:`with_fields`; empty without tables).
     """
 
     task: str
@@ -75,8 +124,10 @@ class RowSplit(EncodedIds):
     items: np.ndarray
     labels: np.ndarray
     folds: np.ndarray
-    # Every row's history of each length asked for (computed once per length).
-    _histories: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    fields: RowFields = RowFields()
+    # Every row's history of each length asked for, with its ratings (computed once a length).
+    _histories: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def ordered(self) -> bool:
@@ -92,22 +143,46 @@ class RowSplit(EncodedIds):
         """The rows of several folds together (a stage: train + validation...), in time order,
         with their histories as :meth:`fold` gives them."""
         rows = np.isin(self.folds, folds)
-        histories = None
+        histories = ratings = None
         if history and self.ordered:
             if history not in self._histories:
-                self._histories[history] = histories_before(self.users, self.items,
-                                                            self.history_rows, history)
-            histories = self._histories[history][rows]
-        return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories)
+                self._histories[history] = histories_before(
+                    self.users, self.items, self.history_rows, history, self.history_values)
+            histories, all_ratings = self._histories[history]
+            histories = histories[rows]
+            ratings = None if all_ratings is None else all_ratings[rows]
+        return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories,
+                       ratings)
 
-    def latest_histories(self, length: int) -> np.ndarray:
+    def latest_histories(self, length: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Each user's ``length`` latest items over every row (what a request is served with),
-        ``[n_users, length]`` as :func:`histories_before` writes them."""
+        ``[n_users, length]`` as :func:`histories_before` writes them, with their ratings
+        (``None`` for clicks)."""
         n = len(self.users)
         users = np.r_[self.users, np.arange(self.n_users)]
         items = np.r_[self.items, np.zeros(self.n_users, self.items.dtype)]
         kept = np.r_[self.history_rows, np.zeros(self.n_users, bool)]
-        return histories_before(users, items, kept, length)[n:]
+        values = (None if self.history_values is None
+                  else np.r_[self.history_values, np.zeros(self.n_users, np.float32)])
+        ids, ratings = histories_before(users, items, kept, length, values)
+        return ids[n:], None if ratings is None else ratings[n:]
+
+    def served(self, users: np.ndarray, items: np.ndarray, length: int) -> RowFold:
+        """(user, item) rows as a request is served: with each user's ``length`` latest items
+        of the whole log (:meth:`latest_histories`); labels 0."""
+        users, items = np.asarray(users), np.asarray(items)
+        histories = ratings = None
+        if length:
+            latest, latest_ratings = self.latest_histories(length)
+            histories = latest[users]
+            ratings = None if latest_ratings is None else latest_ratings[users]
+        return RowFold(users, items, np.zeros(len(users), np.float32), histories, ratings)
+
+    @property
+    def history_values(self) -> np.ndarray | None:
+        """What a history holds beside its items: the ratings (``rating``; a user's earlier
+        ratings are known before the row), nothing for clicks (a history is the clicks)."""
+        return self.labels if self.task == RATING else None
 
     @property
     def history_rows(self) -> np.ndarray:
@@ -168,11 +243,18 @@ def split_rows(frame: pd.DataFrame, task: str, *, has_order: bool, seed: int) ->
                     frame["label"].to_numpy(dtype=np.float32)[order], folds[order])
 
 
-def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, length: int
-                     ) -> np.ndarray:
+def with_fields(split: RowSplit, features: Features) -> RowSplit:
+    """The split with the item and user tables' codes of its items and users."""
+    return replace(split, fields=row_fields(features, split.user_ids, split.item_ids))
+
+
+def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, length: int,
+                     values: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
     """For rows in time order, the ``length`` latest items of each row's user among the earlier
     rows that ``kept`` marks, as ``[rows, length]`` ids (item + 1, left-padded with 0, most
-    recent last). A row never sees itself or anything after it."""
+    recent last), and the ``values`` of those rows in the same places (0 for padding; ``None``
+    without values). A row never sees itself or anything after it."""
     n = len(users)
     order = np.argsort(users, kind="stable")  # by user, in time order within each user
     sorted_users, sorted_kept = users[order], kept[order]
@@ -181,10 +263,17 @@ def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, len
     first = np.r_[True, sorted_users[1:] != sorted_users[:-1]]
     user_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     base = before[user_start]
-    kept_items = items[order][sorted_kept]
     position = before[:, None] - length + np.arange(length)[None, :]
     valid = position >= base[:, None]
-    picked = np.concatenate([kept_items, [0]])[np.where(valid, position, len(kept_items))]
-    out = np.empty((n, length), dtype=np.int32)
-    out[order] = np.where(valid, picked + 1, 0)
-    return out
+    index = np.where(valid, position, int(sorted_kept.sum()))
+
+    def picked(column: np.ndarray) -> np.ndarray:
+        return np.concatenate([column[order][sorted_kept], [0]])[index]
+
+    ids = np.empty((n, length), dtype=np.int32)
+    ids[order] = np.where(valid, picked(items) + 1, 0)
+    if values is None:
+        return ids, None
+    out = np.empty((n, length), dtype=np.float32)
+    out[order] = np.where(valid, picked(values), 0.0)
+    return ids, out

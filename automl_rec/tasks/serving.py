@@ -4,7 +4,8 @@
 and returns ``prediction``: the probability of a click (``ctr``) or the rating (``rating``).
 ``serving_default`` takes raw user ids and returns the top-K raw item ids by that prediction,
 with the items the user already clicked or rated left out. The designs that read the user's
-history before a row are served with the user's latest items of the whole log, stored inside.
+history before a row are served with the user's latest items of the whole log (and, for
+ratings, their ratings), stored inside.
 Unknown users and items take the models' unknown-id rows (row 0), as in training. Everything is
 TensorFlow ops and variables: the SavedModel loads with ``tf.saved_model.load`` alone.
 """
@@ -28,8 +29,9 @@ from automl_rec.models.pointwise_baselines import Biases, Logistic  # noqa: E402
 from automl_rec.tasks import CTR  # noqa: E402
 from automl_rec.tasks.rows import RowSplit  # noqa: E402
 
-# (user rows, item rows, histories) -> predictions; rows are index + 1, 0 for unknown ids.
-Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+# (user rows, item rows, histories, the histories' ratings) -> predictions; rows are index + 1,
+# 0 for unknown ids.
+Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 class RowServingModule(tf.Module):
@@ -54,11 +56,16 @@ class RowServingModule(tf.Module):
         self.item_table = id_table(split.item_ids.ids)
         self.item_ids = tf.Variable(split.item_ids.ids.astype(str), trainable=False,
                                     name="item_ids")
-        latest = (split.latest_histories(history_length) if history_length
-                  else np.zeros((split.n_users, 0), np.int32))
+        latest, ratings = (split.latest_histories(history_length) if history_length
+                           else (np.zeros((split.n_users, 0), np.int32), None))
+        if ratings is None:
+            ratings = np.zeros(latest.shape, np.float32)
         # Row 0: an unknown user, with no history.
         self.histories = tf.Variable(np.vstack([np.zeros((1, latest.shape[1]), np.int32),
                                                 latest]), trainable=False, name="histories")
+        self.history_ratings = tf.Variable(
+            np.vstack([np.zeros((1, latest.shape[1]), np.float32), ratings]), trainable=False,
+            name="history_ratings")
         seen = split.history_rows
         order = np.lexsort((split.items[seen], split.users[seen]))
         users, items = split.users[seen][order], split.items[seen][order]
@@ -86,7 +93,9 @@ class RowServingModule(tf.Module):
     def _predict(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users, items = self._rows(self.user_table, user_id), self._rows(self.item_table, item_id)
         histories = tf.gather(self.histories, users)
-        return {"prediction": tf.cast(self.predictor(users, items, histories), tf.float32)}
+        ratings = tf.gather(self.history_ratings, users)
+        return {"prediction": tf.cast(self.predictor(users, items, histories, ratings),
+                                      tf.float32)}
 
     def _serve(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._rows(self.user_table, user_id)
@@ -94,8 +103,9 @@ class RowServingModule(tf.Module):
         items = tf.tile(tf.range(1, self.n_items + 1, dtype=tf.int32), [batch])
         pair_users = tf.repeat(users, self.n_items)
         histories = tf.gather(self.histories, pair_users)
-        scores = tf.reshape(tf.cast(self.predictor(pair_users, items, histories), tf.float32),
-                            [batch, self.n_items])
+        ratings = tf.gather(self.history_ratings, pair_users)
+        scores = tf.reshape(tf.cast(self.predictor(pair_users, items, histories, ratings),
+                                    tf.float32), [batch, self.n_items])
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits)
         rows = tf.gather(seen, tf.cast(users, tf.int64))
         index = tf.stack([tf.cast(rows.value_rowids(), tf.int64), rows.flat_values], axis=1)
@@ -116,13 +126,17 @@ def row_serving_module(model: Any, split: RowSplit, k: int) -> RowServingModule:
         model = model.model
     if isinstance(model, PointwiseModel):
         network, click = model.model, model.task == CTR
-        length = model.history_length
+        length, scale = model.history_length, model.scale
 
-        def keras_predictor(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor
-                            ) -> tf.Tensor:
-            out = network([users, items, histories] if length else [users, items],
-                          training=False)
-            return tf.sigmoid(out) if click else out
+        def keras_predictor(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
+                            ratings: tf.Tensor) -> tf.Tensor:
+            inputs = [users, items]
+            if length:
+                inputs += [histories] if click else [histories, ratings]
+            out = network(inputs, training=False)
+            if click:
+                return tf.sigmoid(out)
+            return tf.clip_by_value(out, *scale) if scale else out
 
         return RowServingModule(keras_predictor, keras_weights(network), split, k, length)
     if isinstance(model, ItemAutoRec):
@@ -139,20 +153,32 @@ def _padded(values: np.ndarray) -> tf.Variable:
 
 def _linear_predictor(model: Biases | Logistic) -> tuple[Predictor, list[tf.Variable]]:
     """Biases: mean + user bias + item bias; logistic: the sigmoid of intercept + the two
-    one-hot weights."""
+    one-hot weights + the mean weight of each table column's codes of the row."""
+    columns: list[tuple[tf.Variable, tf.Variable, bool]] = []
     if isinstance(model, Biases):
         offset, user, item, click = model.mean, model.user_bias, model.item_bias, False
     else:
         weights = model.model.coef_[0]
         offset, click = float(model.model.intercept_[0]), True
-        user, item = weights[:model.n_users], weights[model.n_users:]
+        starts = np.cumsum([0, *model.blocks])
+        user, item = weights[:starts[1]], weights[starts[1]:starts[2]]
+        for k, column in enumerate(model.fields.columns):
+            codes = np.vstack([np.zeros((1, column.width), np.int32), column.codes])
+            columns.append((tf.Variable(codes, trainable=False),
+                            _padded(weights[starts[k + 2]:starts[k + 3]]),
+                            k < len(model.fields.items)))
     user_weights, item_weights = _padded(user), _padded(item)
 
-    def linear(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor) -> tf.Tensor:
+    def linear(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
+               ratings: tf.Tensor) -> tf.Tensor:
         out = offset + tf.gather(user_weights, users) + tf.gather(item_weights, items)
+        for codes, code_weights, of_items in columns:
+            row_codes = tf.gather(codes, items if of_items else users)
+            count = tf.reduce_sum(tf.cast(row_codes > 0, tf.float32), axis=-1)
+            out += tf.reduce_sum(tf.gather(code_weights, row_codes), -1) / tf.maximum(count, 1.0)
         return tf.sigmoid(out) if click else out
 
-    return linear, [user_weights, item_weights]
+    return linear, [user_weights, item_weights, *(v for c in columns for v in c[:2])]
 
 
 def _autorec_predictor(model: ItemAutoRec) -> tuple[Predictor, list[tf.Variable]]:
@@ -170,7 +196,8 @@ def _autorec_predictor(model: ItemAutoRec) -> tuple[Predictor, list[tf.Variable]
     network, n_users = model.model, model.n_users
     offset, mean = model.offset, model.mean
 
-    def autorec(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor) -> tf.Tensor:
+    def autorec(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
+                ratings: tf.Tensor) -> tf.Tensor:
         known = tf.gather(rated_items, items) & tf.gather(rating_users, users)
         index = tf.cast(tf.maximum(items - 1, 0), tf.int64)
         ragged = tf.gather(tf.RaggedTensor.from_row_splits(values, splits), index)

@@ -103,7 +103,8 @@ def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *
     train, valid, test = (split.fold(f) for f in (TRAIN, VALID, TEST))
     best_params, best_valid, best_value = baseline.grid[0], {}, float("-inf")
     for params in baseline.grid:
-        model = baseline(**params).fit(train, split.n_users, split.n_items, seed)
+        model = baseline(**params).fit(train, split.n_users, split.n_items, seed,
+                                       split.fields)
         figures = task_metrics(split.task, valid, model.predict(valid))
         value = objective_value(split.task, figures)
         if value > best_value:
@@ -111,7 +112,8 @@ def run_pointwise_baseline(baseline: type[PointwiseBaseline], split: RowSplit, *
     both = RowFold(*(np.concatenate([a, b]) for a, b in
                      zip((train.users, train.items, train.labels),
                          (valid.users, valid.items, valid.labels))))
-    refit = baseline(**best_params).fit(both, split.n_users, split.n_items, seed)
+    refit = baseline(**best_params).fit(both, split.n_users, split.n_items, seed,
+                                        split.fields)
     predictions = refit.predict(test)
     return CandidateResult(
         family=FAMILY, model=baseline.name, params=dict(best_params), valid=best_valid,

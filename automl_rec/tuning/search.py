@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from automl_rec.data.features import has_used_columns
 from automl_rec.data.profiling import DataProfile
 from automl_rec.data.splitting import Split
 from automl_rec.leaderboard import COMPLETE, SKIPPED, CandidateResult
@@ -122,7 +123,8 @@ def prepare_families(
     for name in families:
         if task != RANKING:
             reason = unsupported_reason(name, task, ordered)
-            space = None if reason else spaces.get(name) or pointwise_space(name, task, ordered)
+            space = None if reason else spaces.get(name) or pointwise_space(
+                name, task, ordered, has_used_columns(profile.features))
         else:
             module = family_module(name)
             reason = module.unsupported_reason(profile)

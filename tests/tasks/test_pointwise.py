@@ -175,9 +175,13 @@ def test_a_rows_history_holds_the_users_earlier_kept_items_only() -> None:
     users = np.array([0, 1, 0, 0, 1, 0])
     items = np.array([5, 6, 7, 8, 9, 3])
     kept = np.array([True, True, False, True, True, True])
-    histories = histories_before(users, items, kept, 2)
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 2.5], np.float32)
+    histories, ratings = histories_before(users, items, kept, 2, values)
     # ids are item + 1, left-padded, most recent last; row 2 (not kept) is never in a history.
     assert histories.tolist() == [[0, 0], [0, 0], [0, 6], [0, 6], [0, 7], [6, 9]]
+    # The values of the same rows in the same places (0 for padding).
+    assert ratings.tolist() == [[0, 0], [0, 0], [0, 1], [0, 1], [0, 2], [1, 4]]
+    assert histories_before(users, items, kept, 2)[1] is None
 
 
 def test_the_history_of_a_click_row_is_the_users_earlier_clicks() -> None:

@@ -55,8 +55,10 @@ def test_every_design_trains_and_repeats(task: str, design: str, ratings: Any,
                                          clicks: Any) -> None:
     split = ratings if task == RATING else clicks
     train = split.fold(0, history=PARAMS["history_length"])
+    ratings_of = (lambda n: None) if train.history_ratings is None else (
+        lambda n: train.history_ratings[:n])
     first = RowFold(train.users[:50], train.items[:50], train.labels[:50],
-                    train.histories[:50])
+                    train.histories[:50], ratings_of(50))
     runs = []
     for _ in range(2):
         model = pointwise_model({**PARAMS, "design": design}, task, split.n_users,
@@ -68,7 +70,7 @@ def test_every_design_trains_and_repeats(task: str, design: str, ratings: Any,
     if task == CTR:
         assert ((runs[0][1] > 0) & (runs[0][1] < 1)).all()
     unknown = model.predict(RowFold(np.array([-1, split.n_users + 3]), np.array([0, -1]),
-                                    np.zeros(2), train.histories[:2]))
+                                    np.zeros(2), train.histories[:2], ratings_of(2)))
     assert np.isfinite(unknown).all()
 
 

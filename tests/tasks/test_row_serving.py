@@ -14,12 +14,12 @@ from automl_rec.data.splitting import TEST, TRAIN
 from automl_rec.models.pointwise import StageModel
 from automl_rec.models.pointwise_baselines import Biases, GradientBoosting, Logistic
 from automl_rec.tasks import CTR, RATING
-from automl_rec.tasks.rows import RowFold, split_rows, task_rows
+from automl_rec.tasks.rows import split_rows, task_rows
 from tests.tasks.test_pointwise import click_log
 from tests.tasks.test_pointwise_models import PARAMS, low_rank_ratings
 
-CASES = [(RATING, "mf"), (RATING, "autorec"), (CTR, "din"), (CTR, "dcn"), (RATING, "biases"),
-         (CTR, "logistic")]
+CASES = [(RATING, "mf"), (RATING, "autorec"), (RATING, "gru"), (CTR, "din"), (CTR, "dcn"),
+         (RATING, "biases"), (CTR, "logistic")]
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,7 @@ def test_the_saved_predict_signature_reproduces_the_model(task: str, design: str
     test = split.fold(TEST)
     length = getattr(model, "history_length", 0)
     # Served rows read the user's latest history of the whole log.
-    rows = RowFold(test.users, test.items, test.labels,
-                   split.latest_histories(length)[test.users] if length else None)
-    expected = model.predict(rows)
+    expected = model.predict(split.served(test.users, test.items, length))
     raw_users = split.user_ids.decode(test.users).astype(str)
     raw_items = split.item_ids.decode(test.items).astype(str)
     out = loaded.signatures["predict"](user_id=tf.constant(raw_users),
@@ -74,10 +72,7 @@ def test_the_saved_predict_signature_reproduces_the_model(task: str, design: str
     # The lists: the highest predictions among the items the user has no row of.
     user = int(test.users[0])
     everything = np.arange(split.n_items)
-    candidates = RowFold(np.full(split.n_items, user), everything, np.zeros(split.n_items),
-                         np.repeat(split.latest_histories(length)[[user]], split.n_items, 0)
-                         if length else None)
-    scores = model.predict(candidates)
+    scores = model.predict(split.served(np.full(split.n_items, user), everything, length))
     seen = split.items[(split.users == user) & split.history_rows]
     scores[seen] = -np.inf
     lists = loaded.signatures["serving_default"](user_id=tf.constant(raw_users[:1]))
