@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_rec.data.features import Features, parse_feature_types, read_features
+from automl_rec.data.features import (Features, context_input_names, parse_feature_types,
+                                      read_features)
 from automl_rec.data.feedback import select_positives
-from automl_rec.data.loading import load_interactions
+from automl_rec.data.loading import CONTEXT_PREFIX, context_columns, load_interactions
 from automl_rec.data.profiling import DataProfile, profile_interactions, profile_log
 from automl_rec.data.splitting import (Split, split_interactions, training_interactions,
                                        with_features)
@@ -436,17 +437,24 @@ class AutoRecommender:
         out = self._call_serving("serving_default", user_id=raw)
         return _lists_frame(raw, out, self._list_length(k))
 
-    def predict(self, user_ids: list[str] | np.ndarray, item_ids: list[str] | np.ndarray
-                ) -> np.ndarray:
+    def predict(self, user_ids: list[str] | np.ndarray, item_ids: list[str] | np.ndarray,
+                context: dict[str, Any] | pd.DataFrame | None = None) -> np.ndarray:
         """The prediction of each (user, item) row of a click or rating fit: the probability
         that its label is 1 (``ctr``) or its rating (``rating``), from the exported model (the
         SavedModel's ``predict`` signature answers the same). Unknown users and items get the
         models' unknown-id rows.
 
+        Args:
+            user_ids: Raw user id of each row.
+            item_ids: Raw item id of each row.
+            context: The rows' values of the log's context columns, by column name (a
+                DataFrame or a dict of lists); a column not given, an empty value or one the
+                training rows did not have counts as no value.
+
         Raises:
             NotFittedError: Before ``fit`` (or ``load``).
-            ConfigurationError: A ranking fit (it predicts lists, not rows), or the two id
-                lists differ in length.
+            ConfigurationError: A ranking fit (it predicts lists, not rows), or the rows'
+                columns differ in length.
         """
         _check_is_fitted(self)
         if self._task == RANKING:
@@ -458,8 +466,27 @@ class AutoRecommender:
             raise ConfigurationError(
                 f"predict needs one item per user; received {len(users)} users and "
                 f"{len(items)} items.")
-        out = self._call_serving("predict", user_id=users, item_id=items)
+        inputs: dict[str, list[str]] = {"user_id": users, "item_id": items}
+        for column, name in self._context_inputs().items():
+            values = context[column] if context is not None and column in context else (
+                [""] * len(users))
+            values = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                      for v in values]
+            if len(values) != len(users):
+                raise ConfigurationError(
+                    f"predict needs one value of the context column {column!r} per row; "
+                    f"received {len(values)} values for {len(users)} rows.")
+            inputs[name] = values
+        out = self._call_serving("predict", **inputs)
         return out["prediction"]
+
+    def _context_inputs(self) -> dict[str, str]:
+        """The ``predict`` signature's input of each context column of the log, by the column's
+        name (empty without context columns)."""
+        if getattr(self, "_saved_model", None) is not None:
+            return dict(self.metadata_["serving"].get("predict", {}).get("context", {}))
+        coders = self.split_.fields.coders
+        return dict(zip([c.name for c in coders], context_input_names(coders)))
 
     def recommend_from_history(self, histories: list[list[str]], k: int | None = None
                                ) -> pd.DataFrame:
@@ -593,7 +620,9 @@ class AutoRecommender:
                                                           min_distinct=1), self.positive)
         rows = task_rows(held_out, self._task)
         users = rows["user"].astype(str).to_numpy()
-        predictions = self.predict(users, rows["item"].astype(str).tolist())
+        context = {c[len(CONTEXT_PREFIX):]: rows[c].astype(object).tolist()
+                   for c in context_columns(rows)}
+        predictions = self.predict(users, rows["item"].astype(str).tolist(), context)
         fold = RowFold(users, rows["item"].astype(str).to_numpy(),
                        rows["label"].to_numpy(dtype=np.float32))
         return {**task_metrics(self._task, fold, predictions), "rows": len(rows),
@@ -759,7 +788,10 @@ class AutoRecommender:
                          "test_metrics": exported.test, "note": self.export_note_},
             "serving": {"k": module.k, "exclude_seen": True,
                         "signatures": list(module.signatures()),
-                        "predict": {"inputs": ["user_id", "item_id"], "output": "prediction",
+                        "predict": {"inputs": ["user_id", "item_id",
+                                               *self._context_inputs().values()],
+                                    "context": self._context_inputs(),
+                                    "output": "prediction",
                                     "meaning": ("the probability that the row's label is 1"
                                                 if task == CTR else "the predicted rating")},
                         "unknown_users": ("the training rows' average for unknown users and "

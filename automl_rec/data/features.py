@@ -17,14 +17,15 @@ Each table's columns and kinds make its :class:`TableSchema` (the feature schema
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from automl_rec.data.loading import as_text, column_named_like, read_table
+from automl_rec.data.loading import (CONTEXT_PREFIX, as_text, column_named_like,
+                                     context_columns, read_table)
 from automl_rec.errors import DataValidationError
 
 KINDS = ("categorical", "multi", "numeric", "text", "ignored")
@@ -360,6 +361,15 @@ def feature_summary(described: dict[str, Any] | None) -> list[dict[str, Any]]:
         def label(column: str) -> str:
             return repr(column) if named else f"column {column}"
 
+        if role == "context":
+            summaries.append({
+                "title": f"Context columns of the log: {table['source']}",
+                "caption": ("columns of the rows beside the user, item, label and time; the "
+                            "click and rating models read them, the ranking task does not"),
+                "rows": [(label(str(c["name"])), c["kind"], c["reason"])
+                         for c in table["columns"]],
+                "warnings": []})
+            continue
         noun = "items" if role == "items" else "users"
         summaries.append({
             "title": (f"{'Item' if role == 'items' else 'User'} table: {table['source']} "
@@ -551,3 +561,134 @@ def attribute_codes(table: FeatureTable, ids: Any) -> tuple[CodedColumn, ...]:
         out.append(CodedColumn(f"{table.schema.role}.{column.name}", column.kind, len(lookup),
                                picked))
     return tuple(out)
+
+
+# The kinds a context column is read as: values a row shows, not text to read.
+CONTEXT_KINDS = ("categorical", "multi", "numeric")
+# Quantile bins of a numeric context column (edges from the training rows).
+CONTEXT_BINS = 10
+# What a number is, in the models' coding and in the serving graph alike.
+NUMBER_PATTERN = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+
+
+def context_schema(rows: pd.DataFrame, source: str, has_header: bool = True
+                   ) -> TableSchema | None:
+    """The kinds of a log's context columns (``context:<name>`` columns of its rows, positives
+    and negatives together), as a schema of role ``context`` (``None`` without any). Free text
+    and dates in a log's rows are not read (the order column carries the time)."""
+    columns = context_columns(rows)
+    if not columns:
+        return None
+    typed = []
+    for name in columns:
+        column = infer_column(rows[name], name[len(CONTEXT_PREFIX):])
+        if column.kind == "text":
+            column = replace(column, kind="ignored",
+                             reason=f"free text ({column.reason}); a row's context is read as "
+                                    "categories, value lists or numbers")
+        elif column.kind == "numeric" and column.stats.get("date"):
+            column = replace(column, kind="ignored",
+                             reason="dates; the log's order column carries the time")
+        elif column.kind == "numeric":
+            column = replace(column, reason=f"numbers, read in {CONTEXT_BINS} quantile bins")
+        typed.append(column)
+    return TableSchema("context", source, "-", len(rows), tuple(typed), (), has_header)
+
+
+@dataclass(frozen=True)
+class ContextCoder:
+    """How one context column's raw values become codes ``1..vocabulary`` (0: no value, or one
+    the training rows did not have often enough): fitted on the training rows, applied to any
+    rows here and repeated by the serving graph in TensorFlow ops.
+
+    Attributes:
+        name: The column's name in the log.
+        kind: ``categorical`` (one value), ``multi`` (values joined by ``separator``) or
+            ``numeric`` (the quantile bin of a number: code ``1 + bucket`` by ``edges``).
+        tokens: The coded values, code ``k + 1`` for ``tokens[k]`` (categorical, multi).
+        separator: The separator of a multi-valued column.
+        edges: The bin edges of a numeric column.
+        width: Codes a row holds (1, or up to ``MAX_CODED_TOKENS`` for multi).
+    """
+
+    name: str
+    kind: str
+    tokens: tuple[str, ...] = ()
+    separator: str = "|"
+    edges: tuple[float, ...] = ()
+    width: int = 1
+
+    @property
+    def vocabulary(self) -> int:
+        return len(self.edges) + 1 if self.kind == "numeric" else len(self.tokens)
+
+    @classmethod
+    def fit(cls, values: pd.Series, column: FeatureColumn) -> ContextCoder | None:
+        """The coder of a used column from its training rows' values (``None`` when no value
+        is seen in at least ``MIN_CODED_ROWS`` rows)."""
+        if column.kind == "numeric":
+            numbers = context_numbers(values)
+            numbers = numbers[np.isfinite(numbers)]
+            if not len(numbers):
+                return None
+            edges = np.unique(np.quantile(numbers, np.arange(1, CONTEXT_BINS) / CONTEXT_BINS))
+            return cls(column.name, "numeric", edges=tuple(float(e) for e in edges))
+        separator = str(column.stats.get("separator", "|"))
+        tokens = cls(column.name, column.kind, separator=separator).pieces(values)
+        counts = tokens.map(lambda row: list(dict.fromkeys(row))).explode().dropna() \
+            .value_counts(sort=False)
+        kept = counts[counts >= MIN_CODED_ROWS]
+        kept = kept.iloc[np.lexsort((kept.index.astype(str), -kept.to_numpy()))]
+        kept = kept.iloc[:MAX_CODED_VALUES]
+        if kept.empty:
+            return None
+        width = 1 if column.kind != "multi" else int(min(MAX_CODED_TOKENS, max(
+            1, tokens.map(len).max())))
+        return cls(column.name, column.kind, tuple(map(str, kept.index)), separator,
+                   width=width)
+
+    def pieces(self, values: pd.Series) -> pd.Series:
+        """Each row's values, stripped (one for categorical, the pieces for multi)."""
+        text = as_text(values).fillna("").astype(str).str.strip()
+        if self.kind == "multi":
+            return text.map(lambda v: [p.strip() for p in v.split(self.separator)
+                                       if p.strip()])
+        return text.map(lambda v: [v] if v else [])
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        """``[rows, width]`` int32 codes of raw values."""
+        if self.kind == "numeric":
+            numbers = context_numbers(values)
+            known = np.isfinite(numbers)
+            bins = np.searchsorted(np.asarray(self.edges), np.where(known, numbers, 0.0),
+                                   side="right")
+            return np.where(known, bins + 1, 0).astype(np.int32)[:, None]
+        lookup = {token: code for code, token in enumerate(self.tokens, start=1)}
+        out = np.zeros((len(values), self.width), dtype=np.int32)
+        for index, row in enumerate(self.pieces(values)):
+            coded = [lookup[t] for t in row if t in lookup][:self.width]
+            out[index, :len(coded)] = coded
+        return out
+
+
+def context_numbers(values: pd.Series) -> np.ndarray:
+    """A numeric context column's values as floats (NaN where a value is not a plain number,
+    ``NUMBER_PATTERN``)."""
+    text = as_text(values).fillna("").astype(str).str.strip()
+    plain = text.str.fullmatch(NUMBER_PATTERN).fillna(False).to_numpy(dtype=bool)
+    numbers = np.full(len(text), np.nan)
+    numbers[plain] = text[plain].astype(float).to_numpy()
+    return numbers
+
+
+def context_input_names(coders: tuple[ContextCoder, ...] | list[ContextCoder]) -> list[str]:
+    """The exported ``predict`` signature's input of each context column: ``context_`` and the
+    column's name in lower case, each character other than a letter, digit or ``_`` written
+    ``_`` (with a ``_`` more where two names would meet)."""
+    names: list[str] = []
+    for coder in coders:
+        name = "context_" + re.sub(r"[^a-z0-9_]", "_", coder.name.lower())
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names

@@ -93,6 +93,17 @@ _CONSISTENT = 0.9
 _BOM = b"\xef\xbb\xbf"
 
 
+# Columns of a log that play no role are the rows' context (a device, a page, a position shown):
+# they travel with the rows under this prefix (``context:device``), for the click and rating
+# tasks to read (DESIGN 11).
+CONTEXT_PREFIX = "context:"
+
+
+def context_columns(frame: pd.DataFrame) -> list[str]:
+    """The context columns of a loaded log's frame (prefixed names)."""
+    return [c for c in frame.columns if str(c).startswith(CONTEXT_PREFIX)]
+
+
 @dataclass(frozen=True)
 class ColumnRoles:
     """Which source column plays which role (``None`` where the data has no such column)."""
@@ -114,8 +125,9 @@ class LoadedInteractions:
 
     Attributes:
         frame: Columns ``user`` and ``item`` (Arrow-backed strings), plus ``rating``, ``event``
-            and ``time`` where the source has them, all still as read (text, or dates and times
-            from a typed source), in file order.
+            and ``time`` where the source has them, and every other column of the source as
+            ``context:<name>`` (but a column named like a role overridden to ``"none"``), all still as read (text, or dates and times from a typed
+            source), in file order.
         roles: The source column behind each canonical column.
         source: A short description of where the data came from (file name or ``DataFrame``).
         warnings: Recoverable oddities met while reading (a BOM, Latin-1 text, skipped lines).
@@ -193,6 +205,13 @@ def load_interactions(
         column = getattr(roles, role)
         if column is not None:
             frame[role] = raw[column]
+    taken = {column for column in roles.as_dict().values() if column is not None}
+    # A role overridden to 'none' sets its column aside: it is no context either.
+    taken |= {column_named_like(role, list(raw.columns)) for role, wanted in overrides.items()
+              if wanted is not None and wanted.lower() == "none"}
+    for column in raw.columns:
+        if column not in taken:
+            frame[CONTEXT_PREFIX + str(column)] = raw[column]
     return LoadedInteractions(frame.reset_index(drop=True), roles, name, warnings, notes)
 
 

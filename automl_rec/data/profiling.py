@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_rec.data.features import Features
+from automl_rec.data.features import Features, context_schema
 from automl_rec.data.feedback import describe_feedback, read_positives
 from automl_rec.data.validation import Interactions
 
@@ -113,8 +113,15 @@ def profile_log(source: Any, columns: dict[str, str | None], *, positive: str | 
     its item and user tables."""
     interactions = read_positives(source, columns, positive)
     profile = profile_interactions(interactions)
-    if features is not None:
-        described = features.describe(interactions.frame["item"], interactions.frame["user"])
+    described = None if features is None else features.describe(
+        interactions.frame["item"], interactions.frame["user"])
+    rows = interactions.frame if interactions.negatives is None else pd.concat(
+        [interactions.frame, interactions.negatives], ignore_index=True)
+    context = context_schema(rows, interactions.source,
+                             bool(interactions.notes.get("has_header", True)))
+    if context is not None:
+        described = {**(described or {}), "context": context.to_dict()}
+    if described is not None:
         profile = replace(profile, features=described)
     return interactions, profile
 

@@ -1,9 +1,9 @@
 """Keras models of the pointwise tasks (DESIGN 10): one prediction per (user, item) row.
 
 Designs of four families, each in its best-known form, over the fields of a row: the user and
-the item ids, with ``features: attributes`` each column of the item and user tables (the mean
-embedding of its codes, plus a per-code weight beside the biases), and the user's history
-before the row. The designs that read a user and an item vector (``mf``, ``neumf``, the history
+the item ids, with ``features: attributes`` each column of the item and user tables and of the
+row's context in the log (the mean embedding of its codes, plus a per-code weight beside the
+biases), and the user's history before the row. The designs that read a user and an item vector (``mf``, ``neumf``, the history
 designs) add the tables' fields to the id vectors, so an item or user new to training has a
 vector from its attributes; the field designs take them as fields of their own:
 
@@ -61,10 +61,17 @@ class FieldCodes(keras.layers.Layer):
     shape in, ``ids.shape + [width]`` codes out. The codes are a non-trainable weight, so a
     SavedModel of the network holds them."""
 
-    def __init__(self, codes: np.ndarray, **kwargs: Any) -> None:
+    def __init__(self, codes: np.ndarray | None = None, shape: tuple[int, int] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.table = np.vstack([np.zeros((1, codes.shape[1]), np.int32),
-                                np.asarray(codes, np.int32)])
+        if codes is None:  # read back from a saved model: the weights bring the codes
+            self.table = np.zeros(tuple(shape or (1, 1)), np.int32)
+        else:
+            self.table = np.vstack([np.zeros((1, codes.shape[1]), np.int32),
+                                    np.asarray(codes, np.int32)])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "shape": list(self.table.shape)}
 
     def build(self, input_shape: Any = None) -> None:
         self.codes = self.add_weight(shape=self.table.shape, dtype="int32", trainable=False,
@@ -92,11 +99,17 @@ class UnknownIds(keras.layers.Layer):
         seed: Seed of the draws.
     """
 
-    def __init__(self, known: np.ndarray, rate: float, seed: int, **kwargs: Any) -> None:
+    def __init__(self, known: np.ndarray | int, rate: float, seed: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.known_rows = np.r_[False, np.asarray(known, bool)]
-        self.rate = float(rate)
+        # A count: read back from a saved model (the weights bring which ids are known).
+        known = np.zeros(known, bool) if isinstance(known, int) else np.asarray(known, bool)
+        self.known_rows = np.r_[False, known]
+        self.rate, self.seed = float(rate), int(seed)
         self.seeds = keras.random.SeedGenerator(seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "known": len(self.known_rows) - 1, "rate": self.rate,
+                "seed": self.seed}
 
     def build(self, input_shape: Any = None) -> None:
         self.known = self.add_weight(
@@ -128,7 +141,8 @@ class PointwiseModel:
         n_items: Items of the split.
         mean: The training rows' mean label (the rating models' starting point).
         seed: Seed of the initialisation and shuffling.
-        fields: The item and user tables' codes, read with ``features: attributes``.
+        fields: The item and user tables' and the context columns' codes, read with
+            ``features: attributes``.
         scale: The lowest and highest training rating: a rating model's predictions are
             clipped to them (a rating beyond the scale is never nearer the truth).
         known: Per user and per item index, whether the training stage has a row of it (the
@@ -186,13 +200,21 @@ class PointwiseModel:
         vectors, wide = [], 0.0
         for k, column in enumerate(columns):
             codes = FieldCodes(column.codes, name=f"{source}_codes_{k}")(ids)
-            present = keras.ops.cast(keras.ops.expand_dims(codes > 0, -1), "float32")
-            count = keras.ops.maximum(keras.ops.sum(present, axis=-2), 1.0)
-            vector = self._embedding(column.vocabulary, dim, f"{source}_field_{k}")(codes)
-            vectors.append(keras.ops.sum(vector * present, axis=-2) / count)
-            weight = self._embedding(column.vocabulary, 1, f"{source}_weight_{k}", True)(codes)
-            wide = wide + keras.ops.squeeze(keras.ops.sum(weight * present, axis=-2) / count, -1)
+            vector, weight = self._coded(codes, column.vocabulary, dim, f"{source}_{{}}_{k}")
+            vectors.append(vector)
+            wide = wide + weight
         return vectors, wide
+
+    def _coded(self, codes: Any, vocabulary: int, dim: int, name: str) -> tuple[Any, Any]:
+        """A column's vector (the mean of its codes' embeddings; codes ``[..., width]``, 0 for
+        none) and its wide part (the mean of its codes' weights); ``name`` has a ``{}`` for
+        the layer's role."""
+        present = keras.ops.cast(keras.ops.expand_dims(codes > 0, -1), "float32")
+        count = keras.ops.maximum(keras.ops.sum(present, axis=-2), 1.0)
+        vector = self._embedding(vocabulary, dim, name.format("field"))(codes)
+        weight = self._embedding(vocabulary, 1, name.format("weight"), True)(codes)
+        return (keras.ops.sum(vector * present, axis=-2) / count,
+                keras.ops.squeeze(keras.ops.sum(weight * present, axis=-2) / count, -1))
 
     def build(self) -> keras.Model:
         dim, design = int(self.params["embedding_dim"]), self.params["design"]
@@ -221,6 +243,16 @@ class PointwiseModel:
             attributes, bias = item_fields + user_fields, bias + item_wide + user_wide
             user_vector = u + sum(user_fields) if user_fields else u
             item_vector = i + sum(item_fields) if item_fields else i
+        # The row's context columns: fields of their own, inputs after the history's.
+        context_inputs, context_vectors = [], []
+        if self.uses_fields:
+            for k, column in enumerate(self.fields.context):
+                codes = keras.Input(shape=(column.width,), dtype="int32", name=f"context_{k}")
+                vector, weight = self._coded(codes, column.vocabulary, dim, f"context_{{}}_{k}")
+                context_inputs.append(codes)
+                context_vectors.append(vector)
+                bias = bias + weight
+        attributes = attributes + context_vectors
         fields = [u, i, *attributes]
         joined = keras.layers.Concatenate()(fields)
         if design in HISTORY_DESIGNS:
@@ -251,7 +283,8 @@ class PointwiseModel:
         elif design == "mf":
             out = bias + keras.ops.sum(user_vector * item_vector, axis=-1)
         elif design == "neumf":
-            towers = self._mlp(keras.layers.Concatenate()([user_vector, item_vector]))
+            towers = self._mlp(keras.layers.Concatenate()([user_vector, item_vector,
+                                                           *context_vectors]))
             head = keras.layers.Concatenate()([user_vector * item_vector, towers])
             out = bias + keras.ops.squeeze(keras.layers.Dense(1)(head), -1)
         else:
@@ -268,7 +301,7 @@ class PointwiseModel:
                 out = out + keras.ops.squeeze(keras.layers.Dense(1)(x), -1)
         if self.task == RATING:
             out = out + self.mean
-        return keras.Model(inputs, out, name=f"{self.task}_{design}")
+        return keras.Model(inputs + context_inputs, out, name=f"{self.task}_{design}")
 
     def _history_head(self, design: str, u: Any, i: Any, h: Any, present: Any,
                       attributes: list[Any]) -> Any:
@@ -326,8 +359,9 @@ class PointwiseModel:
         return np.where((ids >= 0) & (ids < n), ids + 1, 0).astype(np.int32)
 
     def inputs_of(self, rows: RowFold) -> list[np.ndarray]:
-        """The network's inputs for ``rows``: user and item rows, and the histories where the
-        design reads them (ids of items the model does not know count as padding)."""
+        """The network's inputs for ``rows``: user and item rows, the histories where the
+        design reads them (ids of items the model does not know count as padding), then the
+        context columns' codes where it reads the fields."""
         inputs = [self._rows(rows.users, self.n_users), self._rows(rows.items, self.n_items)]
         if self.history_length:
             if rows.histories is None or rows.histories.shape[1] != self.history_length:
@@ -340,6 +374,10 @@ class PointwiseModel:
                     raise ValueError(f"the rating {self.params['design']} design reads the "
                                      "ratings of the items before each row")
                 inputs.append(rows.history_ratings.astype(np.float32))
+        if self.uses_fields and self.fields.context:
+            if len(rows.context) != len(self.fields.context):
+                raise ValueError("the rows lack the codes of the log's context columns")
+            inputs += [np.asarray(codes, np.int32) for codes in rows.context]
         return inputs
 
     def fit_epoch(self, rows: RowFold) -> float:

@@ -3,12 +3,13 @@
 - ``biases`` (rating): the global mean plus a user and an item bias, each shrunk towards 0 by
   ``l2`` (fitted by alternating exact updates of one side given the other).
 - ``logistic`` (ctr): logistic regression on one-hot user and item ids and the one-hot codes
-  of the item and user tables' columns (scikit-learn), with inverse regularisation ``c``.
+  of the item and user tables' and the log's context columns (scikit-learn), with inverse
+  regularisation ``c``.
 - ``gbdt`` (ctr): scikit-learn's histogram gradient-boosted trees. Ids with up to
   ``NATIVE_CATEGORIES`` values are native categorical features; larger ones (users and items
   of most shops) are encoded by their smoothed training click rate (out of fold for the training
-  rows, so no row sees its own label) and their number of training rows. A table column with
-  one code a row and up to ``NATIVE_CATEGORIES`` codes is a native categorical feature too;
+  rows, so no row sees its own label) and their number of training rows. A table or context
+  column with one code a row and up to ``NATIVE_CATEGORIES`` codes is a native categorical feature too;
   the others (genres, words) give a 0/1 column for each of their ``MULTI_HOT_CODES`` most
   frequent codes.
 
@@ -101,22 +102,24 @@ class Logistic(PointwiseBaseline):
         self.fields = fields or RowFields()
         self.model = LogisticRegression(C=float(self.params["c"]), solver="liblinear",
                                         max_iter=200, random_state=seed)
-        self.model.fit(self._one_hot(rows.users, rows.items), rows.labels > 0.5)
+        self.model.fit(self._one_hot(rows), rows.labels > 0.5)
         return self
 
     @property
     def blocks(self) -> list[int]:
-        """Widths of the one-hot blocks: users, items, then each table column's codes."""
+        """Widths of the one-hot blocks: users, items, then each table and context column's
+        codes."""
         return [self.n_users, self.n_items] + [c.vocabulary for c in self.fields.columns]
 
-    def _one_hot(self, users: np.ndarray, items: np.ndarray) -> sp.csr_matrix:
+    def _one_hot(self, fold: RowFold) -> sp.csr_matrix:
+        users, items = np.asarray(fold.users), np.asarray(fold.items)
         n = len(users)
         known_user = (users >= 0) & (users < self.n_users)
         known_item = (items >= 0) & (items < self.n_items)
         rows = [np.flatnonzero(known_user), np.flatnonzero(known_item)]
         columns = [users[known_user], self.n_users + items[known_item]]
         offset = self.n_users + self.n_items
-        for column, codes in zip(self.fields.columns, self.fields.of_rows(users, items)):
+        for column, codes in zip(self.fields.columns, self.fields.of_rows(fold)):
             row, position = np.nonzero(codes)
             rows.append(row)
             columns.append(offset + codes[row, position] - 1)
@@ -129,7 +132,7 @@ class Logistic(PointwiseBaseline):
         return sp.csr_matrix((weights.astype(np.float32), (row, column)), shape=(n, offset))
 
     def predict(self, rows: RowFold) -> np.ndarray:
-        return self.model.predict_proba(self._one_hot(rows.users, rows.items))[:, 1]
+        return self.model.predict_proba(self._one_hot(rows))[:, 1]
 
 
 class GradientBoosting(PointwiseBaseline):
@@ -155,7 +158,7 @@ class GradientBoosting(PointwiseBaseline):
         rng = np.random.default_rng(seed)
         out_of_fold = [_out_of_fold_rates(ids, labels, size, self.prior, rng)
                        for ids, size in zip((rows.users, rows.items), self.sizes)]
-        features, categorical = self._features(rows.users, rows.items, out_of_fold)
+        features, categorical = self._features(rows, out_of_fold)
         self.model = HistGradientBoostingClassifier(
             learning_rate=float(self.params["learning_rate"]),
             max_leaf_nodes=int(self.params["max_leaf_nodes"]), max_iter=300,
@@ -164,8 +167,9 @@ class GradientBoosting(PointwiseBaseline):
         self.model.fit(features, labels)
         return self
 
-    def _features(self, users: np.ndarray, items: np.ndarray,
-                  rates: list[np.ndarray] | None = None) -> tuple[np.ndarray, list[bool]]:
+    def _features(self, fold: RowFold, rates: list[np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, list[bool]]:
+        users, items = np.asarray(fold.users), np.asarray(fold.items)
         columns, categorical = [], []
         for k, (ids, size) in enumerate(zip((users, items), self.sizes)):
             known = (ids >= 0) & (ids < size)
@@ -177,7 +181,7 @@ class GradientBoosting(PointwiseBaseline):
                 known, self.rates[k][np.where(known, ids, 0)], self.prior)
             columns += [rate, np.where(known, self.counts[k][np.where(known, ids, 0)], 0)]
             categorical += [False, False]
-        for column, codes in zip(self.fields.columns, self.fields.of_rows(users, items)):
+        for column, codes in zip(self.fields.columns, self.fields.of_rows(fold)):
             if column.width == 1 and column.vocabulary <= NATIVE_CATEGORIES:
                 columns.append(codes[:, 0].astype(np.float64) - 1)  # 0 (no value): missing
                 categorical.append(True)
@@ -189,7 +193,7 @@ class GradientBoosting(PointwiseBaseline):
         return np.column_stack(columns).astype(np.float64), categorical
 
     def predict(self, rows: RowFold) -> np.ndarray:
-        features, _ = self._features(np.asarray(rows.users), np.asarray(rows.items))
+        features, _ = self._features(rows)
         return self.model.predict_proba(features)[:, 1]
 
 

@@ -222,6 +222,7 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "directory": str(directory),
         "snippet_user": (metadata.get("examples") or [{"user_id": "USER_ID"}])[0]["user_id"],
         "snippet_item": (metadata.get("examples") or [{}])[0].get("item_id", "ITEM_ID"),
+        "snippet_context": (metadata.get("examples") or [{}])[0].get("context", {}),
     }
 
 

@@ -52,8 +52,8 @@ def unsupported_reason(family: str, task: str, ordered: bool = True) -> str | No
 def pointwise_space(family: str, task: str, ordered: bool = True, tables: bool = False
                     ) -> SearchSpace:
     """The family's shipped space for ``task``, its designs narrowed to the task's, and its
-    ``features`` choice to ``none`` without an item or user table with a used column
-    (``tables``)."""
+    ``features`` choice to ``none`` without an item or user table or a context column with a
+    used column (``tables``)."""
     space = load_space(space_dir() / "pointwise" / f"{family}.yaml")
     if "features" in space.names() and not tables:
         space = space.narrowed("features", choices=("none",))

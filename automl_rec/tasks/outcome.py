@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from automl_rec.data.splitting import TEST, TRAIN, VALID
 from automl_rec.evaluation.pointwise import RowPredictions, paired_row_bootstrap, reliability
@@ -129,13 +130,21 @@ def calibration(task: str, result: CandidateResult) -> dict[str, Any] | None:
 
 def row_examples(split: RowSplit, predict: Any, seed: int, count: int = 8
                  ) -> list[dict[str, Any]]:
-    """A few test rows (seeded choice) with their label and the exported model's prediction
-    (``predict`` takes raw user and item ids)."""
+    """A few test rows (seeded choice) with their label, their context values (where the log
+    has context columns) and the exported model's prediction (``predict`` takes raw user and
+    item ids and the context values by column)."""
     test = np.flatnonzero(split.folds == TEST)
     chosen = np.sort(np.random.default_rng(seed).choice(test, size=min(count, len(test)),
                                                         replace=False))
     users = [str(u) for u in split.user_ids.decode(split.users[chosen])]
     items = [str(i) for i in split.item_ids.decode(split.items[chosen])]
-    predictions = predict(users, items)
-    return [{"user_id": u, "item_id": i, "label": float(label), "prediction": float(p)}
-            for u, i, label, p in zip(users, items, split.labels[chosen], predictions)]
+    values = split.context_values
+    context = None if values is None else {
+        column: ["" if pd.isna(v) else str(v) for v in values[column].iloc[chosen]]
+        for column in values.columns}
+    predictions = predict(users, items, context)
+    return [{"user_id": u, "item_id": i, "label": float(label), "prediction": float(p),
+             **({} if context is None else
+                {"context": {column: context[column][n] for column in context}})}
+            for n, (u, i, label, p) in enumerate(zip(users, items, split.labels[chosen],
+                                                     predictions))]

@@ -13,11 +13,14 @@ about 0.90 under a random one), so every figure names its split.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from automl_rec.data.features import CodedColumn, Features, attribute_codes
+from automl_rec.data.features import (CodedColumn, ContextCoder, Features, attribute_codes,
+                                      context_schema)
+from automl_rec.data.loading import CONTEXT_PREFIX, context_columns
 from automl_rec.data.splitting import TEST, TRAIN, VALID, EncodedIds, IdEncoder
 from automl_rec.data.validation import Interactions
 from automl_rec.errors import DataValidationError
@@ -44,6 +47,8 @@ class RowFold:
             of the user's history before each row (:func:`histories_before`), or ``None``.
         history_ratings: For ratings, the rating of each history item (0 for padding), or
             ``None``.
+        context: Each context column's ``[rows, width]`` codes (:attr:`RowFields.context`;
+            empty without context columns).
     """
 
     users: np.ndarray
@@ -51,6 +56,7 @@ class RowFold:
     labels: np.ndarray
     histories: np.ndarray | None = None
     history_ratings: np.ndarray | None = None
+    context: tuple[np.ndarray, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -58,30 +64,53 @@ class RowFold:
 
 @dataclass(frozen=True)
 class RowFields:
-    """What the item and user tables say of a split's items and users: each used attribute
-    column as codes (:class:`~automl_rec.data.features.CodedColumn`), one row per index.
+    """What the item and user tables say of a split's items and users, and what the log's
+    context columns say of each row: each used column as codes
+    (:class:`~automl_rec.data.features.CodedColumn`).
 
     Attributes:
         items: The item table's columns, rows in item index order.
         users: The user table's columns, rows in user index order.
+        context: The context columns, rows in the split's row order (time order).
+        coders: How raw values of each context column become its codes (fitted on the
+            training rows), for rows to come and for the serving graph.
     """
 
     items: tuple[CodedColumn, ...] = ()
     users: tuple[CodedColumn, ...] = ()
+    context: tuple[CodedColumn, ...] = ()
+    coders: tuple[ContextCoder, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.users)
+        return bool(self.items or self.users or self.context)
 
     @property
     def columns(self) -> tuple[CodedColumn, ...]:
-        """Every column, the items' first."""
-        return self.items + self.users
+        """Every column: the items', the users', then the context's."""
+        return self.items + self.users + self.context
 
-    def of_rows(self, users: np.ndarray, items: np.ndarray) -> list[np.ndarray]:
-        """Each column's codes for rows of (user, item) indices, in :attr:`columns` order; an
-        index outside the split (an unknown id) gets no codes."""
-        return ([padded_rows(c.codes, items) for c in self.items]
-                + [padded_rows(c.codes, users) for c in self.users])
+    def of_rows(self, rows: RowFold) -> list[np.ndarray]:
+        """Each column's codes for a fold's rows, in :attr:`columns` order; an index outside
+        the split (an unknown id) gets no codes, nor does a fold without context codes."""
+        context = list(rows.context) or [np.zeros((len(rows), c.width), np.int32)
+                                          for c in self.context]
+        return ([padded_rows(c.codes, rows.items) for c in self.items]
+                + [padded_rows(c.codes, rows.users) for c in self.users] + context)
+
+    def context_codes(self, values: dict[str, Any] | pd.DataFrame | None, n: int
+                      ) -> tuple[np.ndarray, ...]:
+        """The context codes of ``n`` new rows from raw values by column name (a column not
+        given has no value)."""
+        values = values if values is not None else {}
+        out = []
+        for coder in self.coders:
+            raw = values[coder.name] if coder.name in values else [""] * n
+            column = pd.Series(np.asarray(raw, dtype=object), dtype=object)
+            if len(column) != n:
+                raise ValueError(f"the context column {coder.name!r} has {len(column)} values "
+                                 f"for {n} rows")
+            out.append(coder.codes(column))
+        return tuple(out)
 
 
 def padded_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -113,7 +142,10 @@ class RowSplit(EncodedIds):
         items: Item index per row.
         labels: Per row, the 0/1 label (``ctr``) or the rating (``rating``), float32.
         folds: Per row, ``TRAIN``, ``VALID`` or ``TEST``.
-        fields: The item and user tables' codes (:func:`with_fields`; empty without tables).
+        fields: The item and user tables' codes (:func:`with_fields`; empty without tables)
+            and the context columns' codes.
+        context_values: The rows' raw values of the coded context columns, in row order
+            (``None`` without any).
     """
 
     task: str
@@ -125,6 +157,8 @@ class RowSplit(EncodedIds):
     labels: np.ndarray
     folds: np.ndarray
     fields: RowFields = RowFields()
+    # The raw values of the rows' coded context columns (by the columns' names in the log).
+    context_values: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     # Every row's history of each length asked for, with its ratings (computed once a length).
     _histories: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(
         default_factory=dict, compare=False, repr=False)
@@ -152,7 +186,17 @@ class RowSplit(EncodedIds):
             histories = histories[rows]
             ratings = None if all_ratings is None else all_ratings[rows]
         return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories,
-                       ratings)
+                       ratings, tuple(c.codes[rows] for c in self.fields.context))
+
+    def typical_context(self) -> tuple[np.ndarray, ...]:
+        """Each context column's most frequent codes among the training rows (``[1, width]``):
+        the context a request without one is served in."""
+        train = self.folds == TRAIN
+        out = []
+        for column in self.fields.context:
+            values, counts = np.unique(column.codes[train], axis=0, return_counts=True)
+            out.append(values[np.argmax(counts)][None, :].astype(np.int32))
+        return tuple(out)
 
     def latest_histories(self, length: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Each user's ``length`` latest items over every row (what a request is served with),
@@ -167,16 +211,21 @@ class RowSplit(EncodedIds):
         ids, ratings = histories_before(users, items, kept, length, values)
         return ids[n:], None if ratings is None else ratings[n:]
 
-    def served(self, users: np.ndarray, items: np.ndarray, length: int) -> RowFold:
+    def served(self, users: np.ndarray, items: np.ndarray, length: int,
+               context: dict[str, Any] | pd.DataFrame | None = None) -> RowFold:
         """(user, item) rows as a request is served: with each user's ``length`` latest items
-        of the whole log (:meth:`latest_histories`); labels 0."""
+        of the whole log (:meth:`latest_histories`), the rows' raw ``context`` values by
+        column (the training rows' typical context without them); labels 0."""
         users, items = np.asarray(users), np.asarray(items)
         histories = ratings = None
         if length:
             latest, latest_ratings = self.latest_histories(length)
             histories = latest[users]
             ratings = None if latest_ratings is None else latest_ratings[users]
-        return RowFold(users, items, np.zeros(len(users), np.float32), histories, ratings)
+        codes = (self.fields.context_codes(context, len(users)) if context is not None
+                 else tuple(np.repeat(c, len(users), axis=0) for c in self.typical_context()))
+        return RowFold(users, items, np.zeros(len(users), np.float32), histories, ratings,
+                       codes)
 
     @property
     def history_values(self) -> np.ndarray | None:
@@ -210,6 +259,7 @@ def task_rows(data: Interactions, task: str) -> pd.DataFrame:
     elif task != CTR:
         raise ValueError(f"no pointwise rows for the task {task!r}")
     columns = ["user", "item", "label"] + (["time"] if "time" in frame.columns else [])
+    columns += context_columns(frame)
     return frame[columns].dropna(subset=["label"]).reset_index(drop=True)
 
 
@@ -239,13 +289,38 @@ def split_rows(frame: pd.DataFrame, task: str, *, has_order: bool, seed: int) ->
     user_ids, users = IdEncoder.fit_encode(frame["user"])
     item_ids, items = IdEncoder.fit_encode(frame["item"])
     # Rows in time order (the order of ``order``), so each fold reads in time order too.
+    rows = frame.iloc[order].reset_index(drop=True)
+    context = context_fields(rows, folds[order] == TRAIN)
+    values = (pd.DataFrame({c.name: rows[CONTEXT_PREFIX + c.name].astype(object)
+                            for c in context.coders}) if context.coders else None)
     return RowSplit(task, protocol, user_ids, item_ids, users[order], items[order],
-                    frame["label"].to_numpy(dtype=np.float32)[order], folds[order])
+                    frame["label"].to_numpy(dtype=np.float32)[order], folds[order],
+                    context, values)
+
+
+def context_fields(rows: pd.DataFrame, train: np.ndarray) -> RowFields:
+    """The codes of the rows' used context columns (:func:`context_schema`), each coded as
+    its training rows (``train``) say (:class:`ContextCoder`)."""
+    schema = context_schema(rows, "")
+    if schema is None:
+        return RowFields()
+    coders, columns = [], []
+    for column in schema.used():
+        values = rows[CONTEXT_PREFIX + column.name]
+        coder = ContextCoder.fit(values[train], column)
+        if coder is None:
+            continue
+        coders.append(coder)
+        columns.append(CodedColumn(f"context.{column.name}", column.kind, coder.vocabulary,
+                                   coder.codes(values)))
+    return RowFields(context=tuple(columns), coders=tuple(coders))
 
 
 def with_fields(split: RowSplit, features: Features) -> RowSplit:
-    """The split with the item and user tables' codes of its items and users."""
-    return replace(split, fields=row_fields(features, split.user_ids, split.item_ids))
+    """The split with the item and user tables' codes of its items and users (beside its
+    context codes)."""
+    tables = row_fields(features, split.user_ids, split.item_ids)
+    return replace(split, fields=replace(split.fields, items=tables.items, users=tables.users))
 
 
 def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, length: int,

@@ -1,9 +1,12 @@
 """The serving graph of a click or rating model (DESIGN 5 and 10).
 
-``predict`` takes the raw columns of rows (``user_id``, ``item_id``: ``tf.string [batch]``)
-and returns ``prediction``: the probability of a click (``ctr``) or the rating (``rating``).
-``serving_default`` takes raw user ids and returns the top-K raw item ids by that prediction,
-with the items the user already clicked or rated left out. The designs that read the user's
+``predict`` takes the raw columns of rows (``user_id``, ``item_id`` and one input for each
+context column of the log, ``context_<name>``: ``tf.string [batch]``) and returns
+``prediction``: the probability of a click (``ctr``) or the rating (``rating``). A context value
+is coded in the graph as the training rows coded it (:class:`ContextCoder`); an empty or unseen
+value has no code. ``serving_default`` takes raw user ids and returns the top-K raw item ids by
+that prediction, in the training rows' most frequent context, with the items the user already
+clicked or rated left out. The designs that read the user's
 history before a row are served with the user's latest items of the whole log (and, for
 ratings, their ratings), stored inside.
 Unknown users and items take the models' unknown-id rows (row 0), as in training. Everything is
@@ -22,6 +25,9 @@ quiet_tensorflow()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from automl_rec.data.features import (NUMBER_PATTERN, ContextCoder,  # noqa: E402
+                                      context_input_names)
+
 from automl_rec.export import id_table, keras_weights  # noqa: E402
 from automl_rec.models.autorec import ItemAutoRec  # noqa: E402
 from automl_rec.models.pointwise import PointwiseModel, StageModel  # noqa: E402
@@ -29,9 +35,39 @@ from automl_rec.models.pointwise_baselines import Biases, Logistic  # noqa: E402
 from automl_rec.tasks import CTR  # noqa: E402
 from automl_rec.tasks.rows import RowSplit  # noqa: E402
 
-# (user rows, item rows, histories, the histories' ratings) -> predictions; rows are index + 1,
-# 0 for unknown ids.
-Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+# (user rows, item rows, histories, the histories' ratings, the context columns' codes) ->
+# predictions; rows are index + 1, 0 for unknown ids.
+Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, list[tf.Tensor]], tf.Tensor]
+
+
+class ContextGraph(tf.Module):
+    """One context column's coding (:class:`ContextCoder`) in TensorFlow ops: raw values
+    ``tf.string [batch]`` in, ``int32 [batch, width]`` codes out."""
+
+    def __init__(self, coder: ContextCoder) -> None:
+        super().__init__()
+        self.kind, self.width, self.separator = coder.kind, coder.width, coder.separator
+        if coder.kind == "numeric":
+            self.edges = tf.constant(np.asarray(coder.edges, np.float64))
+        else:
+            self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(coder.tokens), tf.string),
+                tf.range(1, len(coder.tokens) + 1, dtype=tf.int32)), default_value=0)
+
+    def __call__(self, values: tf.Tensor) -> tf.Tensor:
+        text = tf.strings.strip(values)
+        if self.kind == "numeric":
+            plain = tf.strings.regex_full_match(text, NUMBER_PATTERN)
+            numbers = tf.strings.to_number(tf.where(plain, text, "0"), tf.float64)
+            bins = tf.reduce_sum(tf.cast(numbers[:, None] >= self.edges[None, :], tf.int32), 1)
+            return tf.where(plain, bins + 1, 0)[:, None]
+        if self.kind != "multi":
+            return self.table.lookup(text)[:, None]
+        codes = tf.ragged.map_flat_values(
+            lambda parts: self.table.lookup(tf.strings.strip(parts)),
+            tf.strings.split(text, self.separator))
+        kept = tf.ragged.boolean_mask(codes, codes > 0)
+        return kept.to_tensor(default_value=0, shape=[None, self.width])
 
 
 class RowServingModule(tf.Module):
@@ -49,6 +85,9 @@ class RowServingModule(tf.Module):
                  k: int, history_length: int) -> None:
         super().__init__(name="automl_rec_row_serving")
         self.predictor = predictor
+        self.context = [ContextGraph(coder) for coder in split.fields.coders]
+        self.typical_context = [tf.Variable(codes, trainable=False, name="typical_context")
+                                for codes in split.typical_context()]
         self.weights = list(weights)
         self.k = min(k, split.n_items)
         self.n_items = split.n_items
@@ -75,7 +114,9 @@ class RowServingModule(tf.Module):
                                        name="seen_splits")
         self.predict = tf.function(self._predict, input_signature=[
             tf.TensorSpec([None], tf.string, name="user_id"),
-            tf.TensorSpec([None], tf.string, name="item_id")])
+            tf.TensorSpec([None], tf.string, name="item_id")] + [
+            tf.TensorSpec([None], tf.string, name=name)
+            for name in context_input_names(split.fields.coders)])
         self.serve = tf.function(self._serve, input_signature=[
             tf.TensorSpec([None], tf.string, name="user_id")])
 
@@ -90,11 +131,13 @@ class RowServingModule(tf.Module):
     def _rows(self, table: tf.lookup.StaticHashTable, ids: tf.Tensor) -> tf.Tensor:
         return tf.cast(table.lookup(ids) + 1, tf.int32)
 
-    def _predict(self, user_id: tf.Tensor, item_id: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _predict(self, user_id: tf.Tensor, item_id: tf.Tensor, *context: tf.Tensor
+                 ) -> dict[str, tf.Tensor]:
         users, items = self._rows(self.user_table, user_id), self._rows(self.item_table, item_id)
         histories = tf.gather(self.histories, users)
         ratings = tf.gather(self.history_ratings, users)
-        return {"prediction": tf.cast(self.predictor(users, items, histories, ratings),
+        codes = [graph(values) for graph, values in zip(self.context, context)]
+        return {"prediction": tf.cast(self.predictor(users, items, histories, ratings, codes),
                                       tf.float32)}
 
     def _serve(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -104,7 +147,8 @@ class RowServingModule(tf.Module):
         pair_users = tf.repeat(users, self.n_items)
         histories = tf.gather(self.histories, pair_users)
         ratings = tf.gather(self.history_ratings, pair_users)
-        scores = tf.reshape(tf.cast(self.predictor(pair_users, items, histories, ratings),
+        codes = [tf.tile(typical, [batch * self.n_items, 1]) for typical in self.typical_context]
+        scores = tf.reshape(tf.cast(self.predictor(pair_users, items, histories, ratings, codes),
                                     tf.float32), [batch, self.n_items])
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits)
         rows = tf.gather(seen, tf.cast(users, tf.int64))
@@ -127,12 +171,15 @@ def row_serving_module(model: Any, split: RowSplit, k: int) -> RowServingModule:
     if isinstance(model, PointwiseModel):
         network, click = model.model, model.task == CTR
         length, scale = model.history_length, model.scale
+        reads_context = model.uses_fields and bool(model.fields.context)
 
         def keras_predictor(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
-                            ratings: tf.Tensor) -> tf.Tensor:
+                            ratings: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
             inputs = [users, items]
             if length:
                 inputs += [histories] if click else [histories, ratings]
+            if reads_context:
+                inputs += list(context)
             out = network(inputs, training=False)
             if click:
                 return tf.sigmoid(out)
@@ -153,8 +200,8 @@ def _padded(values: np.ndarray) -> tf.Variable:
 
 def _linear_predictor(model: Biases | Logistic) -> tuple[Predictor, list[tf.Variable]]:
     """Biases: mean + user bias + item bias; logistic: the sigmoid of intercept + the two
-    one-hot weights + the mean weight of each table column's codes of the row."""
-    columns: list[tuple[tf.Variable, tf.Variable, bool]] = []
+    one-hot weights + the mean weight of each table and context column's codes of the row."""
+    columns: list[tuple[tf.Variable | None, tf.Variable, str]] = []
     if isinstance(model, Biases):
         offset, user, item, click = model.mean, model.user_bias, model.item_bias, False
     else:
@@ -162,23 +209,29 @@ def _linear_predictor(model: Biases | Logistic) -> tuple[Predictor, list[tf.Vari
         offset, click = float(model.model.intercept_[0]), True
         starts = np.cumsum([0, *model.blocks])
         user, item = weights[:starts[1]], weights[starts[1]:starts[2]]
-        for k, column in enumerate(model.fields.columns):
-            codes = np.vstack([np.zeros((1, column.width), np.int32), column.codes])
-            columns.append((tf.Variable(codes, trainable=False),
-                            _padded(weights[starts[k + 2]:starts[k + 3]]),
-                            k < len(model.fields.items)))
+        fields = model.fields
+        sources = (["items"] * len(fields.items) + ["users"] * len(fields.users)
+                   + ["context"] * len(fields.context))
+        for k, (column, source) in enumerate(zip(fields.columns, sources)):
+            codes = None if source == "context" else tf.Variable(
+                np.vstack([np.zeros((1, column.width), np.int32), column.codes]),
+                trainable=False)
+            columns.append((codes, _padded(weights[starts[k + 2]:starts[k + 3]]), source))
     user_weights, item_weights = _padded(user), _padded(item)
 
     def linear(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
-               ratings: tf.Tensor) -> tf.Tensor:
+               ratings: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
         out = offset + tf.gather(user_weights, users) + tf.gather(item_weights, items)
-        for codes, code_weights, of_items in columns:
-            row_codes = tf.gather(codes, items if of_items else users)
+        given = iter(context)
+        for codes, code_weights, source in columns:
+            row_codes = (next(given) if codes is None
+                         else tf.gather(codes, items if source == "items" else users))
             count = tf.reduce_sum(tf.cast(row_codes > 0, tf.float32), axis=-1)
             out += tf.reduce_sum(tf.gather(code_weights, row_codes), -1) / tf.maximum(count, 1.0)
         return tf.sigmoid(out) if click else out
 
-    return linear, [user_weights, item_weights, *(v for c in columns for v in c[:2])]
+    return linear, [user_weights, item_weights,
+                    *(v for c in columns for v in c[:2] if v is not None)]
 
 
 def _autorec_predictor(model: ItemAutoRec) -> tuple[Predictor, list[tf.Variable]]:
@@ -197,7 +250,7 @@ def _autorec_predictor(model: ItemAutoRec) -> tuple[Predictor, list[tf.Variable]
     offset, mean = model.offset, model.mean
 
     def autorec(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
-                ratings: tf.Tensor) -> tf.Tensor:
+                ratings: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
         known = tf.gather(rated_items, items) & tf.gather(rating_users, users)
         index = tf.cast(tf.maximum(items - 1, 0), tf.int64)
         ragged = tf.gather(tf.RaggedTensor.from_row_splits(values, splits), index)

@@ -124,7 +124,8 @@ def prepare_families(
         if task != RANKING:
             reason = unsupported_reason(name, task, ordered)
             space = None if reason else spaces.get(name) or pointwise_space(
-                name, task, ordered, has_used_columns(profile.features))
+                name, task, ordered,
+                has_used_columns(profile.features, ("items", "users", "context")))
         else:
             module = family_module(name)
             reason = module.unsupported_reason(profile)

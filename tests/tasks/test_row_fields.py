@@ -17,7 +17,7 @@ from automl_rec.models.pointwise import StageModel, train_pointwise
 from automl_rec.models.pointwise_baselines import GradientBoosting, Logistic
 from automl_rec.tasks import CTR, RATING
 from automl_rec.tasks.designs import DESIGNS
-from automl_rec.tasks.rows import RowFields, split_rows, task_rows, with_fields
+from automl_rec.tasks.rows import RowFields, RowFold, split_rows, task_rows, with_fields
 from tests.tasks.test_pointwise_models import PARAMS
 
 CATEGORIES = ("drama", "comedy", "horror", "war")
@@ -94,7 +94,7 @@ def test_the_split_carries_codes_in_index_order(tables: Any) -> None:
         by_code.setdefault(int(code), set()).add(frame[item])
     assert all(len(genres) == 1 for genres in by_code.values())
     # Unknown indices get no codes.
-    assert not np.concatenate(split.fields.of_rows(np.array([-1]), np.array([-1])), 1).any()
+    assert not np.concatenate(split.fields.of_rows(RowFold(np.array([-1]), np.array([-1]), np.zeros(1))), 1).any()
 
 
 def test_the_tables_let_models_predict_clicks_on_new_items(tables: Any) -> None:
