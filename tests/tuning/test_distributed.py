@@ -106,6 +106,17 @@ def test_two_workers_and_the_fit_share_one_sqlite_study(data: Path, tmp_path: Pa
     run_shared_search(data, tmp_path / "run", f"sqlite:///{tmp_path / 'study.db'}")
 
 
+def test_workers_share_a_click_prediction_study(tmp_path: Path) -> None:
+    from tests.tasks.test_context import context_log
+
+    path = tmp_path / "clicks.csv"
+    context_log(rows=3_000).to_csv(path, index=False)
+    run = tmp_path / "run"
+    run_shared_search(path, run, f"sqlite:///{tmp_path / 'study.db'}")
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["task"]["name"] == "ctr" and metadata["protocol"]["metric"] == "auc"
+
+
 def test_a_worker_killed_mid_trial_costs_only_a_retry(data: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     victim, survivor = worker(storage), worker(storage)

@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pandas as pd
+import pytest
 from optuna.trial import TrialState
 
 from automl_rec.datasets import make_interactions
@@ -24,6 +26,16 @@ def command(data: Path, run: Path) -> list[str]:
             "--quiet"]
 
 
+def ranking_log(path: Path) -> None:
+    make_interactions(n_users=120, n_items=50, mean_history=10, seed=3).to_csv(path, index=False)
+
+
+def click_log(path: Path) -> None:
+    from tests.tasks.test_context import context_log
+
+    context_log(rows=20_000).to_csv(path, index=False)
+
+
 def completed(storage: str) -> list[optuna.trial.FrozenTrial]:
     try:
         study = optuna.load_study(study_name="automl-rec.mlp", storage=storage)
@@ -32,9 +44,11 @@ def completed(storage: str) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
-def test_sigkill_mid_search_then_rerun_continues_without_loss_or_repeat(tmp_path: Path) -> None:
+@pytest.mark.parametrize("write_log", [ranking_log, click_log], ids=["ranking", "ctr"])
+def test_sigkill_mid_search_then_rerun_continues_without_loss_or_repeat(
+        tmp_path: Path, write_log: Callable[[Path], None]) -> None:
     data, run = tmp_path / "log.csv", tmp_path / "run"
-    make_interactions(n_users=120, n_items=50, mean_history=10, seed=3).to_csv(data, index=False)
+    write_log(data)
     storage = f"sqlite:///{run / 'study.db'}"
     process = subprocess.Popen(command(data, run), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
