@@ -45,7 +45,7 @@ from automl_rec.tuning.budget import Budget, parse_duration
 from automl_rec.tuning.candidates import SearchConfig, evaluate_candidates
 from automl_rec.tuning.distributed import plan_local_workers
 from automl_rec.tuning.search import SearchObserver
-from automl_rec.tuning.trial import TrialSettings, model_on_stage, refresh_epochs
+from automl_rec.tuning.trial import TrialSettings, model_on_stage, refit_plan
 
 DEFAULT_TRIALS_PER_FAMILY = 3
 
@@ -757,7 +757,7 @@ class AutoRecommender:
             "families": resolve_families(self.families),
             "winner": {"family": self.best_family_, "model": self.best_model_name_,
                        "params": self.best_params_, "epochs": self.best_result_.epochs,
-                       "refit": _refit_description(self.best_result_)},
+                       "refit": _refit_description(self.best_result_, choice.name)},
             "valid_metrics": self.valid_metrics_,
             "test_metrics": self.test_metrics_,
             "comparison": self.comparison_,
@@ -1035,17 +1035,17 @@ def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:
     return model_on_stage(best, split, "all", seed)
 
 
-def _refit_description(best: CandidateResult) -> dict[str, Any]:
+def _refit_description(best: CandidateResult, task: str = RANKING) -> dict[str, Any]:
     """How the test model and the exported model were made from the selected candidate."""
     if best.family == BASELINES:
         return {"how": "fit", "stages": ["train_valid", "all"]}
-    if best.weights is not None:
-        return {"how": "refresh", "epochs": refresh_epochs(best.family),
-                "stages": ["train_valid", "all"],
+    how, epochs = refit_plan(best, task)
+    if how == "refresh":
+        return {"how": "refresh", "epochs": epochs, "stages": ["train_valid", "all"],
                 "note": "the trial's best weights (trained on train), trained on for the given "
                         "epochs on train + validation (the test model) and, the same way, on "
                         "all the data (the exported model)"}
-    return {"how": "retrain", "epochs": best.epochs, "stages": ["train_valid", "all"]}
+    return {"how": "retrain", "epochs": epochs, "stages": ["train_valid", "all"]}
 
 
 def _validation_sample(split: Split) -> dict[str, Any]:

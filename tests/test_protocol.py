@@ -96,6 +96,7 @@ def test_a_trial_held_in_memory_is_refreshed_on_each_later_stage(
     settings = TrialSettings("ndcg", 10, 3, 2)
     result = run_trial("mlp", params, split, settings, seed=0, number=0)
     assert result.weights is not None
+    result.epochs = 3  # its best epoch past a refresh's epochs (else it is retrained)
     trial_weights = [w.copy() for w in result.weights]
     calls: list[tuple[str, list[np.ndarray]]] = []
 
@@ -118,6 +119,23 @@ def test_a_trial_held_in_memory_is_refreshed_on_each_later_stage(
     for _, weights in calls:
         assert all(np.array_equal(a, b) for a, b in zip(weights, trial_weights))
     assert api._refit_description(result)["how"] == "refresh"
+
+
+def test_a_refit_never_takes_a_model_past_its_best_number_of_passes() -> None:
+    from automl_rec.leaderboard import CandidateResult
+    from automl_rec.tuning.trial import refit_plan
+
+    def trial(epochs: int, held: bool = True) -> CandidateResult:
+        result = CandidateResult("lstm", "gru", {}, number=0)
+        result.epochs, result.weights = epochs, [np.zeros(1)] if held else None
+        return result
+
+    assert refit_plan(trial(6)) == ("refresh", 1)
+    assert refit_plan(trial(1)) == ("retrain", 1)
+    assert refit_plan(trial(6, held=False)) == ("retrain", 6)
+    # Click and rating models overfit on a second pass over their rows: always retrained.
+    assert refit_plan(trial(6), "ctr") == ("retrain", 6)
+    assert refit_plan(trial(2), "rating") == ("retrain", 2)
 
 
 def test_seen_items_stay_recommendable_when_exclude_seen_is_off(log: pd.DataFrame) -> None:

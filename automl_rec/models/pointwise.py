@@ -51,8 +51,11 @@ from automl_rec.tasks import CTR, OBJECTIVES, RATING, objective_value  # noqa: E
 from automl_rec.tasks.designs import DESIGNS, HISTORY_DESIGNS, NO_CLICK_DESIGN  # noqa: E402
 from automl_rec.tasks.rows import RowFields, RowFold, RowSplit  # noqa: E402
 
-# Rows predicted at a time.
+# Rows predicted at a time, at most; fewer where a row's embeddings are many (a history whose
+# items each read the item table's columns), so that no batch's embeddings pass PREDICT_CELLS
+# numbers.
 PREDICT_BATCH = 65_536
+PREDICT_CELLS = 2 ** 25
 
 
 @keras.saving.register_keras_serializable(package="automl_rec")
@@ -389,12 +392,22 @@ class PointwiseModel:
                   for batch in np.array_split(order, max(1, -(-len(order) // size)))]
         return float(np.mean([float(x) for x in losses]))
 
+    @property
+    def predict_batch(self) -> int:
+        """Rows predicted at a time: ``PREDICT_BATCH``, or fewer where each row's embeddings
+        (its fields, and every history item with the item table's codes) are many."""
+        codes = 1 + sum(c.width for c in self.fields.items) if self.uses_fields else 1
+        fields = 2 + (len(self.fields.columns) if self.uses_fields else 0)
+        cells = (fields + self.history_length * codes) * int(self.params["embedding_dim"])
+        return int(max(256, min(PREDICT_BATCH, PREDICT_CELLS // max(cells, 1))))
+
     def predict(self, rows: RowFold) -> np.ndarray:
         """The probability of a 1 label (ctr) or the rating of each row."""
         inputs = self.inputs_of(rows)
-        out = [np.asarray(self.model([x[s:s + PREDICT_BATCH] for x in inputs], training=False),
+        size = self.predict_batch
+        out = [np.asarray(self.model([x[s:s + size] for x in inputs], training=False),
                           np.float64)
-               for s in range(0, len(rows), PREDICT_BATCH)]
+               for s in range(0, len(rows), size)]
         values = np.concatenate(out) if out else np.zeros(0)
         if self.task == CTR:
             return 1 / (1 + np.exp(-values))

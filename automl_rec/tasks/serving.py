@@ -142,14 +142,18 @@ class RowServingModule(tf.Module):
 
     def _serve(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
         users = self._rows(self.user_table, user_id)
-        batch = tf.shape(users)[0]
-        items = tf.tile(tf.range(1, self.n_items + 1, dtype=tf.int32), [batch])
-        pair_users = tf.repeat(users, self.n_items)
-        histories = tf.gather(self.histories, pair_users)
-        ratings = tf.gather(self.history_ratings, pair_users)
-        codes = [tf.tile(typical, [batch * self.n_items, 1]) for typical in self.typical_context]
-        scores = tf.reshape(tf.cast(self.predictor(pair_users, items, histories, ratings, codes),
-                                    tf.float32), [batch, self.n_items])
+        items = tf.range(1, self.n_items + 1, dtype=tf.int32)
+        codes = [tf.tile(typical, [self.n_items, 1]) for typical in self.typical_context]
+
+        def user_scores(user: tf.Tensor) -> tf.Tensor:
+            # One user's rows with every item at a time: a batch of users costs no more memory.
+            pair_users = tf.fill([self.n_items], user)
+            histories = tf.gather(self.histories, pair_users)
+            ratings = tf.gather(self.history_ratings, pair_users)
+            return tf.cast(self.predictor(pair_users, items, histories, ratings, codes),
+                           tf.float32)
+
+        scores = tf.map_fn(user_scores, users, fn_output_signature=tf.float32)
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits)
         rows = tf.gather(seen, tf.cast(users, tf.int64))
         index = tf.stack([tf.cast(rows.value_rowids(), tf.int64), rows.flat_values], axis=1)

@@ -24,6 +24,8 @@ class RankingObjective:
     """The top-K task: ``metric`` at ``k`` on the validation users (a seeded sample of them
     during the search, every test user for the test score)."""
 
+    task = RANKING
+
     def __init__(self, metric: str, k: int) -> None:
         self.metric, self.k = metric, k
         self.key = f"{metric}@{k}"

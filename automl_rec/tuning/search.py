@@ -46,7 +46,7 @@ from automl_rec.tasks.designs import pointwise_space, unsupported_reason
 from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.objective import Objective
-from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_seconds, refresh_epochs
+from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_plan, refit_seconds
 
 
 class SearchObserver(Protocol):
@@ -101,15 +101,13 @@ class FamilyState:
         return statistics.median(seconds) if seconds else 0.0
 
     def refit_seconds(self) -> float:
-        """Rough cost of the refits of the family's best configuration: a refresh of its trained
-        weights where this process holds them, else training again for its best epoch count."""
+        """Rough cost of the refits of the family's best configuration (:func:`refit_plan`)."""
         best = self.best
         if best is None or not best.curve:
             return 0.0
         per_epoch = best.seconds / len(best.curve)
         first = best.first_epoch_seconds or 2 * per_epoch  # older records: a generous guess
-        epochs = refresh_epochs(self.name) if best.weights is not None else (best.epochs or 1)
-        return refit_seconds(first, per_epoch, epochs)
+        return refit_seconds(first, per_epoch, refit_plan(best, self.objective.task)[1])
 
 
 def prepare_families(
@@ -426,7 +424,7 @@ class _Search:
         the winner's final refit (a paused trial counts as its family's best)."""
         refits = [s.refit_seconds() for s in self.states.values()
                   if s.name not in self.screened_out]
-        refits += [run.refresh_cost(refresh_epochs(name))
+        refits += [run.refresh_cost(refit_plan(run.result, self.settings.task, held=True)[1])
                    for name, (_, run) in self.paused.items()]
         return sum(refits) + max(refits, default=0.0)
 

@@ -265,18 +265,31 @@ def train_for(family: str, params: dict[str, Any], split: Split, stage: Stage, e
     return model
 
 
+def refit_plan(result: CandidateResult, task: str = RANKING, held: bool | None = None
+               ) -> tuple[str, int]:
+    """How a trial is brought to a later stage, and for how many epochs: ``("refresh", n)``,
+    its best weights trained on for :func:`refresh_epochs` epochs, where this process holds
+    them (``held``; by default whether ``result`` has them) and its best epoch count is above
+    that; else ``("retrain", best epochs)``, from scratch. Click and rating models are always
+    retrained: they overfit as soon as they pass over rows a second time (best after one or
+    two epochs), and a retraining costs no more than the trial's own best epochs."""
+    epochs = result.epochs or 1
+    refresh = refresh_epochs(result.family)
+    held = result.weights is not None if held is None else held
+    if not held or task != RANKING or epochs <= refresh:
+        return "retrain", epochs
+    return "refresh", refresh
+
+
 def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: int,
                    task: str = RANKING) -> Any:
     """A trial's configuration brought to a later stage (train + validation for the test
-    score, all the data for the exported model), both the same way: a *refresh*, the trial's
-    best weights trained on for :func:`refresh_epochs` epochs, where this process holds them;
-    else trained again from scratch for the trial's best epoch count."""
+    score, all the data for the exported model), both the same way (:func:`refit_plan`)."""
     seed = seed + (result.number or 0)
-    if result.weights is not None:
-        return train_for(result.family, result.params, split, stage,
-                         refresh_epochs(result.family), seed, weights=result.weights, task=task)
-    return train_for(result.family, result.params, split, stage, result.epochs or 1, seed,
-                     task=task)
+    how, epochs = refit_plan(result, task)
+    weights = result.weights if how == "refresh" else None
+    return train_for(result.family, result.params, split, stage, epochs, seed,
+                     weights=weights, task=task)
 
 
 def _first_line(error: BaseException) -> str:

@@ -78,7 +78,8 @@ class FakeRun:
 def fake_runs(monkeypatch: pytest.MonkeyPatch) -> type[FakeRun]:
     FakeRun.calls, FakeRun.shares, FakeRun.overrun = [], {}, {}
     monkeypatch.setattr(search_module, "TrialRun", FakeRun)
-    monkeypatch.setattr(search_module, "refresh_epochs", lambda family: 1)
+    monkeypatch.setattr(search_module, "refit_plan",
+                        lambda result, task="ranking", held=None: ("refresh", 1))
     return FakeRun
 
 
