@@ -159,8 +159,9 @@ class RowSplit(EncodedIds):
     fields: RowFields = RowFields()
     # The raw values of the rows' coded context columns (by the columns' names in the log).
     context_values: pd.DataFrame | None = field(default=None, compare=False, repr=False)
-    # Every row's history of each length asked for, with its ratings (computed once a length).
-    _histories: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(
+    # Every row's history of each length asked for, with its ratings (computed once a length
+    # and fold left out).
+    _histories: dict[tuple[int, int | None], tuple[np.ndarray, np.ndarray | None]] = field(
         default_factory=dict, compare=False, repr=False)
 
     @property
@@ -169,20 +170,28 @@ class RowSplit(EncodedIds):
         return self.protocol == GLOBAL_TEMPORAL
 
     def fold(self, fold: int, history: int = 0) -> RowFold:
-        """The rows of ``TRAIN``, ``VALID`` or ``TEST``, in time order, with the ``history``
-        latest items of each row's history before it (none for 0, or without an order)."""
-        return self.rows((fold,), history)
+        """The rows of ``VALID`` or ``TEST`` (or ``TRAIN``) as a model is judged on them, in
+        time order, with the ``history`` latest items of each row's history before the fold
+        (none for 0, or without an order). A model is served with the histories it was
+        exported with, so a held-out row's history never holds rows of its own fold: the
+        figures describe the model as it serves."""
+        return self.rows((fold,), history, before=fold)
 
-    def rows(self, folds: tuple[int, ...], history: int = 0) -> RowFold:
-        """The rows of several folds together (a stage: train + validation...), in time order,
-        with their histories as :meth:`fold` gives them."""
+    def rows(self, folds: tuple[int, ...], history: int = 0, before: int | None = None
+             ) -> RowFold:
+        """The rows of several folds together (a stage that a model learns from: train +
+        validation...), in time order, each with the ``history`` latest items of the user's
+        rows before it (those of fold ``before`` left out)."""
         rows = np.isin(self.folds, folds)
         histories = ratings = None
         if history and self.ordered:
-            if history not in self._histories:
-                self._histories[history] = histories_before(
-                    self.users, self.items, self.history_rows, history, self.history_values)
-            histories, all_ratings = self._histories[history]
+            key = (history, before)
+            if key not in self._histories:
+                kept = self.history_rows if before is None else (
+                    self.history_rows & (self.folds != before))
+                self._histories[key] = histories_before(
+                    self.users, self.items, kept, history, self.history_values)
+            histories, all_ratings = self._histories[key]
             histories = histories[rows]
             ratings = None if all_ratings is None else all_ratings[rows]
         return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories,
