@@ -23,7 +23,8 @@ import pandas as pd
 from automl_rec.data.features import (Features, context_input_names, parse_feature_types,
                                       read_features)
 from automl_rec.data.feedback import select_positives
-from automl_rec.data.loading import CONTEXT_PREFIX, context_columns, load_interactions
+from automl_rec.data.loading import (CONTEXT_PREFIX, as_text, context_columns,
+                                     load_interactions)
 from automl_rec.data.profiling import DataProfile, profile_interactions, profile_log
 from automl_rec.data.splitting import (Split, split_interactions, training_interactions,
                                        with_features)
@@ -468,10 +469,11 @@ class AutoRecommender:
                 f"{len(items)} items.")
         inputs: dict[str, list[str]] = {"user_id": users, "item_id": items}
         for column, name in self._context_inputs().items():
-            values = context[column] if context is not None and column in context else (
+            given = context[column] if context is not None and column in context else (
                 [""] * len(users))
-            values = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                      for v in values]
+            # Written out as the fit read the column (whole numbers without a decimal point).
+            values = as_text(pd.Series(np.asarray(given).tolist() if np.ndim(given) else [])
+                             ).fillna("").astype(str).tolist()
             if len(values) != len(users):
                 raise ConfigurationError(
                     f"predict needs one value of the context column {column!r} per row; "

@@ -675,7 +675,8 @@ def context_numbers(values: pd.Series) -> np.ndarray:
     """A numeric context column's values as floats (NaN where a value is not a plain number,
     ``NUMBER_PATTERN``)."""
     text = as_text(values).fillna("").astype(str).str.strip()
-    plain = text.str.fullmatch(NUMBER_PATTERN).fillna(False).to_numpy(dtype=bool)
+    plain = text.str.fullmatch(NUMBER_PATTERN, flags=re.ASCII).fillna(False).to_numpy(
+        dtype=bool)
     numbers = np.full(len(text), np.nan)
     numbers[plain] = text[plain].astype(float).to_numpy()
     return numbers

@@ -27,7 +27,6 @@ import tensorflow as tf  # noqa: E402
 
 from automl_rec.data.features import (NUMBER_PATTERN, ContextCoder,  # noqa: E402
                                       context_input_names)
-
 from automl_rec.export import id_table, keras_weights  # noqa: E402
 from automl_rec.models.autorec import ItemAutoRec  # noqa: E402
 from automl_rec.models.pointwise import PointwiseModel, StageModel  # noqa: E402
