@@ -33,6 +33,7 @@ keeps the best epoch's weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from automl_rec.models import quiet_tensorflow
@@ -484,12 +485,15 @@ class StageModel:
 
 
 def train_pointwise(params: dict[str, Any], split: RowSplit, *, max_epochs: int = 30,
-                    patience: int = 3, seed: int = 0) -> tuple[StageModel, list[float]]:
+                    patience: int = 3, seed: int = 0,
+                    valid_rows: Callable[[StageModel], RowFold] | None = None
+                    ) -> tuple[StageModel, list[float]]:
     """Train a design on the split's training rows with early stopping on the validation
     objective (AUC or RMSE); returns the model with its best epoch's weights and the
-    validation objective after each epoch."""
+    validation objective after each epoch. ``valid_rows`` gives the rows to judge by (the
+    validation fold as the model reads it, by default)."""
     model = StageModel(params, split, "train", seed)
-    valid = model.fold(VALID)
+    valid = valid_rows(model) if valid_rows is not None else model.fold(VALID)
     curve: list[float] = []
     best, best_weights, waited = float("-inf"), model.get_weights(), 0
     for _ in range(max_epochs):

@@ -11,8 +11,7 @@ import pytest
 from automl_rec.data.feedback import read_positives
 from automl_rec.data.splitting import TEST, TRAIN, VALID
 from automl_rec.evaluation.pointwise import task_metrics
-from automl_rec.models.pointwise import (PointwiseModel, StageModel, pointwise_model,
-                                         train_pointwise)
+from automl_rec.models.pointwise import PointwiseModel, pointwise_model, train_pointwise
 from automl_rec.models.pointwise_baselines import Biases
 from automl_rec.tasks import CTR, RATING
 from automl_rec.tasks.designs import DESIGNS, unsupported_reason
@@ -119,35 +118,19 @@ def test_a_history_design_reads_a_new_users_interest(design: str) -> None:
                        has_order=True, seed=0)
     test_aucs = {}
     for name in (design, "wide_deep"):
-        model = _trained_on_running_histories(
-            {**PARAMS, "design": name, "l2": 1e-4, "history_length": 4}, split)
+        # Judged by the validation rows with the clicks before each of them: the validation
+        # users are new too, and the tool's own validation rows' histories stop where their
+        # fold starts (as the exported model serves), so they cannot tell what a design reads
+        # from the history it is given.
+        model, _ = train_pointwise(
+            {**PARAMS, "design": name, "l2": 1e-4, "history_length": 4}, split, max_epochs=15,
+            patience=3, seed=1,
+            valid_rows=lambda m: split.rows((VALID,), m.history_length))
         # The test rows with the clicks before each of them, as a caller who knows them would
         # give them.
         test = split.rows((TEST,), model.history_length)
         test_aucs[name] = task_metrics(CTR, test, model.predict(test))["auc"]
     assert test_aucs[design] > test_aucs["wide_deep"] + 0.08, test_aucs
-
-
-def _trained_on_running_histories(params: dict[str, Any], split: Any, epochs: int = 15,
-                                  patience: int = 3) -> StageModel:
-    """A design trained with early stopping on the validation rows with the clicks before each
-    of them (the validation users are new, and the tool's own validation rows' histories stop
-    where their fold starts, as the exported model serves: they cannot judge what a design
-    reads from the history it is given)."""
-    model = StageModel(params, split, "train", seed=1)
-    valid = split.rows((VALID,), model.history_length)
-    best, weights, waited = -1.0, model.get_weights(), 0
-    for _ in range(epochs):
-        model.fit_epoch()
-        value = task_metrics(CTR, valid, model.predict(valid))["auc"]
-        if value > best:
-            best, weights, waited = value, model.get_weights(), 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    model.set_weights(weights)
-    return model
 
 
 def test_item_autorec_finds_the_taste_the_biases_miss(ratings: Any) -> None:
