@@ -528,6 +528,18 @@ class CodedColumn:
         return int(self.codes.shape[1])
 
 
+def coded_vocabulary(tokens: pd.Series) -> list[Any]:
+    """The tokens that get a code, most frequent first (ties by their text): those in at least
+    ``MIN_CODED_ROWS`` rows (``tokens``: a list of tokens a row), at most ``MAX_CODED_VALUES``
+    of them."""
+    exploded = tokens.explode().dropna()
+    pairs = pd.DataFrame({"row": exploded.index, "token": exploded.to_numpy()})
+    rows_with = pairs.drop_duplicates()["token"].value_counts(sort=False)
+    kept = rows_with[rows_with >= MIN_CODED_ROWS]
+    kept = kept.iloc[np.lexsort((kept.index.astype(str), -kept.to_numpy()))]
+    return list(kept.index[:MAX_CODED_VALUES])
+
+
 def attribute_codes(table: FeatureTable, ids: Any) -> tuple[CodedColumn, ...]:
     """The used columns of ``table`` as :class:`CodedColumn` s for the raw ``ids`` in order (an
     id without a row gets no codes). Tokens are the values (categorical), the pieces (multi),
@@ -543,15 +555,10 @@ def attribute_codes(table: FeatureTable, ids: Any) -> tuple[CodedColumn, ...]:
                 lambda words: list(dict.fromkeys(words)))
         else:
             tokens = _tokens(values, column)
-        exploded = tokens.explode().dropna()
-        pairs = pd.DataFrame({"row": exploded.index, "token": exploded.to_numpy()})
-        rows_with = pairs.drop_duplicates()["token"].value_counts(sort=False)
-        kept = rows_with[rows_with >= MIN_CODED_ROWS]
-        kept = kept.iloc[np.lexsort((kept.index.astype(str), -kept.to_numpy()))]
-        kept = kept.iloc[:MAX_CODED_VALUES]
-        if kept.empty:
+        vocabulary = coded_vocabulary(tokens)
+        if not vocabulary:
             continue
-        lookup = {token: code for code, token in enumerate(kept.index, start=1)}
+        lookup = {token: code for code, token in enumerate(vocabulary, start=1)}
         coded = [[lookup[t] for t in row if t in lookup][:MAX_CODED_TOKENS] for row in tokens]
         width = max(1, max(len(row) for row in coded))
         table_codes = np.zeros((len(coded) + 1, width), dtype=np.int32)  # last row: no row
@@ -563,8 +570,6 @@ def attribute_codes(table: FeatureTable, ids: Any) -> tuple[CodedColumn, ...]:
     return tuple(out)
 
 
-# The kinds a context column is read as: values a row shows, not text to read.
-CONTEXT_KINDS = ("categorical", "multi", "numeric")
 # Quantile bins of a numeric context column (edges from the training rows).
 CONTEXT_BINS = 10
 # What a number is, in the models' coding and in the serving graph alike.
@@ -635,16 +640,12 @@ class ContextCoder:
             return cls(column.name, "numeric", edges=tuple(float(e) for e in edges))
         separator = str(column.stats.get("separator", "|"))
         tokens = cls(column.name, column.kind, separator=separator).pieces(values)
-        counts = tokens.map(lambda row: list(dict.fromkeys(row))).explode().dropna() \
-            .value_counts(sort=False)
-        kept = counts[counts >= MIN_CODED_ROWS]
-        kept = kept.iloc[np.lexsort((kept.index.astype(str), -kept.to_numpy()))]
-        kept = kept.iloc[:MAX_CODED_VALUES]
-        if kept.empty:
+        vocabulary = coded_vocabulary(tokens.reset_index(drop=True))
+        if not vocabulary:
             return None
         width = 1 if column.kind != "multi" else int(min(MAX_CODED_TOKENS, max(
             1, tokens.map(len).max())))
-        return cls(column.name, column.kind, tuple(map(str, kept.index)), separator,
+        return cls(column.name, column.kind, tuple(map(str, vocabulary)), separator,
                    width=width)
 
     def pieces(self, values: pd.Series) -> pd.Series:

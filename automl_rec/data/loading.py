@@ -126,8 +126,8 @@ class LoadedInteractions:
     Attributes:
         frame: Columns ``user`` and ``item`` (Arrow-backed strings), plus ``rating``, ``event``
             and ``time`` where the source has them, and every other column of the source as
-            ``context:<name>`` (but a column named like a role overridden to ``"none"``), all still as read (text, or dates and times from a typed
-            source), in file order.
+            ``context:<name>`` (but a column named like a role overridden to ``"none"``),
+            all still as read (text, or dates and times from a typed source), in file order.
         roles: The source column behind each canonical column.
         source: A short description of where the data came from (file name or ``DataFrame``).
         warnings: Recoverable oddities met while reading (a BOM, Latin-1 text, skipped lines).

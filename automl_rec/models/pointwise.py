@@ -3,7 +3,8 @@
 Designs of four families, each in its best-known form, over the fields of a row: the user and
 the item ids, with ``features: attributes`` each column of the item and user tables and of the
 row's context in the log (the mean embedding of its codes, plus a per-code weight beside the
-biases), and the user's history before the row. The designs that read a user and an item vector (``mf``, ``neumf``, the history
+biases), and the user's history before the row. The designs that read a user and an item
+vector (``mf``, ``neumf``, the history
 designs) add the tables' fields to the id vectors, so an item or user new to training has a
 vector from its attributes; the field designs take them as fields of their own:
 

@@ -13,7 +13,6 @@ about 0.90 under a random one), so every figure names its split.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,21 +95,6 @@ class RowFields:
                                           for c in self.context]
         return ([padded_rows(c.codes, rows.items) for c in self.items]
                 + [padded_rows(c.codes, rows.users) for c in self.users] + context)
-
-    def context_codes(self, values: dict[str, Any] | pd.DataFrame | None, n: int
-                      ) -> tuple[np.ndarray, ...]:
-        """The context codes of ``n`` new rows from raw values by column name (a column not
-        given has no value)."""
-        values = values if values is not None else {}
-        out = []
-        for coder in self.coders:
-            raw = values[coder.name] if coder.name in values else [""] * n
-            column = pd.Series(np.asarray(raw, dtype=object), dtype=object)
-            if len(column) != n:
-                raise ValueError(f"the context column {coder.name!r} has {len(column)} values "
-                                 f"for {n} rows")
-            out.append(coder.codes(column))
-        return tuple(out)
 
 
 def padded_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -220,19 +204,17 @@ class RowSplit(EncodedIds):
         ids, ratings = histories_before(users, items, kept, length, values)
         return ids[n:], None if ratings is None else ratings[n:]
 
-    def served(self, users: np.ndarray, items: np.ndarray, length: int,
-               context: dict[str, Any] | pd.DataFrame | None = None) -> RowFold:
-        """(user, item) rows as a request is served: with each user's ``length`` latest items
-        of the whole log (:meth:`latest_histories`), the rows' raw ``context`` values by
-        column (the training rows' typical context without them); labels 0."""
+    def served(self, users: np.ndarray, items: np.ndarray, length: int) -> RowFold:
+        """(user, item) rows as ``serving_default`` serves them: with each user's ``length``
+        latest items of the whole log (:meth:`latest_histories`) and the training rows'
+        typical context (:meth:`typical_context`); labels 0."""
         users, items = np.asarray(users), np.asarray(items)
         histories = ratings = None
         if length:
             latest, latest_ratings = self.latest_histories(length)
             histories = latest[users]
             ratings = None if latest_ratings is None else latest_ratings[users]
-        codes = (self.fields.context_codes(context, len(users)) if context is not None
-                 else tuple(np.repeat(c, len(users), axis=0) for c in self.typical_context()))
+        codes = tuple(np.repeat(c, len(users), axis=0) for c in self.typical_context())
         return RowFold(users, items, np.zeros(len(users), np.float32), histories, ratings,
                        codes)
 
