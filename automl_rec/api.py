@@ -439,11 +439,13 @@ class AutoRecommender:
         return _lists_frame(raw, out, self._list_length(k))
 
     def predict(self, user_ids: list[str] | np.ndarray, item_ids: list[str] | np.ndarray,
-                context: dict[str, Any] | pd.DataFrame | None = None) -> np.ndarray:
+                context: dict[str, Any] | pd.DataFrame | None = None,
+                recent: list[list[str]] | None = None,
+                recent_ratings: list[list[float]] | None = None) -> np.ndarray:
         """The prediction of each (user, item) row of a click or rating fit: the probability
         that its label is 1 (``ctr``) or its rating (``rating``), from the exported model (the
-        SavedModel's ``predict`` signature answers the same). Unknown users and items get the
-        models' unknown-id rows.
+        SavedModel's ``predict`` signature answers the same, and ``predict_with_recent`` where
+        ``recent`` is given). Unknown users and items get the models' unknown-id rows.
 
         Args:
             user_ids: Raw user id of each row.
@@ -451,6 +453,11 @@ class AutoRecommender:
             context: The rows' values of the log's context columns, by column name (a
                 DataFrame or a dict of lists); a column not given, an empty value or one the
                 training rows did not have counts as no value.
+            recent: Per row, the user's rows since the fitted data (raw item ids, oldest
+                first: the items rated, or clicked): the designs that read a history extend
+                the stored one with them, as the test figures assume. Without it, a row is
+                served with the histories of the fitted data.
+            recent_ratings: For a rating fit given ``recent``, the ratings of those items.
 
         Raises:
             NotFittedError: Before ``fit`` (or ``load``).
@@ -467,7 +474,7 @@ class AutoRecommender:
             raise ConfigurationError(
                 f"predict needs one item per user; received {len(users)} users and "
                 f"{len(items)} items.")
-        inputs: dict[str, list[str]] = {"user_id": users, "item_id": items}
+        inputs: dict[str, Any] = {"user_id": users, "item_id": items}
         for column, name in self._context_inputs().items():
             given = context[column] if context is not None and column in context else (
                 [""] * len(users))
@@ -479,8 +486,10 @@ class AutoRecommender:
                     f"predict needs one value of the context column {column!r} per row; "
                     f"received {len(values)} values for {len(users)} rows.")
             inputs[name] = values
-        out = self._call_serving("predict", **inputs)
-        return out["prediction"]
+        if recent is None:
+            return self._call_serving("predict", **inputs)["prediction"]
+        inputs.update(_recent_inputs(self._task, len(users), recent, recent_ratings))
+        return self._call_serving("predict_with_recent", **inputs)["prediction"]
 
     def _context_inputs(self) -> dict[str, str]:
         """The ``predict`` signature's input of each context column of the log, by the column's
@@ -614,21 +623,44 @@ class AutoRecommender:
     def _evaluate_rows(self, data: str | Path | pd.DataFrame,
                        columns: dict[str, str | None]) -> dict[str, Any]:
         """A click or rating fit's figures on held-out rows (every row: a click log's 0 rows
-        too), from the exported model."""
+        too), from the exported model; with times, each row is served with the user's earlier
+        held-out rows as its recent rows, as the test figures were."""
         from automl_rec.evaluation.pointwise import task_metrics
-        from automl_rec.tasks.rows import RowFold
+        from automl_rec.tasks.rows import RowFold, recent_rows
 
         held_out = select_positives(validate_interactions(load_interactions(data, **columns),
                                                           min_distinct=1), self.positive)
         rows = task_rows(held_out, self._task)
+        recent = ratings = None
+        length = self._history_length()
+        if "time" in rows.columns:
+            rows = rows.iloc[np.argsort(rows["time"].to_numpy(dtype=float), kind="stable")]
+            if length:
+                recent, ratings = recent_rows(rows, self._task, self._item_vocabulary(), length)
         users = rows["user"].astype(str).to_numpy()
         context = {c[len(CONTEXT_PREFIX):]: rows[c].astype(object).tolist()
                    for c in context_columns(rows)}
-        predictions = self.predict(users, rows["item"].astype(str).tolist(), context)
+        predictions = self.predict(users, rows["item"].astype(str).tolist(), context, recent,
+                                   ratings)
         fold = RowFold(users, rows["item"].astype(str).to_numpy(),
                        rows["label"].to_numpy(dtype=np.float32))
         return {**task_metrics(self._task, fold, predictions), "rows": len(rows),
                 "users": int(len(set(users)))}
+
+    def _history_length(self) -> int:
+        """Items of a user's history that the exported click or rating model reads (0: none,
+        or a SavedModel written before the ``predict_with_recent`` signature)."""
+        if getattr(self, "_saved_model", None) is not None:
+            contract = self.metadata_["serving"].get("predict_with_recent") or {}
+            return int(contract.get("history_length", 0))
+        return self.serving_module().history_length
+
+    def _item_vocabulary(self) -> np.ndarray:
+        """The raw item ids the exported model has rows of."""
+        loaded = getattr(self, "_saved_model", None)
+        if loaded is None:
+            return np.asarray(self.split_.item_ids.ids).astype(str)
+        return np.array([i.decode("utf-8") for i in loaded.item_ids.numpy()])
 
     def _seen_pairs(self, users: list[str], items: list[str]) -> np.ndarray | None:
         """Whether each raw (user, item) pair is in the data the model was fitted on; ``None``
@@ -796,6 +828,19 @@ class AutoRecommender:
                                     "output": "prediction",
                                     "meaning": ("the probability that the row's label is 1"
                                                 if task == CTR else "the predicted rating")},
+                        "predict_with_recent": {
+                            "inputs": ["user_id", "item_id", *self._context_inputs().values(),
+                                       "recent_item_ids",
+                                       *([] if task == CTR else ["recent_ratings"])],
+                            "history_length": module.history_length,
+                            "meaning": ("predict, with each row's user's rows since the fitted "
+                                        "data (items oldest first, '' for padding"
+                                        + ("; the clicked items" if task == CTR else
+                                           "; with their ratings")
+                                        + ") extending the stored history, as the test "
+                                        "figures assume" if module.history_length else
+                                        "predict (this model reads no history: the recent "
+                                        "rows change nothing)")},
                         "unknown_users": ("the training rows' average for unknown users and "
                                           "items (their unknown-id rows)")},
             "examples": outcome.row_examples(split, self.predict, self.seed),
@@ -1014,6 +1059,36 @@ def _keras_tuner_role() -> str:
     from automl_rec.tuning.backends.keras_tuner_backend import keras_tuner_role
 
     return keras_tuner_role()
+
+
+def _recent_inputs(task: str, rows: int, recent: list[list[str]],
+                   ratings: list[list[float]] | None) -> dict[str, Any]:
+    """The ``predict_with_recent`` inputs of each row's recent items (and, for ratings, their
+    ratings), padded in front to one width.
+
+    Raises:
+        ConfigurationError: Not one list per row, a rating fit without the ratings, or a
+            list of ratings whose length differs from its items'.
+    """
+    if len(recent) != rows:
+        raise ConfigurationError(
+            f"predict needs one list of recent items per row; received {len(recent)} lists "
+            f"for {rows} rows.")
+    if task != CTR:
+        if ratings is None or len(ratings) != rows or any(
+                len(r) != len(i) for r, i in zip(ratings, recent)):
+            raise ConfigurationError(
+                "A rating fit needs the ratings of the recent items: recent_ratings with one "
+                "rating per recent item of each row.")
+    width = max((len(items) for items in recent), default=0)
+    inputs: dict[str, Any] = {"recent_item_ids": np.array(
+        [[""] * (width - len(items)) + [str(i) for i in items] for items in recent],
+        np.str_).reshape(rows, width)}
+    if task != CTR:
+        inputs["recent_ratings"] = np.array(
+            [[0.0] * (width - len(r)) + [float(x) for x in r] for r in ratings or []],
+            np.float32).reshape(rows, width)
+    return inputs
 
 
 def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.DataFrame:

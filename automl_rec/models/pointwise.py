@@ -448,7 +448,7 @@ class StageModel:
     """
 
     def __init__(self, params: dict[str, Any], split: RowSplit, stage: str, seed: int) -> None:
-        self.split = split
+        self.split, self.folds = split, STAGE_FOLDS[stage]
         stage_rows = split.rows(STAGE_FOLDS[stage])
         labels = stage_rows.labels
         scale = (float(labels.min()), float(labels.max())) if split.task == RATING else None
@@ -456,7 +456,7 @@ class StageModel:
                  np.bincount(stage_rows.items, minlength=split.n_items) > 0)
         self.model = pointwise_model(params, split.task, split.n_users, split.n_items,
                                      float(labels.mean()), seed, split.fields, scale, known)
-        self.rows = split.rows(STAGE_FOLDS[stage], self.history_length)
+        self.rows = split.rows(self.folds, self.history_length, self.folds)
 
     @property
     def history_length(self) -> int:
@@ -469,8 +469,8 @@ class StageModel:
         return self.model.fit_epoch(self.rows)
 
     def fold(self, fold: int) -> RowFold:
-        """A fold's rows with the histories this model reads."""
-        return self.split.fold(fold, self.history_length)
+        """A fold's rows with the histories this model reads (of the items it knows)."""
+        return self.split.fold(fold, self.history_length, self.folds)
 
     def predict(self, rows: RowFold) -> np.ndarray:
         return self.model.predict(rows)

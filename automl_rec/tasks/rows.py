@@ -153,33 +153,41 @@ class RowSplit(EncodedIds):
         """Whether the rows are in time order (so that a row's history is what came before)."""
         return self.protocol == GLOBAL_TEMPORAL
 
-    def fold(self, fold: int, history: int = 0) -> RowFold:
-        """The rows of ``VALID`` or ``TEST`` (or ``TRAIN``) as a model is judged on them, in
-        time order, with the ``history`` latest items of each row's history before the fold
-        (none for 0, or without an order). A model is served with the histories it was
-        exported with, so a held-out row's history never holds rows of its own fold: the
-        figures describe the model as it serves."""
-        return self.rows((fold,), history, before=fold)
-
-    def rows(self, folds: tuple[int, ...], history: int = 0, before: int | None = None
+    def fold(self, fold: int, history: int = 0, known: tuple[int, ...] | None = None
              ) -> RowFold:
+        """The rows of ``VALID`` or ``TEST`` (or ``TRAIN``) as a model is judged on them, in
+        time order, with the ``history`` latest items of each row's history (none for 0, or
+        without an order): the user's rows before it, those of its own fold included, as the
+        exported ``predict_with_recent`` serves a request given the user's rows since the fit.
+        ``known``: the folds a model learnt from; items without a row there are left out of
+        the histories, as the serving graph leaves out an id it has no row of."""
+        return self.rows((fold,), history, known)
+
+    def rows(self, folds: tuple[int, ...], history: int = 0,
+             known: tuple[int, ...] | None = None) -> RowFold:
         """The rows of several folds together (a stage that a model learns from: train +
         validation...), in time order, each with the ``history`` latest items of the user's
-        rows before it (those of fold ``before`` left out)."""
+        rows before it (of items with a row in the folds ``known``, or of every item)."""
         rows = np.isin(self.folds, folds)
         histories = ratings = None
         if history and self.ordered:
-            key = (history, before)
+            key = (history, known)
             if key not in self._histories:
-                kept = self.history_rows if before is None else (
-                    self.history_rows & (self.folds != before))
                 self._histories[key] = histories_before(
-                    self.users, self.items, kept, history, self.history_values)
+                    self.users, self.items, self.history_rows & self.items_known(known),
+                    history, self.history_values)
             histories, all_ratings = self._histories[key]
             histories = histories[rows]
             ratings = None if all_ratings is None else all_ratings[rows]
         return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories,
                        ratings, tuple(c.codes[rows] for c in self.fields.context))
+
+    def items_known(self, folds: tuple[int, ...] | None) -> np.ndarray:
+        """Per row, whether its item has a row in ``folds`` (every row for ``None``)."""
+        if folds is None:
+            return np.ones(len(self.items), bool)
+        seen = np.bincount(self.items[np.isin(self.folds, folds)], minlength=self.n_items) > 0
+        return seen[self.items]
 
     def typical_context(self) -> tuple[np.ndarray, ...]:
         """Each context column's most frequent codes among the training rows (``[1, width]``):
@@ -191,14 +199,17 @@ class RowSplit(EncodedIds):
             out.append(values[np.argmax(counts)][None, :].astype(np.int32))
         return tuple(out)
 
-    def latest_histories(self, length: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Each user's ``length`` latest items over every row (what a request is served with),
-        ``[n_users, length]`` as :func:`histories_before` writes them, with their ratings
-        (``None`` for clicks)."""
+    def latest_histories(self, length: int, folds: tuple[int, ...] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each user's ``length`` latest items over the rows of ``folds`` (every row by
+        default: what a request is served with), ``[n_users, length]`` as
+        :func:`histories_before` writes them, with their ratings (``None`` for clicks)."""
         n = len(self.users)
         users = np.r_[self.users, np.arange(self.n_users)]
         items = np.r_[self.items, np.zeros(self.n_users, self.items.dtype)]
-        kept = np.r_[self.history_rows, np.zeros(self.n_users, bool)]
+        rows = self.history_rows if folds is None else (
+            self.history_rows & np.isin(self.folds, folds))
+        kept = np.r_[rows, np.zeros(self.n_users, bool)]
         values = (None if self.history_values is None
                   else np.r_[self.history_values, np.zeros(self.n_users, np.float32)])
         ids, ratings = histories_before(users, items, kept, length, values)
@@ -343,3 +354,21 @@ def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, len
     out = np.empty((n, length), dtype=np.float32)
     out[order] = np.where(valid, picked(values), 0.0)
     return ids, out
+
+
+def recent_rows(rows: pd.DataFrame, task: str, item_ids: np.ndarray, length: int
+                ) -> tuple[list[list[str]], list[list[float]]]:
+    """Each row's recent rows for ``predict_with_recent``: the ``length`` latest items (raw
+    ids, oldest first, ``""`` in front for padding) among the user's earlier rows of ``rows``
+    (a task's rows in time order, :func:`task_rows`) that a history holds (clicks, or every
+    rating) and that the model has a row of (``item_ids``, its vocabulary), with their
+    ratings (0 for clicks)."""
+    labels = rows["label"].to_numpy(dtype=np.float32)
+    items = pd.Index(np.asarray(item_ids).astype(str)).get_indexer(rows["item"].astype(str))
+    users = pd.factorize(rows["user"].astype(str))[0]
+    kept = (items >= 0) & (labels > 0.5 if task == CTR else True)
+    ids, values = histories_before(users, np.maximum(items, 0), kept, length,
+                                   labels if task == RATING else None)
+    vocabulary = np.r_[[""], np.asarray(item_ids).astype(str)].astype(object)
+    ratings = np.zeros(ids.shape, np.float32) if values is None else values
+    return vocabulary[ids].tolist(), ratings.tolist()

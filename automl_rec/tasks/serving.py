@@ -4,11 +4,15 @@
 context column of the log, ``context_<name>``: ``tf.string [batch]``) and returns
 ``prediction``: the probability of a click (``ctr``) or the rating (``rating``). A context value
 is coded in the graph as the training rows coded it (:class:`ContextCoder`); an empty or unseen
-value has no code. ``serving_default`` takes raw user ids and returns the top-K raw item ids by
-that prediction, in the training rows' most frequent context, with the items the user already
-clicked or rated left out. The designs that read the user's
-history before a row are served with the user's latest items of the whole log (and, for
-ratings, their ratings), stored inside.
+value has no code. The designs that read the user's history before a row are served with the
+user's latest items of the whole log (and, for ratings, their ratings), stored inside.
+``predict_with_recent`` takes the same inputs and, per row, the user's rows since the fit:
+``recent_item_ids`` (``tf.string [batch, width]``, oldest first, ``""`` for padding: the items
+rated, or clicked) and, for ratings, ``recent_ratings`` (``float32 [batch, width]``); they extend
+the stored history, an item the model has no row of left out. The tool's test figures describe
+this signature: a held-out row's history holds the user's rows before it. ``serving_default``
+takes raw user ids and returns the top-K raw item ids by the prediction, in the training rows'
+most frequent context, with the items the user already clicked or rated left out.
 Unknown users and items take the models' unknown-id rows (row 0), as in training. Everything is
 TensorFlow ops and variables: the SavedModel loads with ``tf.saved_model.load`` alone.
 """
@@ -78,23 +82,32 @@ class RowServingModule(tf.Module):
         split: The task's split (its rows give the histories and the seen items).
         k: Length of ``serving_default``'s lists.
         history_length: Items of the latest history the predictor reads (0: none).
+        known_items: Per item index, whether the model has a row of it (a recent item it has
+            none of is left out of a history); every item by default.
+        folds: The folds whose rows the stored histories hold (every row by default: what
+            the exported model is fitted on).
     """
 
     def __init__(self, predictor: Predictor, weights: list[tf.Variable], split: RowSplit,
-                 k: int, history_length: int) -> None:
+                 k: int, history_length: int, known_items: np.ndarray | None = None,
+                 folds: tuple[int, ...] | None = None) -> None:
         super().__init__(name="automl_rec_row_serving")
         self.predictor = predictor
+        self.click = split.task == CTR
         self.context = [ContextGraph(coder) for coder in split.fields.coders]
         self.typical_context = [tf.Variable(codes, trainable=False, name="typical_context")
                                 for codes in split.typical_context()]
         self.weights = list(weights)
         self.k = min(k, split.n_items)
         self.n_items = split.n_items
+        self.history_length = int(history_length)
         self.user_table = id_table(split.user_ids.ids)
         self.item_table = id_table(split.item_ids.ids)
         self.item_ids = tf.Variable(split.item_ids.ids.astype(str), trainable=False,
                                     name="item_ids")
-        latest, ratings = (split.latest_histories(history_length) if history_length
+        known = np.ones(split.n_items, bool) if known_items is None else known_items
+        self.known_items = tf.Variable(np.r_[False, known], trainable=False, name="known_items")
+        latest, ratings = (split.latest_histories(history_length, folds) if history_length
                            else (np.zeros((split.n_users, 0), np.int32), None))
         if ratings is None:
             ratings = np.zeros(latest.shape, np.float32)
@@ -111,30 +124,60 @@ class RowServingModule(tf.Module):
         self.seen_items = tf.Variable(items.astype(np.int64), trainable=False, name="seen_items")
         self.seen_splits = tf.Variable(splits.astype(np.int64), trainable=False,
                                        name="seen_splits")
-        self.predict = tf.function(self._predict, input_signature=[
-            tf.TensorSpec([None], tf.string, name="user_id"),
-            tf.TensorSpec([None], tf.string, name="item_id")] + [
+        rows = [tf.TensorSpec([None], tf.string, name="user_id"),
+                tf.TensorSpec([None], tf.string, name="item_id")] + [
             tf.TensorSpec([None], tf.string, name=name)
-            for name in context_input_names(split.fields.coders)])
+            for name in context_input_names(split.fields.coders)]
+        self.predict = tf.function(self._predict, input_signature=rows)
+        recent = [tf.TensorSpec([None, None], tf.string, name="recent_item_ids")] + (
+            [] if self.click else [tf.TensorSpec([None, None], tf.float32,
+                                                 name="recent_ratings")])
+        self.predict_with_recent = tf.function(self._predict_with_recent,
+                                               input_signature=rows + recent)
         self.serve = tf.function(self._serve, input_signature=[
             tf.TensorSpec([None], tf.string, name="user_id")])
 
     def signatures(self) -> dict[str, Any]:
         return {"serving_default": self.serve.get_concrete_function(),
-                "predict": self.predict.get_concrete_function()}
+                "predict": self.predict.get_concrete_function(),
+                "predict_with_recent": self.predict_with_recent.get_concrete_function()}
 
     def function(self, signature: str) -> Any:
         """The function behind a signature (``None`` for one this module does not have)."""
-        return {"serving_default": self.serve, "predict": self.predict}.get(signature)
+        return {"serving_default": self.serve, "predict": self.predict,
+                "predict_with_recent": self.predict_with_recent}.get(signature)
 
     def _rows(self, table: tf.lookup.StaticHashTable, ids: tf.Tensor) -> tf.Tensor:
         return tf.cast(table.lookup(ids) + 1, tf.int32)
 
     def _predict(self, user_id: tf.Tensor, item_id: tf.Tensor, *context: tf.Tensor
                  ) -> dict[str, tf.Tensor]:
-        users, items = self._rows(self.user_table, user_id), self._rows(self.item_table, item_id)
-        histories = tf.gather(self.histories, users)
-        ratings = tf.gather(self.history_ratings, users)
+        users = self._rows(self.user_table, user_id)
+        return self._prediction(users, item_id, tf.gather(self.histories, users),
+                                tf.gather(self.history_ratings, users), context)
+
+    def _predict_with_recent(self, user_id: tf.Tensor, item_id: tf.Tensor, *rest: tf.Tensor
+                             ) -> dict[str, tf.Tensor]:
+        context = rest[:len(self.context)]
+        recent = rest[len(self.context)]
+        recent_ratings = (tf.zeros(tf.shape(recent), tf.float32) if self.click
+                          else rest[len(self.context) + 1])
+        users = self._rows(self.user_table, user_id)
+        codes = self._rows(self.item_table, recent)
+        codes = tf.where(tf.gather(self.known_items, codes), codes, 0)
+        # The stored history, then the recent items: the latest known items, most recent last.
+        ids = tf.concat([tf.gather(self.histories, users), codes], axis=1)
+        values = tf.concat([tf.gather(self.history_ratings, users), recent_ratings], axis=1)
+        newest_first = tf.reverse(ids, axis=[1]) > 0
+        ids = tf.reverse(tf.ragged.boolean_mask(tf.reverse(ids, axis=[1]), newest_first)
+                         .to_tensor(0, shape=[None, self.history_length]), axis=[1])
+        values = tf.reverse(tf.ragged.boolean_mask(tf.reverse(values, axis=[1]), newest_first)
+                            .to_tensor(0.0, shape=[None, self.history_length]), axis=[1])
+        return self._prediction(users, item_id, ids, values, context)
+
+    def _prediction(self, users: tf.Tensor, item_id: tf.Tensor, histories: tf.Tensor,
+                    ratings: tf.Tensor, context: tuple[tf.Tensor, ...]) -> dict[str, tf.Tensor]:
+        items = self._rows(self.item_table, item_id)
         codes = [graph(values) for graph, values in zip(self.context, context)]
         return {"prediction": tf.cast(self.predictor(users, items, histories, ratings, codes),
                                       tf.float32)}
@@ -163,8 +206,10 @@ class RowServingModule(tf.Module):
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
 
 
-def row_serving_module(model: Any, split: RowSplit, k: int) -> RowServingModule:
-    """The serving module of a fitted click or rating model (a Keras design or a baseline).
+def row_serving_module(model: Any, split: RowSplit, k: int,
+                       folds: tuple[int, ...] | None = None) -> RowServingModule:
+    """The serving module of a fitted click or rating model (a Keras design or a baseline);
+    its stored histories hold the rows of ``folds`` (every row by default).
 
     Raises:
         TypeError: The model has no TensorFlow form (the gradient-boosted trees).
@@ -188,7 +233,8 @@ def row_serving_module(model: Any, split: RowSplit, k: int) -> RowServingModule:
                 return tf.sigmoid(out)
             return tf.clip_by_value(out, *scale) if scale else out
 
-        return RowServingModule(keras_predictor, keras_weights(network), split, k, length)
+        return RowServingModule(keras_predictor, keras_weights(network), split, k, length,
+                                model.known[1], folds)
     if isinstance(model, ItemAutoRec):
         return RowServingModule(*_autorec_predictor(model), split, k, 0)
     if isinstance(model, (Biases, Logistic)):

@@ -190,11 +190,16 @@ def test_the_history_of_a_click_row_is_the_users_earlier_clicks() -> None:
     test = split.fold(TEST, history=5)
     assert test.histories is not None and test.histories.shape == (len(test), 5)
     user = test.users[-1]
-    # A held-out row's history stops where its fold starts: the exported model serves with
-    # the histories it knows.
-    earlier = (split.users == user) & (split.labels == 1) & (split.folds != TEST)
+    # A held-out row's history is the user's clicks before it, its own fold's included (as
+    # predict_with_recent serves a request given the user's rows since the fit).
+    rows = np.flatnonzero(split.users == user)
+    earlier = rows[(split.labels[rows] == 1) & (rows < len(split.users) - 1)]
     clicked = split.items[earlier][-5:] + 1
     assert test.histories[-1][-len(clicked):].tolist() == clicked.tolist()
+    assert (split.folds[earlier[-2:]] == TEST).any()  # the case this test is about
+    # A model of the training stage reads no item it has no training row of.
+    known = set((split.items[split.folds == TRAIN] + 1).tolist()) | {0}
+    assert set(split.fold(TEST, 5, (TRAIN,)).histories.ravel().tolist()) <= known
     unordered = split_rows(task_rows(read_positives(click_log(rows=3_000), {}), CTR), CTR,
                            has_order=False, seed=0)
     assert unordered.fold(TEST, history=5).histories is None

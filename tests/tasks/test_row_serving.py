@@ -90,3 +90,51 @@ def test_the_trees_have_no_tensorflow_form(splits: dict[str, Any]) -> None:
         split.fold(TRAIN), split.n_users, split.n_items)
     with pytest.raises(TypeError, match="no TensorFlow form"):
         row_serving_module(trees, split, k=5)
+
+
+@pytest.mark.parametrize("task, design", [(RATING, "gru"), (CTR, "din"), (RATING, "mf")])
+def test_predict_with_recent_rows_reproduces_the_test_figures(task: str, design: str,
+                                                              splits: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    """A model that stores its stage's histories, given each held-out row's earlier rows of
+    the user as recent rows, predicts what the tool's test figures are computed from."""
+    import tensorflow as tf
+
+    from automl_rec.data.splitting import VALID
+    from automl_rec.tasks.serving import row_serving_module
+
+    split = splits[task]
+    model = fitted(task, design, split)
+    module = row_serving_module(model, split, k=5, folds=(TRAIN,))
+    tf.saved_model.save(module, str(tmp_path), signatures=module.signatures())
+    loaded = tf.saved_model.load(str(tmp_path))
+
+    test = model.fold(TEST)
+    # Each test row's recent rows: the user's history rows since the stored ones (the
+    # validation rows and the earlier test rows), raw ids oldest first, with their ratings.
+    later = np.flatnonzero(np.isin(split.folds, (VALID, TEST)))
+    recent: dict[int, list[tuple[str, float]]] = {}
+    ids, ratings = [], []
+    for row in later:
+        user = int(split.users[row])
+        if split.folds[row] == TEST:
+            ids.append([i for i, _ in recent.get(user, [])])
+            ratings.append([r for _, r in recent.get(user, [])])
+        if split.history_rows[row]:
+            raw = str(split.item_ids.decode(split.items[row:row + 1])[0])
+            recent.setdefault(user, []).append((raw, float(split.labels[row])))
+    width = max(len(x) for x in ids)
+    assert width > 5  # longer than the history the model reads: the graph keeps the latest
+    inputs = {"user_id": tf.constant(split.user_ids.decode(test.users).astype(str)),
+              "item_id": tf.constant(split.item_ids.decode(test.items).astype(str)),
+              "recent_item_ids": tf.constant([[""] * (width - len(x)) + x for x in ids])}
+    if task == RATING:
+        inputs["recent_ratings"] = tf.constant(
+            [[0.0] * (width - len(x)) + x for x in ratings], tf.float32)
+    out = loaded.signatures["predict_with_recent"](**inputs)
+    np.testing.assert_allclose(out["prediction"].numpy(), model.predict(test), rtol=1e-4,
+                               atol=1e-4)
+    stored = loaded.signatures["predict"](user_id=inputs["user_id"], item_id=inputs["item_id"])
+    # The recent rows change what a history design predicts, and nothing else's.
+    assert np.allclose(stored["prediction"].numpy(), out["prediction"].numpy(),
+                       atol=1e-4) == (design == "mf")

@@ -112,6 +112,42 @@ def test_a_rating_fit_selects_by_rmse_and_says_lower_is_better(tmp_path: Path) -
     assert "lower is better" in (out / "report.html").read_text()
 
 
+def test_a_history_design_is_evaluated_with_the_users_recent_rows(tmp_path: Path) -> None:
+    """A held-out row is served with the user's earlier held-out rows as recent rows (the
+    ``predict_with_recent`` signature), as the test figures are computed."""
+    import tensorflow as tf
+
+    model = AutoRecommender(["lstm"], task="rating", max_trials=1, output_dir=tmp_path,
+                            **FAST).fit(rating_log(n_users=60, n_items=30, rows=2_500))
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    contract = metadata["serving"]["predict_with_recent"]
+    length = contract["history_length"]
+    assert length > 0 and contract["inputs"][-2:] == ["recent_item_ids", "recent_ratings"]
+    later = rating_log(n_users=60, n_items=30, rows=400, seed=7).assign(
+        timestamp=lambda f: f["timestamp"] + 10_000)
+    recent, ratings, seen = [], [], {}
+    for user, item, rating in later[["user_id", "item_id", "rating"]].itertuples(index=False):
+        earlier = seen.setdefault(user, [])
+        recent.append([i for i, _ in earlier][-length:])
+        ratings.append([r for _, r in earlier][-length:])
+        earlier.append((item, float(rating)))
+    users, items = later["user_id"].tolist(), later["item_id"].tolist()
+    served = model.predict(users, items, recent=recent, recent_ratings=ratings)
+    truth = later["rating"].to_numpy(float)
+    figures = AutoRecommender.load(tmp_path).evaluate(later)
+    assert figures["rmse"] == pytest.approx(np.sqrt(np.mean((served - truth) ** 2)), rel=1e-5)
+    assert not np.allclose(served, model.predict(users, items))
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    width = max(len(r) for r in recent)
+    saved = loaded.signatures["predict_with_recent"](
+        user_id=tf.constant(users), item_id=tf.constant(items),
+        recent_item_ids=tf.constant([[""] * (width - len(r)) + r for r in recent]),
+        recent_ratings=tf.constant([[0.0] * (width - len(r)) + r for r in ratings]))
+    np.testing.assert_allclose(saved["prediction"].numpy(), served, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigurationError, match="ratings of the recent items"):
+        model.predict(users, items, recent=recent)
+
+
 def test_a_task_the_log_cannot_support_is_one_sentence_and_exit_code_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _written(click_log(n_users=40, n_items=20, rows=800), tmp_path)
