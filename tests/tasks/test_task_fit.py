@@ -146,6 +146,8 @@ def test_a_history_design_is_evaluated_with_the_users_recent_rows(tmp_path: Path
     np.testing.assert_allclose(saved["prediction"].numpy(), served, rtol=1e-5, atol=1e-5)
     with pytest.raises(ConfigurationError, match="ratings of the recent items"):
         model.predict(users, items, recent=recent)
+    html = (tmp_path / "report.html").read_text()
+    assert 'signatures["predict_with_recent"]' in html and "recent_ratings=" in html
 
 
 def test_a_task_the_log_cannot_support_is_one_sentence_and_exit_code_2(
