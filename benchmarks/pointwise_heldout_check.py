@@ -59,12 +59,15 @@ def rmse(labels: np.ndarray, predictions: np.ndarray) -> float:
 SHRINK = 10.0
 
 
-def reference(task: str, train: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """The plain reference's prediction of ``rows`` from the rows before them (``train``):
-    ratings: mean + shrunk user and item biases (alternating updates); clicks: the sum of the
-    user's and the item's shrunk click log-odds."""
-    labels = (train["rating"].to_numpy(float) >= 4).astype(float) if task == "ctr" else (
-        train["rating"].to_numpy(float))
+def labels_of(task: str, rows: pd.DataFrame) -> np.ndarray:
+    ratings = rows["rating"].to_numpy(float)
+    return (ratings >= 4).astype(float) if task == "ctr" else ratings
+
+
+def biases(task: str, train: pd.DataFrame) -> tuple[float, pd.Series, pd.Series]:
+    """The mean label with shrunk user and item biases (ratings: alternating updates; clicks:
+    the shrunk click rates' gaps to the mean)."""
+    labels = labels_of(task, train)
     mean = labels.mean()
     residual = labels - mean
     user_bias: pd.Series = pd.Series(0.0, index=pd.unique(train["user"]))
@@ -76,14 +79,40 @@ def reference(task: str, train: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
         user_part = residual - item_bias.reindex(train["item"]).to_numpy() * (task != "ctr")
         groups = pd.Series(user_part).groupby(train["user"].to_numpy())
         user_bias = groups.sum() / (groups.count() + SHRINK)
-    users = user_bias.reindex(rows["user"]).fillna(0.0).to_numpy()
-    items = item_bias.reindex(rows["item"]).fillna(0.0).to_numpy()
+    return mean, user_bias, item_bias
+
+
+def combined(task: str, mean: float, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     if task == "ctr":
         def odds(p: np.ndarray) -> np.ndarray:
             p = np.clip(p, 1e-4, 1 - 1e-4)
             return np.log(p / (1 - p))
         return odds(mean + users) + odds(mean + items)
     return mean + users + items
+
+
+def reference(task: str, train: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """The plain reference's prediction of ``rows`` from the rows before them (``train``):
+    ratings: mean + shrunk user and item biases; clicks: the sum of the user's and the item's
+    shrunk click log-odds."""
+    mean, user_bias, item_bias = biases(task, train)
+    return combined(task, mean, user_bias.reindex(rows["user"]).fillna(0.0).to_numpy(),
+                    item_bias.reindex(rows["item"]).fillna(0.0).to_numpy())
+
+
+def reference_recent(task: str, train: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """The reference as a history design reads a row: the item biases fitted on ``train``,
+    each user's bias from all of the user's rows before the row (``train``'s and the earlier
+    of ``rows``, in time order), so that a user new in the period has one too."""
+    mean, _, item_bias = biases(task, train)
+    both = pd.concat([train, rows], ignore_index=True)
+    residual = labels_of(task, both) - mean - (
+        0.0 if task == "ctr" else item_bias.reindex(both["item"]).fillna(0.0).to_numpy())
+    by_user = pd.Series(residual).groupby(both["user"].to_numpy())
+    earlier_sum = by_user.cumsum().to_numpy() - residual
+    earlier_count = by_user.cumcount().to_numpy()
+    users = (earlier_sum / (earlier_count + SHRINK))[len(train):]
+    return combined(task, mean, users, item_bias.reindex(rows["item"]).fillna(0.0).to_numpy())
 
 
 def recent_inputs(task: str, rows: pd.DataFrame) -> dict[str, tf.Tensor]:
@@ -114,6 +143,8 @@ def main() -> int:
     parser.add_argument("--time-budget", default="5m")
     parser.add_argument("--families", default="all")
     parser.add_argument("--keep", type=Path, help="also copy the run directory here")
+    parser.add_argument("--run", type=Path,
+                        help="check a run directory kept before (--keep) instead of fitting")
     args = parser.parse_args()
     log = pd.read_csv(args.data, sep="\t", header=None, names=["user", "item", "rating", "time"],
                       dtype={"user": str, "item": str})
@@ -122,11 +153,13 @@ def main() -> int:
     rest, held_out = log.iloc[:cut], log.iloc[cut:]
     extra = ["--positive", "rating>=4"] if args.task == "ctr" else []
     with tempfile.TemporaryDirectory() as folder:
-        train, run = Path(folder) / "train.tsv", Path(folder) / "run"
-        rest.to_csv(train, sep="\t", header=False, index=False)
-        subprocess.run([sys.executable, "-m", "automl_rec.cli", "fit", str(train), "--task",
-                        args.task, *extra, "--time-budget", args.time_budget, "--families",
-                        args.families, "-o", str(run), "--quiet"], check=True)
+        train, run = Path(folder) / "train.tsv", args.run or Path(folder) / "run"
+        if args.run is None:
+            rest.to_csv(train, sep="\t", header=False, index=False)
+            subprocess.run([sys.executable, "-m", "automl_rec.cli", "fit", str(train),
+                            "--task", args.task, *extra, "--time-budget", args.time_budget,
+                            "--families", args.families, "-o", str(run), "--quiet"],
+                           check=True)
         metadata = json.loads((run / "metadata.json").read_text())
         if args.keep:
             shutil.copytree(run, args.keep, dirs_exist_ok=True)
@@ -137,20 +170,21 @@ def main() -> int:
         out = model.signatures["predict_with_recent"](**rows, **recent_inputs(args.task,
                                                                               held_out))
     predictions = out["prediction"].numpy().astype(np.float64)
-    if args.task == "ctr":
-        labels, figure, name = (held_out["rating"].to_numpy() >= 4).astype(float), auc, "auc"
-    else:
-        labels, figure, name = held_out["rating"].to_numpy(float), rmse, "rmse"
+    figure, name = (auc, "auc") if args.task == "ctr" else (rmse, "rmse")
+    labels = labels_of(args.task, held_out)
     value = figure(labels, predictions)
     value_stored = figure(labels, stored)
     # The reference on the tool's test period (the latest 10% of the rows it was given, fitted
-    # on those before) and on the held-out period (fitted on every row the tool was given).
+    # on those before) and on the held-out period (fitted on every row the tool was given); for
+    # a model that reads the user's history, the reference with the user's rows up to each row.
+    reads_history = bool((metadata["serving"].get("predict_with_recent") or {}).get(
+        "history_length"))
+    predict_reference = reference_recent if reads_history else reference
     cut_test = len(rest) - int(np.ceil(len(rest) * 0.1))
     test_rows = rest.iloc[cut_test:]
-    test_labels = ((test_rows["rating"].to_numpy() >= 4).astype(float) if args.task == "ctr"
-                   else test_rows["rating"].to_numpy(float))
-    reference_test = figure(test_labels, reference(args.task, rest.iloc[:cut_test], test_rows))
-    reference_held = figure(labels, reference(args.task, rest, held_out))
+    reference_test = figure(labels_of(args.task, test_rows),
+                            predict_reference(args.task, rest.iloc[:cut_test], test_rows))
+    reference_held = figure(labels, predict_reference(args.task, rest, held_out))
     rng = np.random.default_rng(0)
     resampled = [figure(labels[index], predictions[index])
                  for index in (rng.integers(0, len(labels), len(labels)) for _ in range(200))]
@@ -169,6 +203,8 @@ def main() -> int:
     print(f"difference {value - reported:+.4f} ({(value - reported) / error:+.1f} standard "
           "errors)")
     shift = reference_held - reference_test
+    kind = "with each user's rows up to the row" if reads_history else "fitted before the period"
+    print(f"reference ({kind}):")
     print(f"{'reference, tool test period':36}{reference_test:>10.4f}")
     print(f"{'reference, held-out period':36}{reference_held:>10.4f}   (the periods' shift "
           f"{shift:+.4f})")
