@@ -5,6 +5,8 @@ Run from the repository root:
 
     python benchmarks/pointwise_heldout_check.py --task rating --time-budget 10m
     python benchmarks/pointwise_heldout_check.py --task ctr --time-budget 15m
+    python benchmarks/pointwise_heldout_check.py --task rating --keep DIR   # keep the run
+    python benchmarks/pointwise_heldout_check.py --task rating --run DIR    # check it again
 
 It holds out the latest 10% of MovieLens 100K's rows by time (file order among equal times),
 runs ``automl-rec fit`` on the rest in a subprocess (``ctr``: label ``rating >= 4``), then loads
@@ -22,7 +24,10 @@ differ (new users, a changed catalogue): the bootstrap error covers the sampling
 not that shift. So a plain reference written here with numpy (ratings: the mean with shrunk
 user and item biases; clicks: the shrunk user and item click rates) is scored on both periods
 the same way (fitted on the rows before each), and the check reads the exported model's gap
-beside the reference's.
+beside the reference's. For a model that reads the user's history the reference does too: each
+user's bias is the shrunk mean of the user's residuals over every row before the row (the
+period's earlier rows included), since a period's shift is not the same for a predictor that
+knows the user's latest rows.
 """
 
 from __future__ import annotations
