@@ -677,7 +677,7 @@ class AutoRecommender:
             import tensorflow as tf
 
             try:
-                item_ids = np.array([i.decode("utf-8") for i in loaded.item_ids.numpy()])
+                item_ids = self._item_vocabulary()
                 history = loaded.history_items.numpy()
                 splits = loaded.history_splits.numpy()
                 user_index = tf.raw_ops.LookupTableFindV2(

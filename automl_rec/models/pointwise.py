@@ -34,7 +34,6 @@ keeps the best epoch's weights.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from automl_rec.models import quiet_tensorflow
@@ -449,7 +448,7 @@ class StageModel:
 
     def __init__(self, params: dict[str, Any], split: RowSplit, stage: str, seed: int) -> None:
         self.split, self.folds = split, STAGE_FOLDS[stage]
-        stage_rows = split.rows(STAGE_FOLDS[stage])
+        stage_rows = split.rows(self.folds)
         labels = stage_rows.labels
         scale = (float(labels.min()), float(labels.max())) if split.task == RATING else None
         known = (np.bincount(stage_rows.users, minlength=split.n_users) > 0,
@@ -486,15 +485,12 @@ class StageModel:
 
 
 def train_pointwise(params: dict[str, Any], split: RowSplit, *, max_epochs: int = 30,
-                    patience: int = 3, seed: int = 0,
-                    valid_rows: Callable[[StageModel], RowFold] | None = None
-                    ) -> tuple[StageModel, list[float]]:
+                    patience: int = 3, seed: int = 0) -> tuple[StageModel, list[float]]:
     """Train a design on the split's training rows with early stopping on the validation
     objective (AUC or RMSE); returns the model with its best epoch's weights and the
-    validation objective after each epoch. ``valid_rows`` gives the rows to judge by (the
-    validation fold as the model reads it, by default)."""
+    validation objective after each epoch."""
     model = StageModel(params, split, "train", seed)
-    valid = valid_rows(model) if valid_rows is not None else model.fold(VALID)
+    valid = model.fold(VALID)
     curve: list[float] = []
     best, best_weights, waited = float("-inf"), model.get_weights(), 0
     for _ in range(max_epochs):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from automl_rec.data.feedback import read_positives
-from automl_rec.data.splitting import TEST, TRAIN, VALID
+from automl_rec.data.splitting import TEST, TRAIN
 from automl_rec.evaluation.pointwise import task_metrics
 from automl_rec.models.pointwise import PointwiseModel, pointwise_model, train_pointwise
 from automl_rec.models.pointwise_baselines import Biases
@@ -118,17 +118,12 @@ def test_a_history_design_reads_a_new_users_interest(design: str) -> None:
                        has_order=True, seed=0)
     test_aucs = {}
     for name in (design, "wide_deep"):
-        # Judged by the validation rows with the clicks before each of them: the validation
-        # users are new too, and the tool's own validation rows' histories stop where their
-        # fold starts (as the exported model serves), so they cannot tell what a design reads
-        # from the history it is given.
+        # Validation and test rows read the user's clicks before each of them, those of their
+        # own fold too: the users of both folds are new.
         model, _ = train_pointwise(
             {**PARAMS, "design": name, "l2": 1e-4, "history_length": 4}, split, max_epochs=15,
-            patience=3, seed=1,
-            valid_rows=lambda m: split.rows((VALID,), m.history_length))
-        # The test rows with the clicks before each of them, as a caller who knows them would
-        # give them.
-        test = split.rows((TEST,), model.history_length)
+            patience=3, seed=1)
+        test = model.fold(TEST)
         test_aucs[name] = task_metrics(CTR, test, model.predict(test))["auc"]
     assert test_aucs[design] > test_aucs["wide_deep"] + 0.08, test_aucs
 
