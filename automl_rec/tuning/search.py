@@ -8,10 +8,12 @@ share does not shorten the shares of the families after it). A screening trial s
 when its share is spent is paused, its model kept in memory. Then the families are halved: the
 better half by validation score (at least one) is promoted, with every paused trial that is not
 yet clearly better than the popularity baseline (next-item models learn popularity first: the
-rung cannot judge them, the next one does); the paused trials of those go on from where they
-stopped, by successive halving again (rungs of equal time; the better half of the paused trials
-goes on after each, and the last one trains until it stops), and every later trial goes to a
-promoted family, the one with the highest *optimistic score*
+rung cannot judge them, the next one does) and every paused trial whose latest epoch rose by
+more than its gap to the better half (a slow starter, at that pace past the half's last score
+after one more epoch: a rung of a few epochs misjudges it); the paused trials of those go on
+from where they stopped, by successive halving again (rungs of equal time; the better half of
+the paused trials goes on after each, and the last one trains until it stops), and every later
+trial goes to a promoted family, the one with the highest *optimistic score*
 ``best validation score x (1 + 1 / trials so far)`` (a family ahead keeps getting trials; one
 behind gets its next when the leader's bonus has shrunk enough). The other families' paused
 trials end there, with their screening score. A family whose trials all failed gets no more.
@@ -22,8 +24,8 @@ The search stops when ``max_trials`` trials exist (those of earlier runs of the 
 of every process sharing it, count) or when the time left, less the time reserved for the final
 refits, would not hold two more epochs of the chosen family. A trial running when the time runs
 out stops after its current epoch and keeps its best epoch. The refits are short (see
-:func:`automl_rec.tuning.trial.model_on_stage`): the reserve is one refresh of each promoted
-family's best model, plus one of the winner.
+:func:`automl_rec.tuning.trial.model_on_stage`): the reserve is one refit of each promoted
+family's best model, plus one of the family ahead (the likely winner).
 """
 
 from __future__ import annotations
@@ -266,6 +268,8 @@ class _Search:
             if deadline is not None:
                 cost = 2 * family.epoch_seconds()
                 if time.monotonic() + cost >= deadline:
+                    logger.info("search ends: %.0f s to the deadline, %.0f s of them kept for "
+                                "the refits", self.budget.deadline - time.monotonic(), reserve)
                     return
             others = max(self.backend.in_flight() - len(self.paused), 0)
             if self.budget.max_trials is not None and total + others >= self.budget.max_trials:
@@ -320,18 +324,25 @@ class _Search:
     def _promote(self) -> None:
         """Halve the families after the screening rung: the better half of those that have
         learned more than item popularity goes on, with every paused trial that has not yet
-        (see ``reference`` in :func:`run_search`)."""
+        (see ``reference`` in :func:`run_search`), and every paused trial below the better
+        half whose latest epoch rose fast enough to pass the half's last score with one more
+        such epoch (a model that starts slowly is not judged by two epochs)."""
         self.promoted = True
         ranked = sorted((s for s in self.states.values() if self._score(s) > -math.inf),
                         key=self._score, reverse=True)
         undecided = [s for s in ranked if self._undecided(s)]
         judged = [s for s in ranked if s not in undecided]
         keep = math.ceil(len(judged) / 2)  # at least one, when any was judged
-        promoted = judged[:keep] + undecided
+        cutoff = self._score(judged[keep - 1]) if judged else math.inf
+        rising = [s for s in judged[keep:] if s.name in self.paused
+                  and self.paused[s.name][1].projected() >= cutoff]
+        promoted = judged[:keep] + rising + undecided
         out = [s for s in ranked if s not in promoted]
-        logger.info("after the screening rung: promoted %s%s; screened out %s",
+        logger.info("after the screening rung: promoted %s%s%s; screened out %s",
                     [s.name for s in promoted],
                     f" ({[s.name for s in undecided]} not yet past popularity)" if undecided
+                    else "",
+                    f" ({[s.name for s in rising]} still rising past the cutoff)" if rising
                     else "", [s.name for s in out])
         for state in out:
             state.exhausted = True
@@ -420,13 +431,16 @@ class _Search:
         return max(scored, key=FamilyState.optimistic_score, default=None)
 
     def _reserve(self) -> float:
-        """Time kept for after the search: the test refit of each family not screened out, plus
-        the winner's final refit (a paused trial counts as its family's best)."""
-        refits = [s.refit_seconds() for s in self.states.values()
-                  if s.name not in self.screened_out]
-        refits += [run.refresh_cost(refit_plan(run.result, self.settings.task, held=True)[1])
-                   for name, (_, run) in self.paused.items()]
-        return sum(refits) + max(refits, default=0.0)
+        """Time kept for after the search: the test refit of each family not screened out (a
+        paused trial counts as its family's best), plus the final refit of the family ahead
+        now (the likely winner)."""
+        refits = {s.name: s.refit_seconds() for s in self.states.values()
+                  if s.name not in self.screened_out}
+        refits.update({name: run.refresh_cost(refit_plan(run.result, self.settings.task,
+                                                         held=True)[1])
+                       for name, (_, run) in self.paused.items()})
+        leader = max(refits, key=lambda name: self._score(self.states[name]), default=None)
+        return sum(refits.values()) + (refits[leader] if leader is not None else 0.0)
 
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:

@@ -100,6 +100,16 @@ class TrialRun:
         """Best validation objective so far (``-inf`` before the first epoch)."""
         return self.best_value
 
+    def projected(self) -> float:
+        """The validation objective one more epoch would reach at the pace of the latest one
+        (in the family's epoch units): the latest value plus its rise over the one before
+        (``-inf`` before the first epoch; no rise after only one)."""
+        curve = self.result.curve
+        if not curve:
+            return -math.inf
+        rise = curve[-1] - curve[-1 - self.scale] if len(curve) > self.scale else 0.0
+        return curve[-1] + max(rise, 0.0)
+
     @property
     def epoch_cost(self) -> float:
         """Typical seconds of one epoch with its validation scoring (0 before the first)."""

@@ -29,6 +29,7 @@ class FakeRun:
     calls: list[tuple[str, int | None, bool]] = []
     shares: dict[str, float] = {}  # each family's first screening share, in seconds
     overrun: dict[str, float] = {}  # seconds a family's screening trial runs past its share
+    rises: dict[str, float] = {}  # a family's rise over its latest epoch (default 0.001)
 
     def __init__(self, family: str, params: dict[str, Any], split: Any, settings: Any, *,
                  seed: int, number: int | None = None, max_epochs: int | None = None) -> None:
@@ -39,6 +40,9 @@ class FakeRun:
     @property
     def best(self) -> float:
         return SCORES[self.family] + 0.001 * self.epoch if self.epoch else float("-inf")
+
+    def projected(self) -> float:
+        return self.best + FakeRun.rises.get(self.family, 0.001)
 
     @property
     def epoch_cost(self) -> float:
@@ -76,7 +80,7 @@ class FakeRun:
 
 @pytest.fixture()
 def fake_runs(monkeypatch: pytest.MonkeyPatch) -> type[FakeRun]:
-    FakeRun.calls, FakeRun.shares, FakeRun.overrun = [], {}, {}
+    FakeRun.calls, FakeRun.shares, FakeRun.overrun, FakeRun.rises = [], {}, {}, {}
     monkeypatch.setattr(search_module, "TrialRun", FakeRun)
     monkeypatch.setattr(search_module, "refit_plan",
                         lambda result, task="ranking", held=None: ("refresh", 1))
@@ -136,6 +140,32 @@ def test_families_not_yet_past_popularity_get_the_next_rung(fake_runs: type[Fake
     assert reasons["mlp"].startswith("screened out")
     assert reasons["cnn"] == "not promoted after rung 1 of the halving"
     assert set(later) <= {"lstm", "attention", "cnn"}
+
+
+def test_a_family_still_rising_past_the_cutoff_is_not_screened_out(fake_runs: type[FakeRun]
+                                                                    ) -> None:
+    # attention (0.20) rose by 0.12 in its latest epoch: one more such epoch takes it past mlp
+    # (0.30), the better half's last score; cnn (0.10) rises too, but not by enough.
+    fake_runs.rises.update({"attention": 0.12, "cnn": 0.15})
+    results = search(3.0, promoted={"lstm", "mlp", "attention"})
+    later = [family for family, _, _ in fake_runs.calls[len(SCORES):]]
+    assert later[:3] == ["lstm", "mlp", "attention"]  # rung 1 of the halving, the best first
+    reasons = {r.family: r.reason for r in results if r.number == 0}
+    assert reasons["cnn"].startswith("screened out")
+
+
+def test_the_projection_is_the_latest_value_plus_its_latest_rise() -> None:
+    from automl_rec.tuning.trial import TrialRun
+
+    split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
+    run = TrialRun("lstm", default_space("lstm").completed({}), split, TrialSettings(), seed=0)
+    assert run.projected() == float("-inf")
+    run.result.curve = [0.10]
+    assert run.projected() == pytest.approx(0.10)
+    run.result.curve = [0.10, 0.16, 0.20]
+    assert run.projected() == pytest.approx(0.24)
+    run.result.curve = [0.10, 0.20, 0.18]  # a fall projects no further fall
+    assert run.projected() == pytest.approx(0.18)
 
 
 def test_a_family_that_overruns_its_share_does_not_shorten_the_next_ones(
