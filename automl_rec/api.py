@@ -38,8 +38,8 @@ from automl_rec.leaderboard import (COMPLETE, CandidateResult, candidate_name,
 from automl_rec.models import BASELINES, resolve_families
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
 from automl_rec.spaces import load_space
-from automl_rec.tasks import (CTR, RANKING, TaskChoice, check_task, choose_task, figures_of,
-                              higher_is_better, outcome)
+from automl_rec.tasks import (CTR, RANKING, RATING, TaskChoice, check_task, choose_task,
+                              figures_of, higher_is_better, outcome, recent_labels_input)
 from automl_rec.tasks.rows import RowSplit, split_rows, task_rows, with_fields
 from automl_rec.tuning.backends import TUNERS
 from automl_rec.tuning.budget import Budget, parse_duration
@@ -441,7 +441,8 @@ class AutoRecommender:
     def predict(self, user_ids: list[str] | np.ndarray, item_ids: list[str] | np.ndarray,
                 context: dict[str, Any] | pd.DataFrame | None = None,
                 recent: list[list[str]] | None = None,
-                recent_ratings: list[list[float]] | None = None) -> np.ndarray:
+                recent_ratings: list[list[float]] | None = None,
+                recent_labels: list[list[float]] | None = None) -> np.ndarray:
         """The prediction of each (user, item) row of a click or rating fit: the probability
         that its label is 1 (``ctr``) or its rating (``rating``), from the exported model (the
         SavedModel's ``predict`` signature answers the same, and ``predict_with_recent`` where
@@ -453,11 +454,13 @@ class AutoRecommender:
             context: The rows' values of the log's context columns, by column name (a
                 DataFrame or a dict of lists); a column not given, an empty value or one the
                 training rows did not have counts as no value.
-            recent: Per row, the user's rows since the fitted data (raw item ids, oldest
-                first: the items rated, or clicked): the designs that read a history extend
-                the stored one with them, as the test figures assume. Without it, a row is
-                served with the histories of the fitted data.
+            recent: Per row, every row of the user since the fitted data (raw item ids,
+                oldest first: the items rated, or shown): the designs that read a history
+                extend the stored one with them, as the test figures assume. Without it, a
+                row is served with the histories of the fitted data.
             recent_ratings: For a rating fit given ``recent``, the ratings of those items.
+            recent_labels: For a click fit given ``recent``, whether each of those items was
+                clicked (1) or not (0).
 
         Raises:
             NotFittedError: Before ``fit`` (or ``load``).
@@ -488,7 +491,8 @@ class AutoRecommender:
             inputs[name] = values
         if recent is None:
             return self._call_serving("predict", **inputs)["prediction"]
-        inputs.update(_recent_inputs(self._task, len(users), recent, recent_ratings))
+        labels = recent_ratings if self._task == RATING else recent_labels
+        inputs.update(_recent_inputs(self._task, len(users), recent, labels))
         return self._call_serving("predict_with_recent", **inputs)["prediction"]
 
     def _context_inputs(self) -> dict[str, str]:
@@ -631,17 +635,17 @@ class AutoRecommender:
         held_out = select_positives(validate_interactions(load_interactions(data, **columns),
                                                           min_distinct=1), self.positive)
         rows = task_rows(held_out, self._task)
-        recent = ratings = None
+        recent = labels = None
         length = self._history_length()
         if "time" in rows.columns:
             rows = rows.iloc[np.argsort(rows["time"].to_numpy(dtype=float), kind="stable")]
             if length:
-                recent, ratings = recent_rows(rows, self._task, self._item_vocabulary(), length)
+                recent, labels = recent_rows(rows)
         users = rows["user"].astype(str).to_numpy()
         context = {c[len(CONTEXT_PREFIX):]: rows[c].astype(object).tolist()
                    for c in context_columns(rows)}
         predictions = self.predict(users, rows["item"].astype(str).tolist(), context, recent,
-                                   ratings)
+                                   labels, labels)
         fold = RowFold(users, rows["item"].astype(str).to_numpy(),
                        rows["label"].to_numpy(dtype=np.float32))
         return {**task_metrics(self._task, fold, predictions), "rows": len(rows),
@@ -830,12 +834,12 @@ class AutoRecommender:
                                                 if task == CTR else "the predicted rating")},
                         "predict_with_recent": {
                             "inputs": ["user_id", "item_id", *self._context_inputs().values(),
-                                       "recent_item_ids",
-                                       *([] if task == CTR else ["recent_ratings"])],
+                                       "recent_item_ids", recent_labels_input(task)],
                             "history_length": module.history_length,
                             "meaning": ("predict, with each row's user's rows since the fitted "
                                         "data (items oldest first, '' for padding"
-                                        + ("; the clicked items" if task == CTR else
+                                        + ("; with their labels, 1 for a click and 0 for an "
+                                           "exposure without one" if task == CTR else
                                            "; with their ratings")
                                         + ") extending the stored history, as the test "
                                         "figures assume" if module.history_length else
@@ -1062,33 +1066,32 @@ def _keras_tuner_role() -> str:
 
 
 def _recent_inputs(task: str, rows: int, recent: list[list[str]],
-                   ratings: list[list[float]] | None) -> dict[str, Any]:
-    """The ``predict_with_recent`` inputs of each row's recent items (and, for ratings, their
-    ratings), padded in front to one width.
+                   labels: list[list[float]] | None) -> dict[str, Any]:
+    """The ``predict_with_recent`` inputs of each row's recent items and their labels (the
+    ratings, or 1 for a click and 0 for an exposure without one), padded in front to one
+    width.
 
     Raises:
-        ConfigurationError: Not one list per row, a rating fit without the ratings, or a
-            list of ratings whose length differs from its items'.
+        ConfigurationError: Not one list per row, no labels, or a list of labels whose length
+            differs from its items'.
     """
     if len(recent) != rows:
         raise ConfigurationError(
             f"predict needs one list of recent items per row; received {len(recent)} lists "
             f"for {rows} rows.")
-    if task != CTR:
-        if ratings is None or len(ratings) != rows or any(
-                len(r) != len(i) for r, i in zip(ratings, recent)):
-            raise ConfigurationError(
-                "A rating fit needs the ratings of the recent items: recent_ratings with one "
-                "rating per recent item of each row.")
+    name = recent_labels_input(task)
+    if labels is None or len(labels) != rows or any(
+            len(r) != len(i) for r, i in zip(labels, recent)):
+        what = "ratings" if task == RATING else "labels (1 for a click, 0 for none)"
+        raise ConfigurationError(
+            f"A {task} fit needs the {what} of the recent items: {name} with one value per "
+            "recent item of each row.")
     width = max((len(items) for items in recent), default=0)
-    inputs: dict[str, Any] = {"recent_item_ids": np.array(
+    return {"recent_item_ids": np.array(
         [[""] * (width - len(items)) + [str(i) for i in items] for items in recent],
-        np.str_).reshape(rows, width)}
-    if task != CTR:
-        inputs["recent_ratings"] = np.array(
-            [[0.0] * (width - len(r)) + [float(x) for x in r] for r in ratings or []],
-            np.float32).reshape(rows, width)
-    return inputs
+        np.str_).reshape(rows, width),
+        name: np.array([[0.0] * (width - len(r)) + [float(x) for x in r] for r in labels],
+                       np.float32).reshape(rows, width)}
 
 
 def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.DataFrame:

@@ -12,7 +12,7 @@ It holds out the latest 10% of MovieLens 100K's rows by time (file order among e
 runs ``automl-rec fit`` on the rest in a subprocess (``ctr``: label ``rating >= 4``), then loads
 the exported SavedModel with TensorFlow and calls its ``predict_with_recent`` signature on the
 held-out rows' raw ids, each row with the user's earlier held-out rows as its recent rows (the
-items rated, with their ratings; for clicks, the items clicked), as the tool's test figures
+items with their labels: the ratings, or whether each was clicked), as the tool's test figures
 assume; the plain ``predict`` signature (the histories of the fitted data only) is scored
 beside it. This process never imports automl-rec: the held-out figures are computed with numpy
 and scipy from what the SavedModel returns. Printed beside it: the tool's own test figures (the
@@ -137,24 +137,22 @@ def reference_recent(task: str, train: pd.DataFrame, rows: pd.DataFrame) -> np.n
 
 
 def recent_inputs(task: str, rows: pd.DataFrame) -> dict[str, tf.Tensor]:
-    """Each row's recent rows (rows in time order): the user's earlier rows among ``rows``
-    that a history holds (every rating; for clicks, the clicks), oldest first, padded in
-    front with empty ids, with their ratings."""
-    kept = rows["rating"].to_numpy() >= 4 if task == "ctr" else np.ones(len(rows), bool)
+    """Each row's recent rows (rows in time order): the user's earlier rows among ``rows``,
+    oldest first, padded in front with empty ids, with their labels (the ratings; for clicks,
+    1 for a click and 0 for an exposure without one)."""
+    labels = labels_of(task, rows)
     earlier: dict[str, list[tuple[str, float]]] = {}
     recent = []
-    for user, item, rating, keep in zip(rows["user"], rows["item"], rows["rating"], kept):
+    for user, item, label in zip(rows["user"], rows["item"], labels):
         recent.append(list(earlier.get(user, [])))
-        if keep:
-            earlier.setdefault(user, []).append((item, float(rating)))
+        earlier.setdefault(user, []).append((item, float(label)))
     width = max((len(r) for r in recent), default=0)
     padded = [[("", 0.0)] * (width - len(r)) + r for r in recent]
-    inputs = {"recent_item_ids": tf.constant(
-        np.array([[i for i, _ in r] for r in padded], np.str_).reshape(len(rows), width))}
-    if task == "rating":
-        inputs["recent_ratings"] = tf.constant(
-            np.array([[v for _, v in r] for r in padded], np.float32).reshape(len(rows), width))
-    return inputs
+    return {"recent_item_ids": tf.constant(
+                np.array([[i for i, _ in r] for r in padded], np.str_).reshape(len(rows), width)),
+            "recent_labels" if task == "ctr" else "recent_ratings": tf.constant(
+                np.array([[v for _, v in r] for r in padded], np.float32).reshape(len(rows),
+                                                                                  width))}
 
 
 def main() -> int:

@@ -3,10 +3,12 @@
 Designs of four families, each in its best-known form, over the fields of a row: the user and
 the item ids, with ``features: attributes`` each column of the item and user tables and of the
 row's context in the log (the mean embedding of its codes, plus a per-code weight beside the
-biases), and the user's history before the row. The designs that read a user and an item
-vector (``mf``, ``neumf``, the history
-designs) add the tables' fields to the id vectors, so an item or user new to training has a
-vector from its attributes; the field designs take them as fields of their own:
+biases), and the user's history before the row: the items of the user's earlier rows (every
+rating, with its rating; the clicks) and, with ``user_activity: counts``, the count and label
+sum of all of them (a click log's exposures without a click too). The designs that read a user and an
+item vector (``mf``, ``neumf``, the history designs) add the tables' fields to the id vectors,
+so an item or user new to training has a vector from its attributes; the field designs take
+them as fields of their own:
 
 - ``mlp``, ratings: ``mf`` (biased matrix factorisation: global mean, user and item biases, dot
   product of their vectors; Koren et al. 2009) and ``neumf`` (GMF and MLP towers, He et al.
@@ -139,7 +141,9 @@ class PointwiseModel:
         params: ``design``, ``embedding_dim``, ``hidden_layers``, ``hidden_units``, ``dropout``,
             ``l2`` (weight decay of the embeddings), ``id_dropout`` (share of training rows
             read with unknown ids), ``features``, ``learning_rate``, ``batch_size``; for
-            ``dcn``, ``cross_layers``; for the history designs, ``history_length``.
+            ``dcn``, ``cross_layers``; for the history designs, ``history_length`` and
+            ``user_activity`` (``counts``: the count and label sum of the user's earlier
+            rows are read too; ``none``, or absent: not).
         task: ``ctr`` or ``rating``.
         n_users: Users of the split (ids outside ``0..n_users-1`` are unknown).
         n_items: Items of the split.
@@ -189,6 +193,12 @@ class PointwiseModel:
         if self.params["design"] not in HISTORY_DESIGNS:
             return 0
         return int(self.params["history_length"])
+
+    @property
+    def reads_activity(self) -> bool:
+        """Whether the design reads the count and label sum of the user's rows before the row
+        (``user_activity: counts``; a history design only)."""
+        return bool(self.history_length) and self.params.get("user_activity") == "counts"
 
     @property
     def uses_fields(self) -> bool:
@@ -266,21 +276,34 @@ class PointwiseModel:
             h = items(history)
             if self.uses_fields and self.fields.items:
                 h = h + sum(self._attributes(self.fields.items, history, dim, "history")[0])
+            present = keras.ops.cast(history > 0, "float32")
+            summary = None
             if self.task == RATING:
                 # The user's earlier ratings: each history item's vector learns from its
-                # rating, and their mean gap to the training mean (shrunk by their count) is an
-                # up-to-date user bias, which a user new since training has too.
+                # rating, and their mean gap to the training mean (shrunk by their count) is
+                # an up-to-date user bias, which a user new since training has too.
                 ratings = keras.Input(shape=(self.history_length,), dtype="float32",
-                                      name="history_ratings")
+                                      name="history_labels")
                 inputs.append(ratings)
-                present = keras.ops.cast(history > 0, "float32")
                 gaps = (ratings - self.mean) * present
                 h = h + keras.layers.Dense(dim, use_bias=False)(keras.ops.expand_dims(gaps, -1))
                 count = keras.ops.sum(present, axis=-1, keepdims=True)
                 summary = keras.ops.concatenate(
                     [keras.ops.sum(gaps, axis=-1, keepdims=True) / (count + 1.0),
                      keras.ops.log1p(count)], axis=-1)
-                attributes = [*attributes, keras.layers.Dense(dim, activation="relu")(summary)]
+            if self.reads_activity:
+                # Every earlier row of the user, not only the history's (a click log's
+                # exposures without a click too): the same bias from their count and label
+                # sum (a rating level, or a click rate).
+                activity = keras.Input(shape=(2,), dtype="float32", name="activity")
+                inputs.append(activity)
+                count, total = activity[:, :1], activity[:, 1:]
+                summary = keras.ops.concatenate(
+                    [(total - count * self.mean) / (count + 1.0), keras.ops.log1p(count)],
+                    axis=-1)
+            if summary is not None:
+                attributes = [*attributes,
+                              keras.layers.Dense(dim, activation="relu")(summary)]
                 bias = bias + keras.ops.squeeze(keras.layers.Dense(1)(summary), -1)
             out = bias + self._history_head(design, user_vector, item_vector, h, history > 0,
                                             attributes)
@@ -374,10 +397,15 @@ class PointwiseModel:
             history = rows.histories.astype(np.int32)
             inputs.append(np.where(history <= self.n_items, history, 0).astype(np.int32))
             if self.task == RATING:
-                if rows.history_ratings is None:
+                if rows.history_labels is None:
                     raise ValueError(f"the rating {self.params['design']} design reads the "
                                      "ratings of the items before each row")
-                inputs.append(rows.history_ratings.astype(np.float32))
+                inputs.append(rows.history_labels.astype(np.float32))
+            if self.reads_activity:
+                if rows.activity is None:
+                    raise ValueError(f"the {self.params['design']} design reads the count and "
+                                     "label sum of the user's rows before each row")
+                inputs.append(rows.activity.astype(np.float32))
         if self.uses_fields and self.fields.context:
             if len(rows.context) != len(self.fields.context):
                 raise ValueError("the rows lack the codes of the log's context columns")

@@ -20,6 +20,13 @@ TASKS = (RANKING, CTR, RATING)
 MIN_LABEL_SHARE = 0.05
 
 
+def recent_labels_input(task: str) -> str:
+    """The exported ``predict_with_recent`` signature's input of the recent rows' labels:
+    ``recent_labels`` for clicks (1 for a click, 0 for an exposure without one),
+    ``recent_ratings`` for ratings."""
+    return "recent_labels" if task == CTR else "recent_ratings"
+
+
 @dataclass(frozen=True)
 class TaskChoice:
     """The task of a fit and why.

@@ -13,6 +13,7 @@ about 0.90 under a random one), so every figure names its split.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -44,18 +45,23 @@ class RowFold:
         labels: Label per row.
         histories: ``[rows, length]`` item ids (item + 1, left-padded with 0, most recent last)
             of the user's history before each row (:func:`histories_before`), or ``None``.
-        history_ratings: For ratings, the rating of each history item (0 for padding), or
-            ``None``.
+        history_labels: The label of each history item's row (its rating; 1 for a click), 0
+            for padding, or ``None``.
         context: Each context column's ``[rows, width]`` codes (:attr:`RowFields.context`;
             empty without context columns).
+        activity: With ``histories``, ``[rows, 2]``: how many rows of the user came before
+            each row (every row, a click log's exposures without a click too) and the sum of
+            their labels (:func:`activity_before`), so that a user's click rate or rating
+            level is known from the rows so far, or ``None``.
     """
 
     users: np.ndarray
     items: np.ndarray
     labels: np.ndarray
     histories: np.ndarray | None = None
-    history_ratings: np.ndarray | None = None
+    history_labels: np.ndarray | None = None
     context: tuple[np.ndarray, ...] = ()
+    activity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -143,7 +149,7 @@ class RowSplit(EncodedIds):
     fields: RowFields = RowFields()
     # The raw values of the rows' coded context columns (by the columns' names in the log).
     context_values: pd.DataFrame | None = field(default=None, compare=False, repr=False)
-    # Every row's history of each length asked for, with its ratings (computed once a length
+    # Every row's history of each length asked for, with its labels (computed once a length
     # and fold left out).
     _histories: dict[tuple[int, int | None], tuple[np.ndarray, np.ndarray | None]] = field(
         default_factory=dict, compare=False, repr=False)
@@ -169,18 +175,23 @@ class RowSplit(EncodedIds):
         validation...), in time order, each with the ``history`` latest items of the user's
         rows before it (of items with a row in the folds ``known``, or of every item)."""
         rows = np.isin(self.folds, folds)
-        histories = ratings = None
+        histories = labels = activity = None
         if history and self.ordered:
             key = (history, known)
             if key not in self._histories:
                 self._histories[key] = histories_before(
                     self.users, self.items, self.history_rows & self.items_known(known),
-                    history, self.history_values)
-            histories, all_ratings = self._histories[key]
-            histories = histories[rows]
-            ratings = None if all_ratings is None else all_ratings[rows]
+                    history, self.labels)
+            histories, all_labels = self._histories[key]
+            histories, labels = histories[rows], all_labels[rows]
+            activity = self.activity[rows]
         return RowFold(self.users[rows], self.items[rows], self.labels[rows], histories,
-                       ratings, tuple(c.codes[rows] for c in self.fields.context))
+                       labels, tuple(c.codes[rows] for c in self.fields.context), activity)
+
+    @cached_property
+    def activity(self) -> np.ndarray:
+        """Every row's :func:`activity_before` (rows in time order)."""
+        return activity_before(self.users, self.labels)
 
     def items_known(self, folds: tuple[int, ...] | None) -> np.ndarray:
         """Per row, whether its item has a row in ``folds`` (every row for ``None``)."""
@@ -200,44 +211,46 @@ class RowSplit(EncodedIds):
         return tuple(out)
 
     def latest_histories(self, length: int, folds: tuple[int, ...] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray | None]:
+                         ) -> tuple[np.ndarray, np.ndarray]:
         """Each user's ``length`` latest items over the rows of ``folds`` (every row by
         default: what a request is served with), ``[n_users, length]`` as
-        :func:`histories_before` writes them, with their ratings (``None`` for clicks)."""
+        :func:`histories_before` writes them, with their rows' labels."""
         n = len(self.users)
         users = np.r_[self.users, np.arange(self.n_users)]
         items = np.r_[self.items, np.zeros(self.n_users, self.items.dtype)]
         rows = self.history_rows if folds is None else (
             self.history_rows & np.isin(self.folds, folds))
         kept = np.r_[rows, np.zeros(self.n_users, bool)]
-        values = (None if self.history_values is None
-                  else np.r_[self.history_values, np.zeros(self.n_users, np.float32)])
-        ids, ratings = histories_before(users, items, kept, length, values)
-        return ids[n:], None if ratings is None else ratings[n:]
+        values = np.r_[self.labels, np.zeros(self.n_users, np.float32)]
+        ids, labels = histories_before(users, items, kept, length, values)
+        return ids[n:], labels[n:]
+
+    def latest_activity(self, folds: tuple[int, ...] | None = None) -> np.ndarray:
+        """Each user's count of rows in ``folds`` (every row by default) and the sum of their
+        labels, ``[n_users, 2]`` (what :func:`activity_before` gives a row after them)."""
+        rows = np.ones(len(self.users), bool) if folds is None else np.isin(self.folds, folds)
+        return np.stack([np.bincount(self.users[rows], minlength=self.n_users),
+                         np.bincount(self.users[rows], self.labels[rows],
+                                     minlength=self.n_users)], axis=1).astype(np.float32)
 
     def served(self, users: np.ndarray, items: np.ndarray, length: int) -> RowFold:
         """(user, item) rows as ``serving_default`` serves them: with each user's ``length``
         latest items of the whole log (:meth:`latest_histories`) and the training rows'
         typical context (:meth:`typical_context`); labels 0."""
         users, items = np.asarray(users), np.asarray(items)
-        histories = ratings = None
+        histories = labels = activity = None
         if length:
-            latest, latest_ratings = self.latest_histories(length)
-            histories = latest[users]
-            ratings = None if latest_ratings is None else latest_ratings[users]
+            latest, latest_labels = self.latest_histories(length)
+            histories, labels = latest[users], latest_labels[users]
+            activity = self.latest_activity()[users]
         codes = tuple(np.repeat(c, len(users), axis=0) for c in self.typical_context())
-        return RowFold(users, items, np.zeros(len(users), np.float32), histories, ratings,
-                       codes)
-
-    @property
-    def history_values(self) -> np.ndarray | None:
-        """What a history holds beside its items: the ratings (``rating``; a user's earlier
-        ratings are known before the row), nothing for clicks (a history is the clicks)."""
-        return self.labels if self.task == RATING else None
+        return RowFold(users, items, np.zeros(len(users), np.float32), histories, labels,
+                       codes, activity)
 
     @property
     def history_rows(self) -> np.ndarray:
-        """Which rows enter the histories: the clicks (``ctr``), every rating (``rating``)."""
+        """Which rows enter the item histories (and are left out of a user's lists): the clicks
+        (``ctr``: what a user showed interest in), every rating (``rating``)."""
         return self.labels > 0.5 if self.task == CTR else np.ones(len(self.labels), bool)
 
     def describe(self) -> dict[str, object]:
@@ -326,12 +339,11 @@ def with_fields(split: RowSplit, features: Features) -> RowSplit:
 
 
 def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, length: int,
-                     values: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray | None]:
+                     values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows in time order, the ``length`` latest items of each row's user among the earlier
     rows that ``kept`` marks, as ``[rows, length]`` ids (item + 1, left-padded with 0, most
-    recent last), and the ``values`` of those rows in the same places (0 for padding; ``None``
-    without values). A row never sees itself or anything after it."""
+    recent last), and the ``values`` of those rows (their labels) in the same places (0 for
+    padding). A row never sees itself or anything after it."""
     n = len(users)
     order = np.argsort(users, kind="stable")  # by user, in time order within each user
     sorted_users, sorted_kept = users[order], kept[order]
@@ -349,26 +361,33 @@ def histories_before(users: np.ndarray, items: np.ndarray, kept: np.ndarray, len
 
     ids = np.empty((n, length), dtype=np.int32)
     ids[order] = np.where(valid, picked(items) + 1, 0)
-    if values is None:
-        return ids, None
     out = np.empty((n, length), dtype=np.float32)
     out[order] = np.where(valid, picked(values), 0.0)
     return ids, out
 
 
-def recent_rows(rows: pd.DataFrame, task: str, item_ids: np.ndarray, length: int
-                ) -> tuple[list[list[str]], list[list[float]]]:
-    """Each row's recent rows for ``predict_with_recent``: the ``length`` latest items (raw
-    ids, oldest first, ``""`` in front for padding) among the user's earlier rows of ``rows``
-    (a task's rows in time order, :func:`task_rows`) that a history holds (clicks, or every
-    rating) and that the model has a row of (``item_ids``, its vocabulary), with their
-    ratings (0 for clicks)."""
-    labels = rows["label"].to_numpy(dtype=np.float32)
-    items = pd.Index(np.asarray(item_ids).astype(str)).get_indexer(rows["item"].astype(str))
-    users = pd.factorize(rows["user"].astype(str))[0]
-    kept = (items >= 0) & (labels > 0.5 if task == CTR else True)
-    ids, values = histories_before(users, np.maximum(items, 0), kept, length,
-                                   labels if task == RATING else None)
-    vocabulary = np.r_[[""], np.asarray(item_ids).astype(str)].astype(object)
-    ratings = np.zeros(ids.shape, np.float32) if values is None else values
-    return vocabulary[ids].tolist(), ratings.tolist()
+def activity_before(users: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """For rows in time order, ``[rows, 2]``: how many rows of the same user came before each
+    row, and the sum of their labels."""
+    frame = pd.DataFrame({"user": users, "label": labels.astype(np.float64)})
+    by_user = frame.groupby("user", sort=False)["label"]
+    count = by_user.cumcount().to_numpy()
+    total = by_user.cumsum().to_numpy() - frame["label"].to_numpy()
+    return np.stack([count, total], axis=1).astype(np.float32)
+
+
+def recent_rows(rows: pd.DataFrame) -> tuple[list[list[str]], list[list[float]]]:
+    """Each row's recent rows for ``predict_with_recent``: the items of every earlier row of
+    the same user in ``rows`` (a task's rows in time order, :func:`task_rows`), raw ids oldest
+    first, with their labels (the ratings, or 1 for a click and 0 for an exposure without
+    one)."""
+    earlier: dict[str, tuple[list[str], list[float]]] = {}
+    items, labels = [], []
+    for user, item, label in zip(rows["user"].astype(str), rows["item"].astype(str),
+                                 rows["label"].astype(float)):
+        before = earlier.setdefault(user, ([], []))
+        items.append(list(before[0]))
+        labels.append(list(before[1]))
+        before[0].append(item)
+        before[1].append(label)
+    return items, labels

@@ -5,14 +5,17 @@ context column of the log, ``context_<name>``: ``tf.string [batch]``) and return
 ``prediction``: the probability of a click (``ctr``) or the rating (``rating``). A context value
 is coded in the graph as the training rows coded it (:class:`ContextCoder`); an empty or unseen
 value has no code. The designs that read the user's history before a row are served with the
-user's latest items of the whole log (and, for ratings, their ratings), stored inside.
-``predict_with_recent`` takes the same inputs and, per row, the user's rows since the fit:
-``recent_item_ids`` (``tf.string [batch, width]``, oldest first, ``""`` for padding: the items
-rated, or clicked) and, for ratings, ``recent_ratings`` (``float32 [batch, width]``); they extend
-the stored history, an item the model has no row of left out. The tool's test figures describe
-this signature: a held-out row's history holds the user's rows before it. ``serving_default``
-takes raw user ids and returns the top-K raw item ids by the prediction, in the training rows'
-most frequent context, with the items the user already clicked or rated left out.
+user's history of the whole log, stored inside: the latest items (rated, with their ratings,
+or clicked), and the count and label sum of all of the user's rows. ``predict_with_recent`` takes
+the same inputs and, per row, every row of the user since the fit: ``recent_item_ids``
+(``tf.string [batch, width]``, oldest first, ``""`` for padding) and their labels,
+``recent_ratings`` or, for clicks, ``recent_labels`` (``float32 [batch, width]``: 1 for a
+click, 0 for an exposure without one); they extend the stored history (a click's item, or a
+rated one, that the model has a row of joins the items) and the count and sum. The tool's
+test figures describe this signature: a held-out row's history holds the user's rows before
+it. ``serving_default`` takes raw user ids and returns the top-K raw item ids by the
+prediction, in the training rows' most frequent context, with the items the user already
+clicked or rated left out.
 Unknown users and items take the models' unknown-id rows (row 0), as in training. Everything is
 TensorFlow ops and variables: the SavedModel loads with ``tf.saved_model.load`` alone.
 """
@@ -35,12 +38,14 @@ from automl_rec.export import id_table, keras_weights  # noqa: E402
 from automl_rec.models.autorec import ItemAutoRec  # noqa: E402
 from automl_rec.models.pointwise import PointwiseModel, StageModel  # noqa: E402
 from automl_rec.models.pointwise_baselines import Biases, Logistic  # noqa: E402
-from automl_rec.tasks import CTR  # noqa: E402
+from automl_rec.tasks import CTR, recent_labels_input  # noqa: E402
 from automl_rec.tasks.rows import RowSplit  # noqa: E402
 
-# (user rows, item rows, histories, the histories' ratings, the context columns' codes) ->
-# predictions; rows are index + 1, 0 for unknown ids.
-Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, list[tf.Tensor]], tf.Tensor]
+# (user rows, item rows, histories, the histories' labels, the users' activity (count and
+# label sum of their rows), the context columns' codes) -> predictions; rows are index + 1, 0
+# for unknown ids.
+Predictor = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, list[tf.Tensor]],
+                     tf.Tensor]
 
 
 class ContextGraph(tf.Module):
@@ -93,7 +98,6 @@ class RowServingModule(tf.Module):
                  folds: tuple[int, ...] | None = None) -> None:
         super().__init__(name="automl_rec_row_serving")
         self.predictor = predictor
-        self.click = split.task == CTR
         self.context = [ContextGraph(coder) for coder in split.fields.coders]
         self.typical_context = [tf.Variable(codes, trainable=False, name="typical_context")
                                 for codes in split.typical_context()]
@@ -107,16 +111,19 @@ class RowServingModule(tf.Module):
                                     name="item_ids")
         known = np.ones(split.n_items, bool) if known_items is None else known_items
         self.known_items = tf.Variable(np.r_[False, known], trainable=False, name="known_items")
-        latest, ratings = (split.latest_histories(history_length, folds) if history_length
-                           else (np.zeros((split.n_users, 0), np.int32), None))
-        if ratings is None:
-            ratings = np.zeros(latest.shape, np.float32)
+        latest, labels = (split.latest_histories(history_length, folds) if history_length
+                          else (np.zeros((split.n_users, 0), np.int32),
+                                np.zeros((split.n_users, 0), np.float32)))
+        self.click = split.task == CTR
         # Row 0: an unknown user, with no history.
         self.histories = tf.Variable(np.vstack([np.zeros((1, latest.shape[1]), np.int32),
                                                 latest]), trainable=False, name="histories")
-        self.history_ratings = tf.Variable(
-            np.vstack([np.zeros((1, latest.shape[1]), np.float32), ratings]), trainable=False,
-            name="history_ratings")
+        self.history_labels = tf.Variable(
+            np.vstack([np.zeros((1, latest.shape[1]), np.float32), labels]), trainable=False,
+            name="history_labels")
+        self.activity = tf.Variable(np.vstack([np.zeros((1, 2), np.float32),
+                                               split.latest_activity(folds)]),
+                                    trainable=False, name="activity")
         seen = split.history_rows
         order = np.lexsort((split.items[seen], split.users[seen]))
         users, items = split.users[seen][order], split.items[seen][order]
@@ -129,9 +136,8 @@ class RowServingModule(tf.Module):
             tf.TensorSpec([None], tf.string, name=name)
             for name in context_input_names(split.fields.coders)]
         self.predict = tf.function(self._predict, input_signature=rows)
-        recent = [tf.TensorSpec([None, None], tf.string, name="recent_item_ids")] + (
-            [] if self.click else [tf.TensorSpec([None, None], tf.float32,
-                                                 name="recent_ratings")])
+        recent = [tf.TensorSpec([None, None], tf.string, name="recent_item_ids"),
+                  tf.TensorSpec([None, None], tf.float32, name=recent_labels_input(split.task))]
         self.predict_with_recent = tf.function(self._predict_with_recent,
                                                input_signature=rows + recent)
         self.serve = tf.function(self._serve, input_signature=[
@@ -154,32 +160,40 @@ class RowServingModule(tf.Module):
                  ) -> dict[str, tf.Tensor]:
         users = self._rows(self.user_table, user_id)
         return self._prediction(users, item_id, tf.gather(self.histories, users),
-                                tf.gather(self.history_ratings, users), context)
+                                tf.gather(self.history_labels, users),
+                                tf.gather(self.activity, users), context)
 
     def _predict_with_recent(self, user_id: tf.Tensor, item_id: tf.Tensor, *rest: tf.Tensor
                              ) -> dict[str, tf.Tensor]:
         context = rest[:len(self.context)]
-        recent = rest[len(self.context)]
-        recent_ratings = (tf.zeros(tf.shape(recent), tf.float32) if self.click
-                          else rest[len(self.context) + 1])
+        recent, recent_labels = rest[len(self.context):]
         users = self._rows(self.user_table, user_id)
+        given = tf.strings.length(recent) > 0
+        activity = tf.gather(self.activity, users) + tf.stack(
+            [tf.reduce_sum(tf.cast(given, tf.float32), axis=1),
+             tf.reduce_sum(tf.where(given, recent_labels, 0.0), axis=1)], axis=1)
         codes = self._rows(self.item_table, recent)
-        codes = tf.where(tf.gather(self.known_items, codes), codes, 0)
-        # The stored history, then the recent items: the latest known items, most recent last.
+        kept = tf.gather(self.known_items, codes)
+        if self.click:  # the items of a click history are the clicked ones
+            kept &= recent_labels > 0.5
+        codes = tf.where(kept, codes, 0)
+        # The stored history, then the recent items: the latest kept items, most recent last.
         ids = tf.concat([tf.gather(self.histories, users), codes], axis=1)
-        values = tf.concat([tf.gather(self.history_ratings, users), recent_ratings], axis=1)
+        values = tf.concat([tf.gather(self.history_labels, users), recent_labels], axis=1)
         newest_first = tf.reverse(ids, axis=[1]) > 0
         ids = tf.reverse(tf.ragged.boolean_mask(tf.reverse(ids, axis=[1]), newest_first)
                          .to_tensor(0, shape=[None, self.history_length]), axis=[1])
         values = tf.reverse(tf.ragged.boolean_mask(tf.reverse(values, axis=[1]), newest_first)
                             .to_tensor(0.0, shape=[None, self.history_length]), axis=[1])
-        return self._prediction(users, item_id, ids, values, context)
+        return self._prediction(users, item_id, ids, values, activity, context)
 
     def _prediction(self, users: tf.Tensor, item_id: tf.Tensor, histories: tf.Tensor,
-                    ratings: tf.Tensor, context: tuple[tf.Tensor, ...]) -> dict[str, tf.Tensor]:
+                    labels: tf.Tensor, activity: tf.Tensor, context: tuple[tf.Tensor, ...]
+                    ) -> dict[str, tf.Tensor]:
         items = self._rows(self.item_table, item_id)
         codes = [graph(values) for graph, values in zip(self.context, context)]
-        return {"prediction": tf.cast(self.predictor(users, items, histories, ratings, codes),
+        return {"prediction": tf.cast(self.predictor(users, items, histories, labels, activity,
+                                                     codes),
                                       tf.float32)}
 
     def _serve(self, user_id: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -191,8 +205,9 @@ class RowServingModule(tf.Module):
             # One user's rows with every item at a time: a batch of users costs no more memory.
             pair_users = tf.fill([self.n_items], user)
             histories = tf.gather(self.histories, pair_users)
-            ratings = tf.gather(self.history_ratings, pair_users)
-            return tf.cast(self.predictor(pair_users, items, histories, ratings, codes),
+            labels = tf.gather(self.history_labels, pair_users)
+            activity = tf.gather(self.activity, pair_users)
+            return tf.cast(self.predictor(pair_users, items, histories, labels, activity, codes),
                            tf.float32)
 
         scores = tf.map_fn(user_scores, users, fn_output_signature=tf.float32)
@@ -220,12 +235,16 @@ def row_serving_module(model: Any, split: RowSplit, k: int,
         network, click = model.model, model.task == CTR
         length, scale = model.history_length, model.scale
         reads_context = model.uses_fields and bool(model.fields.context)
+        reads_activity = model.reads_activity
 
         def keras_predictor(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
-                            ratings: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
+                            labels: tf.Tensor, activity: tf.Tensor,
+                            context: list[tf.Tensor]) -> tf.Tensor:
             inputs = [users, items]
             if length:
-                inputs += [histories] if click else [histories, ratings]
+                inputs += [histories] + ([] if click else [labels])
+            if reads_activity:
+                inputs.append(activity)
             if reads_context:
                 inputs += list(context)
             out = network(inputs, training=False)
@@ -269,7 +288,7 @@ def _linear_predictor(model: Biases | Logistic) -> tuple[Predictor, list[tf.Vari
     user_weights, item_weights = _padded(user), _padded(item)
 
     def linear(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
-               ratings: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
+               labels: tf.Tensor, activity: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
         out = offset + tf.gather(user_weights, users) + tf.gather(item_weights, items)
         given = iter(context)
         for codes, code_weights, source in columns:
@@ -299,7 +318,7 @@ def _autorec_predictor(model: ItemAutoRec) -> tuple[Predictor, list[tf.Variable]
     offset, mean = model.offset, model.mean
 
     def autorec(users: tf.Tensor, items: tf.Tensor, histories: tf.Tensor,
-                ratings: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
+                labels: tf.Tensor, activity: tf.Tensor, context: list[tf.Tensor]) -> tf.Tensor:
         known = tf.gather(rated_items, items) & tf.gather(rating_users, users)
         index = tf.cast(tf.maximum(items - 1, 0), tf.int64)
         ragged = tf.gather(tf.RaggedTensor.from_row_splits(values, splits), index)

@@ -181,10 +181,9 @@ def test_a_rows_history_holds_the_users_earlier_kept_items_only() -> None:
     assert histories.tolist() == [[0, 0], [0, 0], [0, 6], [0, 6], [0, 7], [6, 9]]
     # The values of the same rows in the same places (0 for padding).
     assert ratings.tolist() == [[0, 0], [0, 0], [0, 1], [0, 1], [0, 2], [1, 4]]
-    assert histories_before(users, items, kept, 2)[1] is None
 
 
-def test_the_history_of_a_click_row_is_the_users_earlier_clicks() -> None:
+def test_the_history_of_a_click_row_is_the_users_earlier_clicks_and_all_rows_counted() -> None:
     split = split_rows(task_rows(read_positives(click_log(rows=3_000), {}), CTR), CTR,
                        has_order=True, seed=0)
     test = split.fold(TEST, history=5)
@@ -193,10 +192,14 @@ def test_the_history_of_a_click_row_is_the_users_earlier_clicks() -> None:
     # A held-out row's history is the user's clicks before it, its own fold's included (as
     # predict_with_recent serves a request given the user's rows since the fit).
     rows = np.flatnonzero(split.users == user)
-    earlier = rows[(split.labels[rows] == 1) & (rows < len(split.users) - 1)]
+    before = rows[rows < len(split.users) - 1]
+    earlier = before[split.labels[before] == 1]
     clicked = split.items[earlier][-5:] + 1
     assert test.histories[-1][-len(clicked):].tolist() == clicked.tolist()
     assert (split.folds[earlier[-2:]] == TEST).any()  # the case this test is about
+    # Every earlier row is counted, the exposures without a click too, with its label.
+    assert test.activity[-1].tolist() == [len(before), float(split.labels[before].sum())]
+    assert len(before) > len(earlier)
     # A model of the training stage reads no item it has no training row of.
     known = set((split.items[split.folds == TRAIN] + 1).tolist()) | {0}
     assert set(split.fold(TEST, 5, (TRAIN,)).histories.ravel().tolist()) <= known

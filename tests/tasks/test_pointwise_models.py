@@ -55,10 +55,8 @@ def test_every_design_trains_and_repeats(task: str, design: str, ratings: Any,
                                          clicks: Any) -> None:
     split = ratings if task == RATING else clicks
     train = split.rows((TRAIN,), history=PARAMS["history_length"])
-    ratings_of = (lambda n: None) if train.history_ratings is None else (
-        lambda n: train.history_ratings[:n])
     first = RowFold(train.users[:50], train.items[:50], train.labels[:50],
-                    train.histories[:50], ratings_of(50))
+                    train.histories[:50], train.history_labels[:50], activity=train.activity[:50])
     runs = []
     for _ in range(2):
         model = pointwise_model({**PARAMS, "design": design}, task, split.n_users,
@@ -70,7 +68,8 @@ def test_every_design_trains_and_repeats(task: str, design: str, ratings: Any,
     if task == CTR:
         assert ((runs[0][1] > 0) & (runs[0][1] < 1)).all()
     unknown = model.predict(RowFold(np.array([-1, split.n_users + 3]), np.array([0, -1]),
-                                    np.zeros(2), train.histories[:2], ratings_of(2)))
+                                    np.zeros(2), train.histories[:2], train.history_labels[:2],
+                                        activity=train.activity[:2]))
     assert np.isfinite(unknown).all()
 
 
@@ -126,6 +125,36 @@ def test_a_history_design_reads_a_new_users_interest(design: str) -> None:
         test = model.fold(TEST)
         test_aucs[name] = task_metrics(CTR, test, model.predict(test))["auc"]
     assert test_aucs[design] > test_aucs["wide_deep"] + 0.08, test_aucs
+
+
+def new_users_rates_log(n_users: int = 300, n_items: int = 50, per_user: int = 30,
+                        seed: int = 5) -> pd.DataFrame:
+    """Users who come one after another, each clicking any item with a propensity of their own
+    (0.15 or 0.75): only a new user's rows so far, the exposures without a click included,
+    tell the propensity (a history of the clicks alone does not say how many rows it took)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_users):
+        rate = 0.75 if rng.random() < 0.5 else 0.15
+        for step in range(per_user):
+            rows.append((str(user), str(rng.integers(0, n_items)), int(rng.random() < rate),
+                         user * per_user + step))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "clicked", "timestamp"])
+
+
+def test_the_count_of_a_users_rows_tells_a_new_users_click_rate() -> None:
+    split = split_rows(task_rows(read_positives(new_users_rates_log(), {}), CTR), CTR,
+                       has_order=True, seed=0)
+    test_aucs = {}
+    for activity in ("counts", "none"):
+        model, _ = train_pointwise(
+            {**PARAMS, "design": "din", "l2": 1e-4, "history_length": 4,
+             "user_activity": activity}, split, max_epochs=10, patience=3, seed=1)
+        assert model.model.reads_activity == (activity == "counts")
+        test = model.fold(TEST)
+        test_aucs[activity] = task_metrics(CTR, test, model.predict(test))["auc"]
+    assert test_aucs["counts"] > 0.7
+    assert test_aucs["counts"] > test_aucs["none"] + 0.05, test_aucs
 
 
 def test_item_autorec_finds_the_taste_the_biases_miss(ratings: Any) -> None:

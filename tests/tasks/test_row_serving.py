@@ -13,7 +13,7 @@ from automl_rec.data.feedback import read_positives
 from automl_rec.data.splitting import TEST, TRAIN
 from automl_rec.models.pointwise import StageModel
 from automl_rec.models.pointwise_baselines import Biases, GradientBoosting, Logistic
-from automl_rec.tasks import CTR, RATING
+from automl_rec.tasks import CTR, RATING, recent_labels_input
 from automl_rec.tasks.rows import split_rows, task_rows
 from tests.tasks.test_pointwise import click_log
 from tests.tasks.test_pointwise_models import PARAMS, low_rank_ratings
@@ -30,11 +30,12 @@ def splits() -> dict[str, Any]:
                              seed=0) for task, frame in ((RATING, ratings), (CTR, clicks))}
 
 
-def fitted(task: str, design: str, split: Any) -> Any:
+def fitted(task: str, design: str, split: Any, activity: str = "counts") -> Any:
     if design in ("biases", "logistic"):
         baseline = Biases(l2=3.0) if design == "biases" else Logistic(c=1.0)
         return baseline.fit(split.fold(TRAIN), split.n_users, split.n_items)
-    params = {**PARAMS, "design": design, "hidden_units": 16, "history_length": 5}
+    params = {**PARAMS, "design": design, "hidden_units": 16, "history_length": 5,
+              "user_activity": activity}
     model = StageModel(params, split, "train", seed=0)
     model.fit_epoch()
     return model
@@ -92,45 +93,47 @@ def test_the_trees_have_no_tensorflow_form(splits: dict[str, Any]) -> None:
         row_serving_module(trees, split, k=5)
 
 
-@pytest.mark.parametrize("task, design", [(RATING, "gru"), (CTR, "din"), (RATING, "mf")])
+@pytest.mark.parametrize("task, design, activity", [
+    (RATING, "gru", "counts"), (CTR, "din", "counts"), (CTR, "gru", "none"),
+    (RATING, "mf", "none")])
 def test_predict_with_recent_rows_reproduces_the_test_figures(task: str, design: str,
+                                                              activity: str,
                                                               splits: dict[str, Any],
                                                               tmp_path: Path) -> None:
     """A model that stores its stage's histories, given each held-out row's earlier rows of
-    the user as recent rows, predicts what the tool's test figures are computed from."""
+    the user as recent rows (every one, a click log's exposures too, with their labels),
+    predicts what the tool's test figures are computed from."""
     import tensorflow as tf
 
     from automl_rec.data.splitting import VALID
     from automl_rec.tasks.serving import row_serving_module
 
     split = splits[task]
-    model = fitted(task, design, split)
+    model = fitted(task, design, split, activity)
     module = row_serving_module(model, split, k=5, folds=(TRAIN,))
     tf.saved_model.save(module, str(tmp_path), signatures=module.signatures())
     loaded = tf.saved_model.load(str(tmp_path))
 
     test = model.fold(TEST)
-    # Each test row's recent rows: the user's history rows since the stored ones (the
-    # validation rows and the earlier test rows), raw ids oldest first, with their ratings.
+    # Each test row's recent rows: the user's rows since the stored ones (the validation rows
+    # and the earlier test rows), raw ids oldest first, with their labels.
     later = np.flatnonzero(np.isin(split.folds, (VALID, TEST)))
     recent: dict[int, list[tuple[str, float]]] = {}
-    ids, ratings = [], []
+    ids, labels = [], []
     for row in later:
         user = int(split.users[row])
         if split.folds[row] == TEST:
             ids.append([i for i, _ in recent.get(user, [])])
-            ratings.append([r for _, r in recent.get(user, [])])
-        if split.history_rows[row]:
-            raw = str(split.item_ids.decode(split.items[row:row + 1])[0])
-            recent.setdefault(user, []).append((raw, float(split.labels[row])))
+            labels.append([r for _, r in recent.get(user, [])])
+        raw = str(split.item_ids.decode(split.items[row:row + 1])[0])
+        recent.setdefault(user, []).append((raw, float(split.labels[row])))
     width = max(len(x) for x in ids)
     assert width > 5  # longer than the history the model reads: the graph keeps the latest
     inputs = {"user_id": tf.constant(split.user_ids.decode(test.users).astype(str)),
               "item_id": tf.constant(split.item_ids.decode(test.items).astype(str)),
-              "recent_item_ids": tf.constant([[""] * (width - len(x)) + x for x in ids])}
-    if task == RATING:
-        inputs["recent_ratings"] = tf.constant(
-            [[0.0] * (width - len(x)) + x for x in ratings], tf.float32)
+              "recent_item_ids": tf.constant([[""] * (width - len(x)) + x for x in ids]),
+              recent_labels_input(task): tf.constant(
+                  [[0.0] * (width - len(x)) + x for x in labels], tf.float32)}
     out = loaded.signatures["predict_with_recent"](**inputs)
     np.testing.assert_allclose(out["prediction"].numpy(), model.predict(test), rtol=1e-4,
                                atol=1e-4)
