@@ -5,10 +5,10 @@ the item ids, with ``features: attributes`` each column of the item and user tab
 row's context in the log (the mean embedding of its codes, plus a per-code weight beside the
 biases), and the user's history before the row: the items of the user's earlier rows (every
 rating, with its rating; the clicks) and, with ``user_activity: counts``, the count and label
-sum of all of them (a click log's exposures without a click too). The designs that read a user and an
-item vector (``mf``, ``neumf``, the history designs) add the tables' fields to the id vectors,
-so an item or user new to training has a vector from its attributes; the field designs take
-them as fields of their own:
+sum of all of them (a click log's exposures without a click too). The designs that read a
+user and an item vector (``mf``, ``neumf``, the history designs) add the tables' fields to the
+id vectors, so an item or user new to training has a vector from its attributes; the field
+designs take them as fields of their own:
 
 - ``mlp``, ratings: ``mf`` (biased matrix factorisation: global mean, user and item biases, dot
   product of their vectors; Koren et al. 2009) and ``neumf`` (GMF and MLP towers, He et al.

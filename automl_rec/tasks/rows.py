@@ -151,7 +151,7 @@ class RowSplit(EncodedIds):
     context_values: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     # Every row's history of each length asked for, with its labels (computed once a length
     # and fold left out).
-    _histories: dict[tuple[int, int | None], tuple[np.ndarray, np.ndarray | None]] = field(
+    _histories: dict[tuple[int, int | None], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, compare=False, repr=False)
 
     @property
