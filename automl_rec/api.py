@@ -836,8 +836,8 @@ class AutoRecommender:
                             "inputs": ["user_id", "item_id", *self._context_inputs().values(),
                                        "recent_item_ids", recent_labels_input(task)],
                             "history_length": module.history_length,
-                            "meaning": ("predict, with each row's user's rows since the fitted "
-                                        "data (items oldest first, '' for padding"
+                            "meaning": ("predict, with every row of each row's user since the "
+                                        "fitted data (items oldest first, '' for padding"
                                         + ("; with their labels, 1 for a click and 0 for an "
                                            "exposure without one" if task == CTR else
                                            "; with their ratings")
