@@ -182,7 +182,8 @@ def serving_module(model: Any, split: Split, k: int,
     user_neighbours = user_neighbours or NEIGHBOURS[0]
     if isinstance(model, KerasRecommender):
         resources = model.serving_resources()
-        return ServingModule(model.item_scores, keras_weights(model.model), split, k,
+        weights = keras_weights(model.model) + model.serving_variables()
+        return ServingModule(model.item_scores, weights, split, k,
                              not model.needs_user, resources, user_neighbours)
     scorer, weights = _baseline_scorer(model, split.n_items)
     return ServingModule(scorer, weights, split, k, True, user_neighbours=user_neighbours)

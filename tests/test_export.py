@@ -316,3 +316,11 @@ def test_a_new_item_in_the_item_table_reaches_fans_of_its_category_through_featu
     assert len(fans) >= 20 and len(others) >= 20
     # Measured: the new item ranks about 17th of 301 for fans, about 120th for the others.
     assert reached[0] >= len(fans) // 2 and reached[1] <= len(others) // 10
+    # The cold-item offset is part of the SavedModel: a large one puts the new item first.
+    model.cold_offset.assign(1e4)
+    lifted = tmp_path / "lifted"
+    export_run(lifted, serving_module(model, split, 30), None, {"case": "new item, lifted"})
+    (report,) = serve_in_fresh_process([{"model": str(lifted / "model"),
+                                         "signature": "serving_default",
+                                         "inputs": {"user_id": others}}])
+    assert all(items[0] == "SKU-NEW" for items in report["python"]["item_ids"])

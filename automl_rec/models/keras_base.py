@@ -129,6 +129,9 @@ class KerasRecommender:
         self.history = Histories.of(data)
         self.rng = np.random.default_rng(seed)
         self.model = self.build()
+        # Added to the scores of the items the stage lacks, in a model with item features
+        # (chosen on validation: automl_rec.evaluation.cold_offset).
+        self.cold_offset = tf.Variable(0.0, trainable=False, name="cold_offset")
         self.optimizer = keras.optimizers.Adam(learning_rate=float(params["learning_rate"]))
         if keras.mixed_precision.global_policy().name == "mixed_float16":
             self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
@@ -176,10 +179,11 @@ class KerasRecommender:
     def item_scores(self, users: tf.Tensor, rows: tf.RaggedTensor) -> tf.Tensor:
         """``scores_for`` as evaluation and serving rank them: without item features, the items
         the stage lacks go last (-1e9), as the model knows nothing of them; with item
-        features, their attributes' vectors score them like any other."""
+        features, their attributes' vectors score them, plus ``cold_offset``."""
         scores = tf.cast(self.scores_for(users, rows), tf.float32)
         if self.uses_item_features:
-            return scores
+            cold = tf.constant(self.cold_items.astype(np.float32))
+            return scores + self.cold_offset * cold[None, :]
         return scores + self.absent_items()[None, :]
 
     def score(self, users: np.ndarray) -> np.ndarray:
@@ -198,6 +202,18 @@ class KerasRecommender:
         (``item_features``: ``attributes``, where the stage has an item table)."""
         return (self.params.get("item_features") == "attributes"
                 and self.data.item_columns is not None)
+
+    @property
+    def cold_items(self) -> np.ndarray | None:
+        """Per item, whether the stage has no interaction of it: the cold items a model with
+        item features scores from their attributes alone (``None`` without features)."""
+        if not self.uses_item_features:
+            return None
+        return self.data.item_counts == 0
+
+    def serving_variables(self) -> list[tf.Variable]:
+        """What the scores read besides the network's weights (the cold-item offset)."""
+        return [self.cold_offset]
 
     def item_table(self, dim: int, extra: int = 0, scored: bool = False,
                    name: str = "item_table") -> ItemTable:

@@ -16,6 +16,7 @@ from typing import Any
 
 from automl_rec.data.splitting import TEST, VALID
 from automl_rec.evaluation import EvaluationResult, evaluate_holdout, sample_holdout
+from automl_rec.evaluation.cold_offset import COLD_OFFSET, choose_cold_offset
 from automl_rec.evaluation.pointwise import RowPredictions, task_metrics
 from automl_rec.tasks import OBJECTIVES, RANKING, objective_value
 
@@ -40,8 +41,18 @@ class RankingObjective:
         return sample_holdout(split.holdout("valid"), seed=split.seed)
 
     def judge(self, model: Any, split: Any, cases: Any) -> dict[str, float]:
-        return evaluate_holdout(model.score, cases, exclude_seen=split.exclude_seen,
-                                k=self.k).metrics()
+        """Validation metrics; a model that scores cold items from their attributes first gets
+        its cold-item offset from these cases (``cold_offset`` among the metrics)."""
+        cold = getattr(model, "cold_items", None)
+        if cold is None or not cold.any():
+            return evaluate_holdout(model.score, cases, exclude_seen=split.exclude_seen,
+                                    k=self.k).metrics()
+        model.cold_offset.assign(0.0)
+        offset = choose_cold_offset(model.score, cases, cold, exclude_seen=split.exclude_seen,
+                                    k=self.k)
+        model.cold_offset.assign(offset)
+        return {**evaluate_holdout(model.score, cases, exclude_seen=split.exclude_seen,
+                                   k=self.k).metrics(), COLD_OFFSET: offset}
 
     def test(self, model: Any, split: Any) -> tuple[dict[str, float], EvaluationResult | None]:
         """Test metrics, with the per-user figures that paired comparisons use."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl_rec.data.splitting import Split, Stage
+from automl_rec.evaluation.cold_offset import COLD_OFFSET
 from automl_rec.tasks import RANKING
 from automl_rec.tuning.objective import Objective, objective_of
 from automl_rec.leaderboard import COMPLETE, FAILED, PRUNED, CandidateResult
@@ -298,8 +299,11 @@ def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: in
     seed = seed + (result.number or 0)
     how, epochs = refit_plan(result, task)
     weights = result.weights if how == "refresh" else None
-    return train_for(result.family, result.params, split, stage, epochs, seed,
-                     weights=weights, task=task)
+    model = train_for(result.family, result.params, split, stage, epochs, seed,
+                      weights=weights, task=task)
+    if COLD_OFFSET in result.valid:  # the cold-item offset the trial chose on validation
+        model.cold_offset.assign(float(result.valid[COLD_OFFSET]))
+    return model
 
 
 def _first_line(error: BaseException) -> str:

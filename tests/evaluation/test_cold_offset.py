@@ -1,0 +1,63 @@
+"""The cold-item offset: cold items get the room in the lists that they have among targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from automl_rec.data.splitting import Holdout, StageData
+from automl_rec.evaluation import evaluate, top_k
+from automl_rec.evaluation.cold_offset import MIN_COLD_CASES, ListParts, choose_cold_offset
+from automl_rec.evaluation.metrics import mask_seen
+
+
+@pytest.mark.parametrize("share", [0.01, 0.05, 0.3])
+def test_the_offset_gives_cold_items_the_share_of_the_slots_asked_for(share: float) -> None:
+    """Measured on full lists with the offset added and seen items masked."""
+    rng = np.random.default_rng(0)
+    n_users, n_items, k = 300, 80, 10
+    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    cold = rng.random(n_items) < 0.3
+    scores[:, cold] -= 1.5  # a model that under-rates its cold items
+    seen = sp.csr_matrix((rng.random((n_users, n_items)) < 0.1).astype(np.float32))
+    mask_seen(scores, np.arange(n_users), seen)
+    parts = ListParts.of(scores, cold, k)
+    offset = parts.offset_for(share)
+    lists = top_k(scores + offset * cold[None, :], k)
+    # At the offset itself one cold item ties with a known one (a slot either way).
+    assert cold[lists].mean() == pytest.approx(share, abs=1 / (n_users * k) + 1e-9)
+
+
+def planted_cases(n_cold_targets: int, shift: float) -> tuple[Holdout, np.ndarray, np.ndarray]:
+    """Users whose target is their best item by a true score, every cold target kept up to
+    ``n_cold_targets``; the model's scores of cold items are the true ones lowered by
+    ``shift`` (a model that under-rates cold items)."""
+    rng = np.random.default_rng(1)
+    n_users, n_items = 600, 100
+    truth = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    cold = np.zeros(n_items, dtype=bool)
+    cold[:20] = True
+    targets = truth.argmax(axis=1)
+    keep = np.concatenate([np.flatnonzero(~cold[targets]),
+                           np.flatnonzero(cold[targets])[:n_cold_targets]])
+    scores = truth - shift * cold[None, :]
+    history = StageData(np.zeros(0, np.int64), np.zeros(0, np.int64), n_users, n_items)
+    return Holdout(keep, targets[keep], history), scores, cold
+
+
+def test_the_offset_undoes_a_model_that_under_rates_cold_items() -> None:
+    holdout, scores, cold = planted_cases(n_cold_targets=10_000, shift=3.0)
+    offset = choose_cold_offset(lambda users: scores[users], holdout, cold, exclude_seen=False,
+                                k=10)
+    assert 2.0 < offset < 4.0
+    before, after = (evaluate(lambda users: s[users], holdout.users, holdout.targets, seen=None,
+                              item_counts=np.ones(len(cold)), k=10).metrics()["ndcg@10"]
+                     for s in (scores, scores + offset * cold[None, :]))
+    assert after > before + 0.05
+
+
+def test_too_few_cold_targets_leave_the_offset_at_zero() -> None:
+    holdout, scores, cold = planted_cases(n_cold_targets=MIN_COLD_CASES - 1, shift=3.0)
+    assert choose_cold_offset(lambda users: scores[users], holdout, cold, exclude_seen=False,
+                              k=10) == 0.0
