@@ -344,7 +344,7 @@ class AutoRecommender:
         if task == RANKING:
             self.comparison_ = self._compare(best, results)
             self.exported_result_, self.export_note_ = best, None
-            self.best_model_ = _refit_on_all(best, split, self.seed)
+            self.best_model_ = _refit_on_all(best, split, self.seed, self.top_k)
         else:
             assert isinstance(split, RowSplit)
             self.comparison_ = outcome.compare(task, best, results, self.seed)
@@ -1107,12 +1107,12 @@ def _lists_frame(keys: list[str], out: dict[str, np.ndarray], k: int) -> pd.Data
     })
 
 
-def _refit_on_all(best: CandidateResult, split: Split, seed: int) -> Any:
+def _refit_on_all(best: CandidateResult, split: Split, seed: int, k: int) -> Any:
     """The winner on every interaction (train + validation + test): a baseline fitted again, a
-    trained model made as its test model was (:func:`model_on_stage`)."""
+    trained model made as its test model was (:func:`model_on_stage`, lists of ``k``)."""
     if best.family == BASELINES:
         return BASELINE_MODELS[best.model](**best.params).fit(split.stage("all"))
-    return model_on_stage(best, split, "all", seed)
+    return model_on_stage(best, split, "all", seed, k=k)
 
 
 def _refit_description(best: CandidateResult, task: str = RANKING) -> dict[str, Any]:

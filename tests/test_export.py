@@ -36,22 +36,42 @@ def frame() -> pd.DataFrame:
     return make_interactions(n_users=90, n_items=40, mean_history=10, seed=8)
 
 
+@pytest.fixture(scope="module")
+def fitted_runs(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+                ) -> dict[str, dict[str, Any]]:
+    """One fit per family (the baselines alone too), each model served by both loaders in one
+    fresh process without the package."""
+    users = list(frame["customer_id"].unique()[:4])
+    runs: dict[str, dict[str, Any]] = {}
+    requests: list[dict[str, Any]] = []
+    for family in ["baselines", *FAMILIES]:
+        out = tmp_path_factory.mktemp(f"fit-{family}")
+        model = AutoRecommender(families=[family], max_trials=1, max_epochs=1, top_k=K,
+                                output_dir=out).fit(frame)
+        metadata = json.loads((out / "metadata.json").read_text())
+        saved = str(out / "model")
+        asked = [{"model": saved, "signature": "serving_default",
+                  "inputs": {"user_id": [*users, UNKNOWN]}}]
+        if "recommend_from_history" in metadata["serving"]["signatures"]:
+            asked.append({"model": saved, "signature": "recommend_from_history",
+                          "inputs": {"item_ids": [["", ""]]}})
+        requests += asked
+        runs[family] = {"model": model, "out": out, "metadata": metadata, "users": users,
+                        "asked": len(asked)}
+    reports = iter(serve_in_fresh_process(requests))
+    for run in runs.values():
+        run["reports"] = [next(reports) for _ in range(run["asked"])]
+    return runs
+
+
 @pytest.mark.parametrize("family", ["baselines", *FAMILIES])
 def test_saved_model_serves_raw_ids_without_the_package(
-    family: str, frame: pd.DataFrame, tmp_path: Path
+    family: str, frame: pd.DataFrame, fitted_runs: dict[str, dict[str, Any]]
 ) -> None:
-    model = AutoRecommender(families=[family], max_trials=1, max_epochs=1, top_k=K,
-                            output_dir=tmp_path).fit(frame)
+    run = fitted_runs[family]
+    model, tmp_path, metadata, users = run["model"], run["out"], run["metadata"], run["users"]
+    reports = run["reports"]
     assert model.best_family_ == family
-    users = list(frame["customer_id"].unique()[:4])
-    metadata = json.loads((tmp_path / "metadata.json").read_text())
-    saved = str(tmp_path / "model")
-    requests = [{"model": saved, "signature": "serving_default",
-                 "inputs": {"user_id": [*users, UNKNOWN]}}]
-    if "recommend_from_history" in metadata["serving"]["signatures"]:
-        requests.append({"model": saved, "signature": "recommend_from_history",
-                         "inputs": {"item_ids": [["", ""]]}})
-    reports = serve_in_fresh_process(requests)
     for served in reports:
         assert served["session"]["item_ids"] == served["python"]["item_ids"]
         np.testing.assert_allclose(served["session"]["scores"], served["python"]["scores"],

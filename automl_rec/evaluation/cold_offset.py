@@ -8,8 +8,11 @@ targets were cold, and ranked them well (at equal room, four times the cold hits
 baseline). One offset added to every cold item's score sets how the two kinds are interleaved.
 
 The offset is set so that cold items fill the share of the validation lists' slots that cold
-items are of the validation targets (:func:`choose_cold_offset`): new items get the room that
-users' next choices give them, which is also how they gather the interactions they lack. The
+items are of the validation targets (:func:`cold_share`, :func:`offset_for_share`): new items
+get the room that users' next choices give them, which is also how they gather the interactions
+they lack. The share, not the offset, is what a later stage's model keeps: its offset is set
+again so that its cold items fill that share of the validation users' lists (a later stage has
+other cold items, and a retrained model other scores). The
 search's metric alone does not settle it: near its best it is flat in the offset (what known
 targets lose is what cold targets gain), so the offset that scores highest is noise (on Beauty it
 jumped between -0.7 and +0.2 from one epoch to the next). The offset stays 0 when too few
@@ -27,13 +30,16 @@ from typing import Callable
 
 import numpy as np
 
+import scipy.sparse as sp
+
 from automl_rec.data.splitting import Holdout
 from automl_rec.evaluation.metrics import mask_seen
 
 # Fewer cold validation targets than this leave the offset at 0 (too few to tell their share).
 MIN_COLD_CASES = 20
-# The key of the chosen offset among a trial's validation figures.
-COLD_OFFSET = "cold_offset"
+# The keys of the offset and of the share of list slots it gives cold items among a trial's
+# validation figures (the share is set again on each later stage's model).
+COLD_OFFSET, COLD_SHARE = "cold_offset", "cold_share"
 
 
 @dataclass
@@ -77,32 +83,34 @@ def best(scores: np.ndarray, k: int) -> np.ndarray:
     return np.pad(top, ((0, 0), (0, k - k_here)), constant_values=-np.inf)
 
 
-def choose_cold_offset(score_fn: Callable[[np.ndarray], np.ndarray], holdout: Holdout,
-                       cold: np.ndarray, *, exclude_seen: bool, k: int,
-                       batch_size: int = 1024) -> float:
-    """The offset at which cold items fill the share of the lists of ``k`` of ``holdout``'s
-    users that cold items are of its targets (see the module).
+def cold_share(holdout: Holdout, cold: np.ndarray) -> float | None:
+    """The share of ``holdout``'s targets that are cold items (``None`` with fewer than
+    ``MIN_COLD_CASES`` of them: too few to tell)."""
+    cold_targets = int(cold[holdout.targets].sum())
+    if cold_targets < MIN_COLD_CASES:
+        return None
+    return cold_targets / len(holdout.targets)
+
+
+def offset_for_share(score_fn: Callable[[np.ndarray], np.ndarray], users: np.ndarray,
+                     seen: sp.csr_matrix | None, cold: np.ndarray, share: float, k: int,
+                     batch_size: int = 1024) -> float:
+    """The offset at which cold items fill ``share`` of the slots of ``users``' lists of ``k``.
 
     Args:
         score_fn: The model's scores with no offset (``[batch, n_items]`` per user batch).
-        holdout: The validation cases.
+        users: The users whose lists are measured.
+        seen: User x item matrix of the items masked from each list (``None``: none).
         cold: Per item, whether the model's stage has no interaction of it.
-        exclude_seen: Whether each user's history is masked (the protocol's policy).
+        share: The share of the list slots the cold items are to fill.
         k: List length.
-
-    Returns:
-        The offset; 0 when fewer than ``MIN_COLD_CASES`` targets are cold.
     """
-    cold_targets = int(cold[holdout.targets].sum())
-    if cold_targets < MIN_COLD_CASES:
-        return 0.0
     parts = []
-    for start in range(0, len(holdout.users), batch_size):
-        users = holdout.users[start:start + batch_size]
-        scores = np.array(score_fn(users), dtype=np.float32, copy=True)
-        if exclude_seen:
-            mask_seen(scores, users, holdout.history.matrix)
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        scores = np.array(score_fn(batch), dtype=np.float32, copy=True)
+        if seen is not None:
+            mask_seen(scores, batch, seen)
         parts.append(ListParts.of(scores, cold, k))
-    joined = ListParts(np.concatenate([p.warm_top for p in parts]),
-                       np.concatenate([p.cold_top for p in parts]))
-    return joined.offset_for(cold_targets / len(holdout.targets))
+    return ListParts(np.concatenate([p.warm_top for p in parts]),
+                     np.concatenate([p.cold_top for p in parts])).offset_for(share)

@@ -132,7 +132,7 @@ def score_on_test(result: CandidateResult, split: Split | RowSplit, settings: Tr
     The model is :func:`~automl_rec.tuning.trial.model_on_stage`'s, as the exported one is.
     """
     started = time.perf_counter()
-    model = model_on_stage(result, split, "train_valid", seed, settings.task)
+    model = model_on_stage(result, split, "train_valid", seed, settings.task, settings.k)
     result.test, result.test_result = settings.objective.test(model, split)
     seconds = time.perf_counter() - started
     result.seconds += seconds

@@ -16,7 +16,8 @@ from typing import Any
 
 from automl_rec.data.splitting import TEST, VALID
 from automl_rec.evaluation import EvaluationResult, evaluate_holdout, sample_holdout
-from automl_rec.evaluation.cold_offset import COLD_OFFSET, choose_cold_offset
+from automl_rec.evaluation.cold_offset import (COLD_OFFSET, COLD_SHARE, cold_share,
+                                               offset_for_share)
 from automl_rec.evaluation.pointwise import RowPredictions, task_metrics
 from automl_rec.tasks import OBJECTIVES, RANKING, objective_value
 
@@ -42,17 +43,39 @@ class RankingObjective:
 
     def judge(self, model: Any, split: Any, cases: Any) -> dict[str, float]:
         """Validation metrics; a model that scores cold items from their attributes first gets
-        its cold-item offset from these cases (``cold_offset`` among the metrics)."""
+        its cold-item offset from these cases (``cold_offset``, and ``cold_share`` where
+        enough targets are cold, among the metrics)."""
         cold = getattr(model, "cold_items", None)
         if cold is None or not cold.any():
             return evaluate_holdout(model.score, cases, exclude_seen=split.exclude_seen,
                                     k=self.k).metrics()
-        model.cold_offset.assign(0.0)
-        offset = choose_cold_offset(model.score, cases, cold, exclude_seen=split.exclude_seen,
-                                    k=self.k)
-        model.cold_offset.assign(offset)
+        share = cold_share(cases, cold)
+        chosen = {COLD_OFFSET: self.set_cold_offset(model, split, cases.users,
+                                                    cases.history, share)}
+        if share is not None:
+            chosen[COLD_SHARE] = share
         return {**evaluate_holdout(model.score, cases, exclude_seen=split.exclude_seen,
-                                   k=self.k).metrics(), COLD_OFFSET: offset}
+                                   k=self.k).metrics(), **chosen}
+
+    def set_cold_offset(self, model: Any, split: Any, users: Any, history: Any,
+                        share: float | None) -> float:
+        """Set a feature model's cold-item offset so that its cold items fill ``share`` of the
+        slots of ``users``' lists (``history``: the model's stage; 0 without a share)."""
+        model.cold_offset.assign(0.0)
+        if share is not None:
+            seen = history.matrix if split.exclude_seen else None
+            model.cold_offset.assign(offset_for_share(model.score, users, seen,
+                                                      model.cold_items, share, self.k))
+        return float(model.cold_offset.numpy())
+
+    def settle(self, model: Any, split: Any, stage: str, valid: dict[str, float]) -> None:
+        """Bring a trial's choices made on validation to its model on a later stage: a
+        feature model's cold items fill the share of the validation users' lists that they
+        did in the trial."""
+        if getattr(model, "cold_items", None) is not None:
+            users = self.validation_cases(split, model).users
+            self.set_cold_offset(model, split, users, split.stage(stage),
+                                 valid.get(COLD_SHARE))
 
     def test(self, model: Any, split: Any) -> tuple[dict[str, float], EvaluationResult | None]:
         """Test metrics, with the per-user figures that paired comparisons use."""
@@ -81,6 +104,9 @@ class PointwiseObjective:
 
     def validation_cases(self, split: Any, model: Any) -> Any:
         return model.fold(VALID)
+
+    def settle(self, model: Any, split: Any, stage: str, valid: dict[str, float]) -> None:
+        """Nothing chosen on validation besides the weights is brought to a later stage."""
 
     def judge(self, model: Any, split: Any, cases: Any) -> dict[str, float]:
         return task_metrics(self.task, cases, model.predict(cases))

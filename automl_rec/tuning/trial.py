@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl_rec.data.splitting import Split, Stage
-from automl_rec.evaluation.cold_offset import COLD_OFFSET
 from automl_rec.tasks import RANKING
 from automl_rec.tuning.objective import Objective, objective_of
 from automl_rec.leaderboard import COMPLETE, FAILED, PRUNED, CandidateResult
@@ -293,16 +292,16 @@ def refit_plan(result: CandidateResult, task: str = RANKING, held: bool | None =
 
 
 def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: int,
-                   task: str = RANKING) -> Any:
+                   task: str = RANKING, k: int = 10) -> Any:
     """A trial's configuration brought to a later stage (train + validation for the test
-    score, all the data for the exported model), both the same way (:func:`refit_plan`)."""
+    score, all the data for the exported model), both the same way (:func:`refit_plan`), with
+    what the trial chose on validation besides its weights (lists of ``k``)."""
     seed = seed + (result.number or 0)
     how, epochs = refit_plan(result, task)
     weights = result.weights if how == "refresh" else None
     model = train_for(result.family, result.params, split, stage, epochs, seed,
                       weights=weights, task=task)
-    if COLD_OFFSET in result.valid:  # the cold-item offset the trial chose on validation
-        model.cold_offset.assign(float(result.valid[COLD_OFFSET]))
+    objective_of(task, "ndcg", k).settle(model, split, stage, result.valid)
     return model
 
 

@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 from automl_rec.data.splitting import Holdout, StageData
 from automl_rec.evaluation import evaluate, top_k
-from automl_rec.evaluation.cold_offset import MIN_COLD_CASES, ListParts, choose_cold_offset
+from automl_rec.evaluation.cold_offset import (MIN_COLD_CASES, ListParts, cold_share,
+                                               offset_for_share)
 from automl_rec.evaluation.metrics import mask_seen
 
 
@@ -48,8 +49,9 @@ def planted_cases(n_cold_targets: int, shift: float) -> tuple[Holdout, np.ndarra
 
 def test_the_offset_undoes_a_model_that_under_rates_cold_items() -> None:
     holdout, scores, cold = planted_cases(n_cold_targets=10_000, shift=3.0)
-    offset = choose_cold_offset(lambda users: scores[users], holdout, cold, exclude_seen=False,
-                                k=10)
+    share = cold_share(holdout, cold)
+    assert share is not None
+    offset = offset_for_share(lambda users: scores[users], holdout.users, None, cold, share, 10)
     assert 2.0 < offset < 4.0
     before, after = (evaluate(lambda users: s[users], holdout.users, holdout.targets, seen=None,
                               item_counts=np.ones(len(cold)), k=10).metrics()["ndcg@10"]
@@ -57,7 +59,8 @@ def test_the_offset_undoes_a_model_that_under_rates_cold_items() -> None:
     assert after > before + 0.05
 
 
-def test_too_few_cold_targets_leave_the_offset_at_zero() -> None:
-    holdout, scores, cold = planted_cases(n_cold_targets=MIN_COLD_CASES - 1, shift=3.0)
-    assert choose_cold_offset(lambda users: scores[users], holdout, cold, exclude_seen=False,
-                              k=10) == 0.0
+def test_too_few_cold_targets_tell_no_share() -> None:
+    holdout, _, cold = planted_cases(n_cold_targets=MIN_COLD_CASES - 1, shift=3.0)
+    assert cold_share(holdout, cold) is None
+    holdout, _, cold = planted_cases(n_cold_targets=MIN_COLD_CASES, shift=3.0)
+    assert cold_share(holdout, cold) == MIN_COLD_CASES / len(holdout.targets)

@@ -180,3 +180,46 @@ def test_a_number_that_does_not_read_counts_as_missing() -> None:
         column, tf.constant(["25", " 3.5 ", "abc", "", "1e+3", "-2", "2020-01-01"]))
     assert missing.numpy().tolist() == [0, 0, 1, 1, 0, 0, 1]
     np.testing.assert_allclose(numbers.numpy()[[0, 1, 4, 5]], [25, 3.5, 1000, -2])
+
+
+def cold_slot_share(model: Any, split: Split, users: np.ndarray, stage: str) -> float:
+    """The share of the slots of ``users``' lists of 10 (seen items masked) that hold items
+    ``stage`` has no interaction of."""
+    from automl_rec.evaluation import top_k
+    from automl_rec.evaluation.metrics import mask_seen
+
+    scores = np.array(model.score(users), dtype=np.float32)
+    if split.exclude_seen:
+        mask_seen(scores, users, split.stage(stage).matrix)
+    return float((split.stage(stage).item_counts == 0)[top_k(scores, 10)].mean())
+
+
+def test_cold_items_fill_the_share_of_the_lists_they_have_among_the_targets() -> None:
+    """The validation lists give cold items the share of their slots that cold items are of the
+    validation targets, and the test model's lists (other cold items, other scores) the
+    same share; the offsets differ."""
+    from automl_rec.evaluation.cold_offset import COLD_OFFSET, COLD_SHARE
+    from automl_rec.leaderboard import CandidateResult
+    from automl_rec.tuning.objective import RankingObjective
+    from automl_rec.tuning.trial import model_on_stage
+
+    log = make_interactions(n_users=500, n_items=300, mean_history=12, seed=5)
+    split, profile = split_with_table(log, catalogue_of(log), cold_items=0.3)
+    params = {"design": "sasrec", "learning_rate": 0.005, "item_features": "attributes"}
+    model = built("attention", params, split, profile, seed=2)
+    for _ in range(2):
+        model.fit_epoch()
+    objective = RankingObjective("ndcg", 10)
+    cases = objective.validation_cases(split, model)
+    metrics = objective.judge(model, split, cases)
+    share, offset = metrics[COLD_SHARE], metrics[COLD_OFFSET]
+    cold = split.stage("train").item_counts[cases.targets] == 0
+    assert share == pytest.approx(cold.mean()) and share > 0.05
+    slot = 2 / (10 * len(cases.users))  # a share rounds to whole slots, and a tie takes one
+    assert cold_slot_share(model, split, cases.users, "train") == pytest.approx(share, abs=slot)
+
+    trial = CandidateResult("attention", "sasrec", dict(model.params), valid=metrics, epochs=1)
+    refit = model_on_stage(trial, split, "train_valid", seed=2)
+    assert cold_slot_share(refit, split, cases.users, "train_valid") == pytest.approx(
+        share, abs=slot)
+    assert float(refit.cold_offset.numpy()) != pytest.approx(offset)
