@@ -80,7 +80,7 @@ def test_each_refit_uses_its_stage(log: pd.DataFrame, monkeypatch: pytest.Monkey
     monkeypatch.setattr(trial_module, "train_for", train_for)
     trial = CandidateResult("mlp", "youtube", {}, epochs=3, number=0)
     candidates.score_on_test(trial, split, TrialSettings("ndcg", 10, 5, 2), seed=0)
-    api._refit_on_all(trial, split, seed=0)
+    api._refit_on_all(trial, split, seed=0, k=10)
     assert stages == ["train_valid", "all"]
 
 
@@ -112,7 +112,7 @@ def test_a_trial_held_in_memory_is_refreshed_on_each_later_stage(
     monkeypatch.setattr(trial_module, "train_for", refresh)
     candidates.score_on_test(result, split, settings, seed=0)
     assert result.test["ndcg@10"] >= 0
-    api._refit_on_all(result, split, seed=0)
+    api._refit_on_all(result, split, seed=0, k=10)
     # The scored model and the exported one both start from the trial's weights and train the
     # same epochs on their stage (train + validation; all the data).
     assert [stage for stage, _ in calls] == ["train_valid", "all"]
