@@ -287,10 +287,11 @@ class PointwiseModel:
                 inputs.append(ratings)
                 gaps = (ratings - self.mean) * present
                 h = h + keras.layers.Dense(dim, use_bias=False)(keras.ops.expand_dims(gaps, -1))
-                count = keras.ops.sum(present, axis=-1, keepdims=True)
-                summary = keras.ops.concatenate(
-                    [keras.ops.sum(gaps, axis=-1, keepdims=True) / (count + 1.0),
-                     keras.ops.log1p(count)], axis=-1)
+                if not self.reads_activity:  # else the bias comes from every earlier row
+                    count = keras.ops.sum(present, axis=-1, keepdims=True)
+                    summary = keras.ops.concatenate(
+                        [keras.ops.sum(gaps, axis=-1, keepdims=True) / (count + 1.0),
+                         keras.ops.log1p(count)], axis=-1)
             if self.reads_activity:
                 # Every earlier row of the user, not only the history's (a click log's
                 # exposures without a click too): the same bias from their count and label
