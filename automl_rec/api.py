@@ -644,8 +644,9 @@ class AutoRecommender:
         users = rows["user"].astype(str).to_numpy()
         context = {c[len(CONTEXT_PREFIX):]: rows[c].astype(object).tolist()
                    for c in context_columns(rows)}
+        label_input = "recent_ratings" if self._task == RATING else "recent_labels"
         predictions = self.predict(users, rows["item"].astype(str).tolist(), context, recent,
-                                   labels, labels)
+                                   **{label_input: labels})
         fold = RowFold(users, rows["item"].astype(str).to_numpy(),
                        rows["label"].to_numpy(dtype=np.float32))
         return {**task_metrics(self._task, fold, predictions), "rows": len(rows),
