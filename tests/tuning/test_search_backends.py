@@ -41,3 +41,26 @@ def test_optuna_enqueues_the_defaults_first_and_same_seed_repeats_the_search(
     columns = ["params", "valid_ndcg@10", "test_ndcg@10", "epochs"]
     pd.testing.assert_frame_equal(boards[0][columns].reset_index(drop=True),
                                   boards[1][columns].reset_index(drop=True))
+
+
+def test_optuna_prunes_a_trial_far_behind_the_family_s_one_completed_trial() -> None:
+    from automl_rec.leaderboard import COMPLETE, CandidateResult
+    from automl_rec.tuning.backends.optuna_backend import PRUNE_AFTER_EPOCHS, OptunaBackend
+
+    backend = OptunaBackend(None, "prune", seed=0, fingerprint={})
+    backend.register("mlp", default_space("mlp"))
+    first = backend.ask("mlp")
+    curve = [0.03, 0.04, 0.06, 0.07, 0.08]
+    assert not any(backend.report(first, epoch, value)
+                   for epoch, value in enumerate(curve, start=1))
+    backend.tell(first, CandidateResult("mlp", "youtube", first.params, COMPLETE, curve=curve))
+
+    # A second trial keeping pace with the first is never pruned; one learning at a third of
+    # its pace is pruned at the first epoch the rule acts, not before.
+    steady = backend.ask("mlp")
+    assert not any(backend.report(steady, epoch, value + 0.001)
+                   for epoch, value in enumerate(curve, start=1))
+    slow = backend.ask("mlp")
+    pruned = [backend.report(slow, epoch, value / 3)
+              for epoch, value in enumerate(curve, start=1)]
+    assert pruned.index(True) + 1 == PRUNE_AFTER_EPOCHS
