@@ -43,7 +43,7 @@ def test_optuna_enqueues_the_defaults_first_and_same_seed_repeats_the_search(
                                   boards[1][columns].reset_index(drop=True))
 
 
-def test_optuna_prunes_a_trial_far_behind_the_family_s_one_completed_trial() -> None:
+def test_optuna_prunes_a_trial_far_behind_the_completed_trial_of_its_design() -> None:
     from automl_rec.leaderboard import COMPLETE, CandidateResult
     from automl_rec.tuning.backends.optuna_backend import PRUNE_AFTER_EPOCHS, OptunaBackend
 
@@ -53,14 +53,24 @@ def test_optuna_prunes_a_trial_far_behind_the_family_s_one_completed_trial() -> 
     curve = [0.03, 0.04, 0.06, 0.07, 0.08]
     assert not any(backend.report(first, epoch, value)
                    for epoch, value in enumerate(curve, start=1))
-    backend.tell(first, CandidateResult("mlp", "youtube", first.params, COMPLETE, curve=curve))
+    backend.tell(first, CandidateResult("mlp", first.params["design"], first.params, COMPLETE,
+                                        curve=curve))
 
-    # A second trial keeping pace with the first is never pruned; one learning at a third of
-    # its pace is pruned at the first epoch the rule acts, not before.
-    steady = backend.ask("mlp")
+    # The family's other design starts at its own pace: nothing of the first design judges it.
+    other = backend.ask("mlp")
+    assert other.params["design"] != first.params["design"]
+    assert not any(backend.report(other, epoch, value / 3)
+                   for epoch, value in enumerate(curve, start=1))
+    # Of the same design, a trial keeping pace is never pruned; one learning at a third of the
+    # pace is pruned at the first epoch the rule acts, not before.
+    same = []
+    while len(same) < 2:
+        proposal = backend.ask("mlp")
+        if proposal.params["design"] == first.params["design"]:
+            same.append(proposal)
+    steady, slow = same
     assert not any(backend.report(steady, epoch, value + 0.001)
                    for epoch, value in enumerate(curve, start=1))
-    slow = backend.ask("mlp")
     pruned = [backend.report(slow, epoch, value / 3)
               for epoch, value in enumerate(curve, start=1)]
     assert pruned.index(True) + 1 == PRUNE_AFTER_EPOCHS

@@ -6,10 +6,12 @@ family's default values are enqueued as its first trial, followed by the default
 other designs, so that every design is tried before the sampler takes over.
 
 A trial is pruned when, from its ``PRUNE_AFTER_EPOCHS``-th epoch on, its best validation score
-so far is below the median of the family's completed trials at the same epoch (Optuna's median
-rule). One completed trial is enough to compare with: under a time budget a family rarely has
-more, and a sampled configuration that learns at a fraction of its default's pace would
-otherwise train to the end on time the promising ones need.
+so far is below the median of the scores at the same epoch of the completed trials of its
+design (:class:`DesignMedianPruner`). One completed trial is enough to compare with: under a
+time budget a family rarely has more, and a sampled configuration that learns at a fraction of
+its default's pace would otherwise train to the end on time the promising ones need. Designs
+are not compared with each other this early: their curves start at different paces (a
+NextItNet passes a Caser's score after twenty epochs, not three).
 
 Several processes may share the studies (``automl-rec worker``). Every running trial sends a
 heartbeat to the storage; a trial whose heartbeat stops (its process died) is marked failed after
@@ -26,6 +28,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import threading
 import time
 import warnings
@@ -54,9 +57,8 @@ MAX_RETRIES = 2
 RUN_ATTR = "automl_rec_run"
 STATE_ATTR = "automl_rec_state"
 OPEN_ATTEMPTS = 5
-# The median rule acts from this epoch on, and once the family has this many completed trials.
+# The median rule acts from this epoch on.
 PRUNE_AFTER_EPOCHS = 3
-PRUNE_AFTER_TRIALS = 1
 
 
 def open_storage(url: str | None, heartbeat: int = HEARTBEAT_SECONDS
@@ -95,6 +97,21 @@ def _retry_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         return
     original = trial.user_attrs.get(RETRY_ATTR, trial.number)
     study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: original, "retries": retries + 1})
+
+
+class DesignMedianPruner(optuna.pruners.BasePruner):
+    """Optuna's median stopping rule among the completed trials of the same design (the
+    ``design`` parameter; a space without one is one design)."""
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < PRUNE_AFTER_EPOCHS:
+            return False
+        design = trial.params.get("design")
+        peers = [t.intermediate_values[step]
+                 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                 if t.params.get("design") == design and step in t.intermediate_values]
+        return bool(peers) and max(trial.intermediate_values.values()) < statistics.median(peers)
 
 
 class _Heartbeat:
@@ -157,8 +174,7 @@ class OptunaBackend:
         else:
             study = optuna.create_study(study_name=name, storage=self.storage,
                                         direction="maximize", load_if_exists=True)
-        study.pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS,
-                                                   n_warmup_steps=PRUNE_AFTER_EPOCHS)
+        study.pruner = DesignMedianPruner()
         self._check_fingerprint(study)
         # A resumed study must not replay the proposals of its first run, and two processes of
         # one search must not propose the same values: the sampler's seed moves on with the
