@@ -20,7 +20,8 @@ joined by a dense layer to the vectors' size. :class:`ItemTable` gives every ite
 its id embedding and its feature vector; during training the id part of each item's output
 vector is dropped with probability ``id_dropout`` (per step), so the feature path learns to
 rank items on its own, and items the training stage does not have (cold items) never get their
-untrained id part. The
+untrained id part. A training step that reads the table twice (a history's inputs, then the
+softmax's rows) encodes the attributes once (:meth:`ItemTable.one_encoding`). The
 preprocessing runs on the raw table once for training and inside the graph for serving
 (:meth:`ItemTable.serve_from_raw`), so a SavedModel holds the raw table and needs no code of
 ours.
@@ -28,6 +29,8 @@ ours.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -297,6 +300,8 @@ class ItemTable(keras.layers.Layer):
         self.seeds = keras.random.SeedGenerator(seed)
         self.inputs = self.features.preprocess()
         self.from_raw = False
+        self._sharing = False
+        self._encoded: Any = None
 
     def build(self, input_shape: Any = None) -> None:
         self.ids.build(None)
@@ -322,10 +327,30 @@ class ItemTable(keras.layers.Layer):
         self.from_raw = True
         return self.features.lookup_tables()
 
+    @contextmanager
+    def one_encoding(self) -> Iterator[None]:
+        """Within the block (one training step), every item's attributes are encoded once and
+        that encoding serves each read of the table; the gradients of all of them flow into
+        it."""
+        self._sharing = True
+        try:
+            yield
+        finally:
+            self._sharing, self._encoded = False, None
+
+    def _every_item(self) -> Any:
+        """``[n_items, dim]``: the feature vector of every item."""
+        if self._encoded is not None:
+            return self._encoded
+        inputs = self.features.preprocess() if self.from_raw else self.inputs
+        encoded = self.features(inputs)
+        if self._sharing:
+            self._encoded = encoded
+        return encoded
+
     def table(self, training: bool = False) -> tf.Tensor:
         """``[1 + n_items + extra, dim]``: every row's vector."""
-        inputs = self.features.preprocess() if self.from_raw else self.inputs
-        features = self.features(inputs)
+        features = self._every_item()
         zeros = keras.ops.zeros((1, self.dim), features.dtype)
         features = keras.ops.concatenate(
             [zeros, features, keras.ops.zeros((self.extra, self.dim), features.dtype)], axis=0)

@@ -18,6 +18,7 @@ exported SavedModel (on the histories stored inside it, or on a history given at
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from automl_rec.models import quiet_tensorflow
@@ -265,7 +266,9 @@ class KerasRecommender:
             return self._step(*batch)
 
     def _train_step(self, *batch: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, ExitStack() as sharing:
+            for table in getattr(self, "_item_tables", []):
+                sharing.enter_context(table.one_encoding())
             loss = self.loss_on(batch)
             scaled = self.optimizer.scale_loss(loss)
         variables = self.model.trainable_variables

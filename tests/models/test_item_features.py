@@ -76,6 +76,29 @@ def test_a_design_with_item_features_trains_and_repeats(
     np.testing.assert_allclose(again.score(np.arange(10)), scores, rtol=1e-5, atol=1e-6)
 
 
+def test_a_training_step_encodes_the_attributes_once(
+        small: tuple[Split, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SASRec reads the item table twice a step (its inputs, then the softmax's rows); the
+    step encodes every item's attributes once, and its loss is the one of two encodings."""
+    from automl_rec.models.features import FeatureEncoder
+
+    split, profile = small
+    values = {"design": "sasrec", "item_features": "attributes", "dropout": 0.0,
+              "id_dropout": 0.0}
+    model = built("attention", values, split, profile, seed=3)
+    dataset, _ = model.epoch_dataset(np.random.default_rng(0))
+    batch = next(iter(dataset))
+    calls = []
+    encode = FeatureEncoder.call
+    monkeypatch.setattr(FeatureEncoder, "call",
+                        lambda self, inputs: calls.append(1) or encode(self, inputs))
+    twice = float(model.loss_on(batch))
+    assert len(calls) == 2
+    once = float(model._train_step(*batch))
+    assert len(calls) == 3
+    assert once == pytest.approx(twice, rel=1e-6)
+
+
 def test_the_space_offers_features_only_with_an_item_table(small: tuple[Split, Any]) -> None:
     from automl_rec.models import default_space, family_module
 
