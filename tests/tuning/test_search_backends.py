@@ -63,12 +63,8 @@ def test_optuna_prunes_a_trial_far_behind_the_completed_trial_of_its_design() ->
                    for epoch, value in enumerate(curve, start=1))
     # Of the same design, a trial keeping pace is never pruned; one learning at a third of the
     # pace is pruned at the first epoch the rule acts, not before.
-    same = []
-    while len(same) < 2:
-        proposal = backend.ask("mlp")
-        if proposal.params["design"] == first.params["design"]:
-            same.append(proposal)
-    steady, slow = same
+    proposals = [backend.ask("mlp") for _ in range(20)]
+    steady, slow = [p for p in proposals if p.params["design"] == first.params["design"]][:2]
     assert not any(backend.report(steady, epoch, value + 0.001)
                    for epoch, value in enumerate(curve, start=1))
     pruned = [backend.report(slow, epoch, value / 3)
