@@ -75,7 +75,7 @@ class Caser(KerasRecommender):
         return int(self.params["caser_length"])
 
     def build(self) -> keras.Model:
-        dim, dropout = int(self.params["embedding_dim"]), float(self.params["dropout"])
+        dim, dropout = int(self.params["embedding_dim"]), float(self.params["caser_dropout"])
         window = keras.Input(shape=(self.length,), dtype="int32", name="window")
         user = keras.Input(shape=(), dtype="int32", name="user")
         embedding = keras.layers.Embedding(self.data.n_items + 1, dim, name="item_embedding")
