@@ -43,6 +43,23 @@ MIN_COLD_CASES = 20
 COLD_OFFSET, COLD_SHARE = "cold_offset", "cold_share"
 
 
+def cold_room_sentence(valid: dict[str, float]) -> str | None:
+    """How the selected model's lists make room for cold items, in one sentence for the
+    terminal and the report, from its validation figures (``None`` when it scores no item
+    from attributes alone)."""
+    if COLD_OFFSET not in valid:
+        return None
+    if COLD_SHARE in valid:
+        return (f"Cold items (scored from their attributes alone) get "
+                f"{valid[COLD_SHARE]:.1%} of the selected model's list slots, the share of the "
+                f"validation targets that were cold: an offset added to their scores "
+                f"({valid[COLD_OFFSET]:+.3f} on validation) is set so on each stage's model.")
+    cases = int(valid.get("cold_cases", 0))
+    return (f"Cold items (scored from their attributes alone) keep their raw scores, usually "
+            f"below the known items': {cases} of the validation targets were cold, fewer than "
+            f"the {MIN_COLD_CASES} needed to tell how much room they should get.")
+
+
 @dataclass
 class ListParts:
     """What decides how many cold items each list of K takes under any offset.

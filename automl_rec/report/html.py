@@ -22,6 +22,7 @@ from markupsafe import Markup
 from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
 from automl_rec.errors import ConfigurationError
+from automl_rec.evaluation.cold_offset import cold_room_sentence
 from automl_rec.report.charts import bar_chart, line_chart
 from automl_rec.tasks import RANKING, figure_label, figures_of
 
@@ -206,6 +207,7 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "k": k,
         "metric": metric,
         "verdict": verdict(metadata),
+        "cold_room": cold_room_sentence(metadata.get("valid_metrics") or {}),
         "validation_note": validation_note(metadata),
         "summary": _summary(leaderboard, metadata, figures),
         "profile_rows": _profile_rows(profile),

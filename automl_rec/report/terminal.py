@@ -13,7 +13,7 @@ from rich.text import Text
 
 from automl_rec.data.features import feature_summary
 from automl_rec.data.profiling import DataProfile
-from automl_rec.evaluation.cold_offset import COLD_OFFSET, COLD_SHARE
+from automl_rec.evaluation.cold_offset import cold_room_sentence
 from automl_rec.leaderboard import COMPLETE, feature_use_table, warm_and_cold_table
 from automl_rec.tasks import RANKING, TaskChoice, figures_of, higher_is_better
 from automl_rec.tasks.rows import RowSplit
@@ -271,11 +271,9 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
             f"({row['with_trials']}), ids only {_best(row['without_best'])} "
             f"({row['without_trials']})" for row in use) + ".", highlight=False)
     valid = getattr(model, "valid_metrics_", None) or {}
-    if COLD_SHARE in valid:
-        console.print(f"Cold items: the selected model's lists give the items it has no "
-                      f"interaction of {valid[COLD_SHARE]:.1%} of their slots, the share of "
-                      f"validation targets that were cold (offset {valid[COLD_OFFSET]:+.3f} "
-                      f"on validation).", highlight=False)
+    cold_room = cold_room_sentence(valid)
+    if cold_room:
+        console.print(cold_room, highlight=False)
     users = getattr(model, "user_features_", None)
     if users:
         console.print(f"Users without a history: served from the user table's attributes "

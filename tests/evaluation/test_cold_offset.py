@@ -8,8 +8,8 @@ import scipy.sparse as sp
 
 from automl_rec.data.splitting import Holdout, StageData
 from automl_rec.evaluation import evaluate, top_k
-from automl_rec.evaluation.cold_offset import (MIN_COLD_CASES, ListParts, cold_share,
-                                               offset_for_share)
+from automl_rec.evaluation.cold_offset import (MIN_COLD_CASES, ListParts, cold_room_sentence,
+                                               cold_share, offset_for_share)
 from automl_rec.evaluation.metrics import mask_seen
 
 
@@ -64,3 +64,12 @@ def test_too_few_cold_targets_tell_no_share() -> None:
     assert cold_share(holdout, cold) is None
     holdout, _, cold = planted_cases(n_cold_targets=MIN_COLD_CASES, shift=3.0)
     assert cold_share(holdout, cold) == MIN_COLD_CASES / len(holdout.targets)
+
+
+def test_the_cold_room_sentence_says_when_too_few_targets_were_cold() -> None:
+    assert cold_room_sentence({"ndcg@10": 0.1}) is None
+    given = cold_room_sentence({"cold_offset": 0.82, "cold_share": 0.051, "cold_cases": 60})
+    assert given is not None and "5.1%" in given and "+0.820" in given
+    kept = cold_room_sentence({"cold_offset": 0.0, "cold_cases": 3})
+    assert kept is not None and "3 of the validation targets" in kept
+    assert f"fewer than the {MIN_COLD_CASES} needed" in kept

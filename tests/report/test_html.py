@@ -159,7 +159,10 @@ def test_the_features_section_says_how_the_families_used_the_tables(tmp_path: Pa
     assert "How the families used the item table" in section
     assert "<td>attention</td>" in section
     assert "Users without a history" in section and "validation cases" in section
+    valid = metadata["valid_metrics"]
     assert ("the share of the validation targets that were cold" in section) == (
-        "cold_share" in metadata["valid_metrics"])
+        "cold_share" in valid)
+    assert ("needed to tell how much room they should get" in section) == (
+        "cold_offset" in valid and "cold_share" not in valid)
     assert 'href="#features"' in html
     assert "recommend_for_features" in html
