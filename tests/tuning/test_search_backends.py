@@ -43,12 +43,27 @@ def test_optuna_enqueues_the_defaults_first_and_same_seed_repeats_the_search(
                                   boards[1][columns].reset_index(drop=True))
 
 
+def test_the_first_trials_try_the_defaults_without_item_features_before_other_designs() -> None:
+    from automl_rec.tuning.backends.optuna_backend import default_trials
+
+    space = default_space("attention")
+    first, plain, *others = default_trials(space)
+    assert first == space.defaults() and first["item_features"] == "attributes"
+    assert plain == {key: value for key, value in first.items()
+                     if key not in ("text_encoder", "id_dropout")} | {"item_features": "none"}
+    assert [trial["design"] for trial in others] == ["bert4rec"]
+    assert all(trial["item_features"] == "attributes" for trial in others)
+    # Without an item table the space allows ids only: one default per design, as before.
+    ids_only = space.narrowed("item_features", choices=("none",))
+    assert [trial["design"] for trial in default_trials(ids_only)] == ["sasrec", "bert4rec"]
+
+
 def test_optuna_prunes_a_trial_far_behind_the_completed_trial_of_its_design() -> None:
     from automl_rec.leaderboard import COMPLETE, CandidateResult
     from automl_rec.tuning.backends.optuna_backend import PRUNE_AFTER_EPOCHS, OptunaBackend
 
     backend = OptunaBackend(None, "prune", seed=0, fingerprint={})
-    backend.register("mlp", default_space("mlp"))
+    backend.register("mlp", default_space("mlp").narrowed("item_features", choices=("none",)))
     first = backend.ask("mlp")
     curve = [0.03, 0.04, 0.06, 0.07, 0.08]
     assert not any(backend.report(first, epoch, value)

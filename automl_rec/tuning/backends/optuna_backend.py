@@ -2,8 +2,10 @@
 
 Each family has its own study, ``<study name>.<family>``, in one storage (by default
 ``<run dir>/study.db``, SQLite; ``postgresql://...`` for searches spread over machines). The
-family's default values are enqueued as its first trial, followed by the defaults of each of its
-other designs, so that every design is tried before the sampler takes over.
+family's default values are enqueued as its first trial, followed by the same values without
+item features where the defaults use them (whether the item table helps is the first thing a run
+with one must learn, and what the report's features section states), then by the defaults of
+each of its other designs, so that every design is tried before the sampler takes over.
 
 A trial is pruned when, from its ``PRUNE_AFTER_EPOCHS``-th epoch on, its best validation score
 so far is below the median of the scores at the same epoch of the completed trials of its
@@ -347,10 +349,14 @@ def _alive(pid: int) -> bool:
 
 
 def default_trials(space: SearchSpace) -> list[dict[str, Any]]:
-    """The space's defaults, then the defaults under each other design: the first trials."""
+    """The first trials: the space's defaults; the same without item features, where the
+    defaults use them; then the defaults under each other design."""
     first = space.defaults()
+    trials = [first]
+    if first.get("item_features", "none") != "none" and "none" in space["item_features"].choices:
+        trials.append(space.completed({**first, "item_features": "none"}))
     designs = space["design"].choices if "design" in space.names() else ()
-    return [first] + [space.completed({"design": d}) for d in designs if d != first["design"]]
+    return trials + [space.completed({"design": d}) for d in designs if d != first["design"]]
 
 
 def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
