@@ -9,11 +9,12 @@ each of its other designs, so that every design is tried before the sampler take
 
 A trial is pruned when, from its ``PRUNE_AFTER_EPOCHS``-th epoch on, its best validation score
 so far is below the median of the scores at the same epoch of the completed trials of its
-design (:class:`DesignMedianPruner`). One completed trial is enough to compare with: under a
-time budget a family rarely has more, and a sampled configuration that learns at a fraction of
-its default's pace would otherwise train to the end on time the promising ones need. Designs
-are not compared with each other this early: their curves start at different paces (a
-NextItNet passes a Caser's score after twenty epochs, not three).
+design, with or without item features as it (:class:`DesignMedianPruner`). One completed
+trial is enough to compare with: under a time budget a family rarely has more, and a sampled
+configuration that learns at a fraction of its default's pace would otherwise train to the end
+on time the promising ones need. Designs are not compared with each other this early: their
+curves start at different paces (a NextItNet passes a Caser's score after twenty epochs, not
+three), and so do a design with attributes and without them.
 
 Several processes may share the studies (``automl-rec worker``). Every running trial sends a
 heartbeat to the storage; a trial whose heartbeat stops (its process died) is marked failed after
@@ -101,18 +102,26 @@ def _retry_trial(study: optuna.Study, trial: FrozenTrial) -> None:
     study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: original, "retries": retries + 1})
 
 
+# The parameters that make a trial's learning curve a kind of its own: trials are pruned only
+# by the completed trials that share their values.
+PACE_PARAMS = ("design", "item_features")
+
+
 class DesignMedianPruner(optuna.pruners.BasePruner):
-    """Optuna's median stopping rule among the completed trials of the same design (the
-    ``design`` parameter; a space without one is one design)."""
+    """Optuna's median stopping rule among the completed trials of the same design, with or
+    without item features as the trial (``PACE_PARAMS``; a space without them is one kind):
+    attributes speed a model's first epochs, so an ids-only trial is behind at epoch 3 of a
+    curve that it passes later."""
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
         if step is None or step < PRUNE_AFTER_EPOCHS:
             return False
-        design = trial.params.get("design")
+        kind = [trial.params.get(name) for name in PACE_PARAMS]
         peers = [t.intermediate_values[step]
                  for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                 if t.params.get("design") == design and step in t.intermediate_values]
+                 if [t.params.get(name) for name in PACE_PARAMS] == kind
+                 and step in t.intermediate_values]
         return bool(peers) and max(trial.intermediate_values.values()) < statistics.median(peers)
 
 
