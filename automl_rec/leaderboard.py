@@ -185,6 +185,37 @@ def feature_use_table(results: list[CandidateResult], metric: str) -> list[dict[
     return rows or None
 
 
+def unranked_items_sentence(winner: dict[str, Any], new_items: int,
+                            use: list[dict[str, Any]] | None, metric: str) -> str | None:
+    """What the selection means for the item table's items that the log never names, in one
+    sentence for the terminal and the report: a selected model that learnt items from their
+    interactions only (ids only, or a baseline other than ``content``) never lists them, and
+    the sentence says which trials could have (``None`` when there are no such items or the
+    selected model ranks them from their attributes).
+
+    Args:
+        winner: The selected model's ``family``, ``model`` and ``params``.
+        new_items: Items of the item table that the log never names.
+        use: :func:`feature_use_table`'s rows (``None``: no trial had the choice).
+        metric: The objective's name, for the figures.
+    """
+    if new_items <= 0 or winner.get("model") == "content" or (
+            winner.get("params", {}).get("item_features") == "attributes"):
+        return None
+    plural = "s" if new_items != 1 else ""
+    sentence = (f"The selected model ranks only items it learnt from interactions: the "
+                f"{new_items:,} item{plural} of the item table that the log never names "
+                f"{'are' if plural else 'is'} in none of its lists")
+    them = "them" if plural else "it"
+    compared = [row for row in use or () if row.get("with_best") is not None]
+    if not compared:
+        return (sentence + f"; a design with item features (item_features: attributes) or "
+                f"the content baseline would rank {them}.")
+    best = max(compared, key=lambda row: row["with_best"])
+    return (sentence + f"; trials with attributes rank {them} (the best: {best['family']}, "
+            f"valid {metric} {best['with_best']:.4f}), and so would the content baseline.")
+
+
 def left_out(results: list[CandidateResult]) -> list[dict[str, Any]]:
     """The baselines and families that gave no model to compare: those skipped (with their
     reason) and searched families none of whose trials completed (with their statuses)."""

@@ -124,6 +124,12 @@ class Features:
         return out or None
 
 
+def items_only_in_table(described: dict[str, Any] | None) -> int:
+    """Items of the item table that the log never names, from the profile's ``features`` entry
+    (:meth:`Features.describe`; 0 without an item table)."""
+    return int(((described or {}).get("items") or {}).get("only_in_table", 0))
+
+
 def read_features(
     items: str | Path | pd.DataFrame | None = None,
     users: str | Path | pd.DataFrame | None = None,

@@ -19,10 +19,11 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from automl_rec.data.features import feature_summary
+from automl_rec.data.features import feature_summary, items_only_in_table
 from automl_rec.data.profiling import DataProfile
 from automl_rec.errors import ConfigurationError
 from automl_rec.evaluation.cold_offset import cold_room_sentence
+from automl_rec.leaderboard import unranked_items_sentence
 from automl_rec.report.charts import bar_chart, line_chart
 from automl_rec.tasks import RANKING, figure_label, figures_of
 
@@ -208,6 +209,9 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "metric": metric,
         "verdict": verdict(metadata),
         "cold_room": cold_room_sentence(metadata.get("valid_metrics") or {}),
+        "unranked_items": unranked_items_sentence(
+            metadata["winner"], items_only_in_table(profile.get("features")),
+            metadata.get("feature_use"), metric),
         "validation_note": validation_note(metadata),
         "summary": _summary(leaderboard, metadata, figures),
         "profile_rows": _profile_rows(profile),

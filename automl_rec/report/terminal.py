@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from automl_rec.data.features import feature_summary
+from automl_rec.data.features import feature_summary, items_only_in_table
 from automl_rec.data.profiling import DataProfile
 from automl_rec.evaluation.cold_offset import cold_room_sentence
-from automl_rec.leaderboard import COMPLETE, feature_use_table, warm_and_cold_table
+from automl_rec.leaderboard import (COMPLETE, feature_use_table, unranked_items_sentence,
+                                    warm_and_cold_table)
 from automl_rec.tasks import RANKING, TaskChoice, figures_of, higher_is_better
 from automl_rec.tasks.rows import RowSplit
 from automl_rec.tuning.objective import objective_of
@@ -274,6 +275,12 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     cold_room = cold_room_sentence(valid)
     if cold_room:
         console.print(cold_room, highlight=False)
+    unranked = unranked_items_sentence(
+        {"model": model.best_model_name_, "params": model.best_params_},
+        items_only_in_table(getattr(getattr(model, "profile_", None), "features", None)),
+        use, f"{metric}@{k}")
+    if unranked:
+        console.print(unranked, highlight=False)
     users = getattr(model, "user_features_", None)
     if users:
         console.print(f"Users without a history: served from the user table's attributes "

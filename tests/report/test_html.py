@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from automl_rec import AutoRecommender
 from automl_rec.cli import main
 from automl_rec.datasets import make_interactions
+from automl_rec.leaderboard import unranked_items_sentence
 from automl_rec.report.charts import bar_chart, line_chart
+from automl_rec.report.terminal import print_leaderboard
 
 EVIL = "<script>alert(1)</script>"
 SECTIONS = ("summary", "profile", "leaderboard", "search", "test", "examples", "use")
@@ -146,11 +149,17 @@ def test_test_chart_uses_the_selection_metric(run: Path, tmp_path: Path) -> None
 def test_the_features_section_says_how_the_families_used_the_tables(tmp_path: Path) -> None:
     frame = make_interactions(n_users=120, n_items=40, mean_history=10, seed=6)
     items = frame[["sku", "category"]].drop_duplicates("sku")
+    new_item = pd.DataFrame({"sku": ["new-sku"], "category": [items["category"].iloc[0]]})
+    items = pd.concat([items, new_item], ignore_index=True)
     taste = frame.groupby("customer_id")["category"].agg(lambda c: c.value_counts().index[0])
     users = pd.DataFrame({"customer_id": taste.index, "taste": taste.to_numpy()})
-    AutoRecommender(families=["attention", "baselines"], max_trials=3, max_epochs=1,
-                    cold_items=0.2, output_dir=tmp_path).fit(frame, items=items, users=users)
+    model = AutoRecommender(families=["attention", "baselines"], max_trials=3, max_epochs=1,
+                            cold_items=0.2, output_dir=tmp_path)
+    model.fit(frame, items=items, users=users)
     metadata = json.loads((tmp_path / "metadata.json").read_text())
+    winner = metadata["winner"]
+    ranks_new_items = (winner["model"] == "content"
+                       or winner["params"].get("item_features") == "attributes")
     (use,) = metadata["feature_use"]
     assert use["family"] == "attention" and use["with_trials"] + use["without_trials"] >= 1
     html = (tmp_path / "report.html").read_text()
@@ -164,5 +173,27 @@ def test_the_features_section_says_how_the_families_used_the_tables(tmp_path: Pa
         "cold_share" in valid)
     assert ("needed to tell how much room they should get" in section) == (
         "cold_offset" in valid and "cold_share" not in valid)
+    unranked = "the 1 item of the item table that the log never names is in none of its lists"
+    assert (unranked in section) == (not ranks_new_items)
+    console = Console(record=True, width=400)
+    print_leaderboard(model, console)
+    assert (unranked in console.export_text()) == (not ranks_new_items)
     assert 'href="#features"' in html
     assert "recommend_for_features" in html
+
+
+def test_the_unranked_items_sentence_names_what_would_rank_the_new_items() -> None:
+    use = [{"family": "cnn", "with_best": 0.1134, "without_best": 0.1289},
+           {"family": "lstm", "with_best": 0.1067, "without_best": 0.1076}]
+    ids_only = {"family": "cnn", "model": "caser", "params": {"item_features": "none"}}
+    sentence = unranked_items_sentence(ids_only, 12, use, "ndcg@10")
+    assert sentence is not None
+    assert "the 12 items of the item table that the log never names are in none" in sentence
+    assert "the best: cnn, valid ndcg@10 0.1134" in sentence
+    assert "content baseline" in unranked_items_sentence(
+        {"family": "baselines", "model": "ease", "params": {"l2": 100.0}}, 3, None, "ndcg@10")
+    with_attributes = {**ids_only, "params": {"item_features": "attributes"}}
+    assert unranked_items_sentence(with_attributes, 12, use, "ndcg@10") is None
+    assert unranked_items_sentence({"family": "baselines", "model": "content", "params": {}},
+                                   12, use, "ndcg@10") is None
+    assert unranked_items_sentence(ids_only, 0, use, "ndcg@10") is None
