@@ -56,7 +56,8 @@ def cold_room_sentence(valid: dict[str, float]) -> str | None:
                 f"({valid[COLD_OFFSET]:+.3f} on validation) is set so on each stage's model.")
     cases = int(valid.get("cold_cases", 0))
     return (f"Cold items (scored from their attributes alone) keep their raw scores, usually "
-            f"below the known items': {cases} of the validation targets were cold, fewer than "
+            f"below the known items': {cases} of the validation targets "
+            f"{'was' if cases == 1 else 'were'} cold, fewer than "
             f"the {MIN_COLD_CASES} needed to tell how much room they should get.")
 
 

@@ -5,6 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from rich.console import Console
@@ -180,6 +181,24 @@ def test_the_features_section_says_how_the_families_used_the_tables(tmp_path: Pa
     assert (unranked in console.export_text()) == (not ranks_new_items)
     assert 'href="#features"' in html
     assert "recommend_for_features" in html
+
+
+def test_a_baseline_winner_says_the_item_tables_new_items_are_not_in_its_lists(
+        tmp_path: Path) -> None:
+    frame = make_interactions(n_users=80, n_items=30, mean_history=8, seed=3)
+    skus = [*frame["sku"].unique(), "new-a", "new-b"]
+    # An attribute unrelated to what users choose: the content baseline cannot win.
+    colours = np.random.default_rng(0).choice(["red", "green", "blue"], len(skus))
+    items = pd.DataFrame({"sku": skus, "colour": colours})
+    AutoRecommender(families=["baselines"], output_dir=tmp_path).fit(frame, items=items)
+    winner = json.loads((tmp_path / "metadata.json").read_text())["winner"]
+    assert winner["model"] != "content"
+    html = (tmp_path / "report.html").read_text()
+    section = html[html.index('<section id="features">'):]
+    section = section[:section.index("</section>")]
+    assert f"Selected: baselines/{winner['model']}." in section
+    assert ("the 2 items of the item table that the log never names are in none of its lists"
+            in section)
 
 
 def test_the_unranked_items_sentence_names_what_would_rank_the_new_items() -> None:
