@@ -211,7 +211,7 @@ def _context(directory: Path, profile: dict[str, Any], leaderboard: pd.DataFrame
         "cold_room": cold_room_sentence(metadata.get("valid_metrics") or {}),
         "unranked_items": unranked_items_sentence(
             metadata["winner"], items_only_in_table(profile.get("features")),
-            metadata.get("feature_use"), metric),
+            metadata.get("feature_use"), metric) if task == RANKING else None,
         "validation_note": validation_note(metadata),
         "summary": _summary(leaderboard, metadata, figures),
         "profile_rows": _profile_rows(profile),
