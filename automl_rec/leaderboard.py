@@ -189,7 +189,7 @@ def unranked_items_sentence(winner: dict[str, Any], new_items: int,
                             use: list[dict[str, Any]] | None, metric: str) -> str | None:
     """What the selection means for the item table's items that the log never names, in one
     sentence for the terminal and the report: a selected model that learnt items from their
-    interactions only (ids only, or a baseline other than ``content``) never lists them, and
+    interactions only (ids only, or a baseline that needs no attributes) never lists them, and
     the sentence says which trials could have (``None`` when there are no such items or the
     selected model ranks them from their attributes).
 
@@ -199,8 +199,7 @@ def unranked_items_sentence(winner: dict[str, Any], new_items: int,
         use: :func:`feature_use_table`'s rows (``None``: no trial had the choice).
         metric: The objective's name, for the figures.
     """
-    if new_items <= 0 or winner.get("model") == "content" or (
-            winner.get("params", {}).get("item_features") == "attributes"):
+    if new_items <= 0 or _ranks_from_attributes(winner):
         return None
     plural = "s" if new_items != 1 else ""
     sentence = (f"The selected model ranks only items it learnt from interactions: the "
@@ -214,6 +213,17 @@ def unranked_items_sentence(winner: dict[str, Any], new_items: int,
     best = max(compared, key=lambda row: row["with_best"])
     return (sentence + f"; trials with attributes rank {them} (the best: {best['family']}, "
             f"valid {metric} {best['with_best']:.4f}), and so would the content baseline.")
+
+
+def _ranks_from_attributes(winner: dict[str, Any]) -> bool:
+    """Whether the selected model scores items from the item table's attributes: a baseline
+    that needs them, or a design with ``item_features: attributes``."""
+    if winner.get("family") == "baselines":
+        from automl_rec.models.baselines import BASELINES
+
+        baseline = BASELINES.get(str(winner.get("model")))
+        return bool(baseline is not None and baseline.needs_item_attributes)
+    return winner.get("params", {}).get("item_features") == "attributes"
 
 
 def left_out(results: list[CandidateResult]) -> list[dict[str, Any]]:

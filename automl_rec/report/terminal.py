@@ -276,7 +276,8 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
     if cold_room:
         console.print(cold_room, highlight=False)
     unranked = unranked_items_sentence(
-        {"model": model.best_model_name_, "params": model.best_params_},
+        {"family": model.best_family_, "model": model.best_model_name_,
+         "params": model.best_params_},
         items_only_in_table(getattr(getattr(model, "profile_", None), "features", None)),
         use, f"{metric}@{k}")
     if unranked:
