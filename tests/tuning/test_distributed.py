@@ -168,6 +168,24 @@ def test_a_trial_whose_heartbeat_stops_is_failed_and_enqueued_again(tmp_path: Pa
         proposal.params]
 
 
+def test_a_trial_ended_as_lost_by_another_process_stops_without_failing_the_fit(
+        tmp_path: Path) -> None:
+    from automl_rec.leaderboard import COMPLETE, CandidateResult
+    from automl_rec.models import default_space
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    backend = OptunaBackend(storage, STUDY, 0, {"data": 1}, heartbeat=1)
+    backend.register("mlp", default_space("mlp"))
+    proposal = backend.ask("mlp")
+    # Another process found its heartbeats late and failed it.
+    backend.storage.set_trial_state_values(proposal.handle._trial_id, TrialState.FAIL)
+    assert backend.report(proposal, 1, 0.1) is True
+    with pytest.warns(RuntimeWarning, match="ended by another process"):
+        backend.tell(proposal, CandidateResult("mlp", "youtube", proposal.params, COMPLETE,
+                                               curve=[0.1]))
+    assert backend.results("mlp") == []
+
+
 def test_a_worker_without_a_leader_stops_with_one_clear_line(tmp_path: Path) -> None:
     finished = subprocess.run(
         [sys.executable, "-m", "automl_rec.cli", "worker", "--storage",

@@ -284,21 +284,33 @@ class OptunaBackend:
         return False
 
     def report(self, proposal: Proposal, epoch: int, value: float) -> bool:
+        """Record an epoch's value; True when the trial is to stop: pruned, or already ended
+        by another process (its heartbeats came too late, and it was enqueued again)."""
         trial: optuna.Trial = proposal.handle
-        trial.report(value, epoch)
+        try:
+            trial.report(value, epoch)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return True
         return bool(trial.should_prune())
 
     def tell(self, proposal: Proposal, result: CandidateResult) -> None:
+        """Store the trial's result and end it; a trial that another process already ended as
+        lost keeps no result here (its values run again as the retry enqueued then)."""
         trial: optuna.Trial = proposal.handle
         self._stop_heartbeat(trial)
-        trial.set_user_attr(RESULT_ATTR, json.dumps(result.to_record()))
         study = self.studies[proposal.family]
-        if result.status == COMPLETE:
-            study.tell(trial, max(result.curve) if result.curve else 0.0)
-        elif result.status == PRUNED:
-            study.tell(trial, state=TrialState.PRUNED)
-        else:
-            study.tell(trial, state=TrialState.FAIL)
+        try:
+            trial.set_user_attr(RESULT_ATTR, json.dumps(result.to_record()))
+            if result.status == COMPLETE:
+                study.tell(trial, max(result.curve) if result.curve else 0.0)
+            elif result.status == PRUNED:
+                study.tell(trial, state=TrialState.PRUNED)
+            else:
+                study.tell(trial, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            warnings.warn(f"Trial {proposal.number} of {proposal.family} was ended by another "
+                          "process, which took it for lost; its values run again.",
+                          RuntimeWarning, stacklevel=2)
 
     def _stop_heartbeat(self, trial: optuna.Trial) -> None:
         beat = self._beats.pop(trial._trial_id, None)
