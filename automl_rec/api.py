@@ -96,6 +96,8 @@ class AutoRecommender:
             ``ctr`` for a 0/1 label whose two values each hold at least 5% of the rows, else
             ``ranking``. Click and rating fits split the rows globally by time and select by
             AUC or RMSE (``metric`` is for ranking).
+        ensemble: Whether a ranking fit also tries averaging the best families' models (up
+            to four); the average is selected when it beats each of them on validation.
 
     Example:
         >>> from automl_rec.datasets import make_interactions
@@ -128,6 +130,7 @@ class AutoRecommender:
         workers: int | None = None,
         heartbeat: int = 10,
         task: str | None = None,
+        ensemble: bool = True,
     ) -> None:
         self.families = families
         self.time_budget = time_budget
@@ -150,6 +153,7 @@ class AutoRecommender:
         self.workers = workers
         self.heartbeat = heartbeat
         self.task = task
+        self.ensemble = ensemble
 
     def fit(
         self,
@@ -312,13 +316,14 @@ class AutoRecommender:
             settings=TrialSettings(self.metric, self.top_k, self.max_epochs, self.patience),
             budget=Budget.starting(started, seconds, max_trials),
             tuner=self.tuner, seed=self.seed, directory=directory, storage=self.storage,
-            study_name=self.study_name, spaces=spaces, heartbeat=self.heartbeat)
+            study_name=self.study_name, spaces=spaces, heartbeat=self.heartbeat,
+            ensemble=bool(self.ensemble))
 
     def _select(self, profile: DataProfile, split: Split, results: list[CandidateResult],
                 families: list[str]) -> None:
         task = self._task
         if task == RANKING:
-            eligible = [r for r in results if r.family in families]
+            eligible = [r for r in results if r.family in families or r.members]
             ranked = sorted(eligible, key=lambda r: r.valid_score(self.metric, self.top_k),
                             reverse=True)
         else:
@@ -381,7 +386,8 @@ class AutoRecommender:
             return None
         tested = [r for r in results if r.test_result is not None and r.status == COMPLETE]
         baselines = [r for r in tested if r.family == BASELINES and r is not best]
-        neural = [r for r in tested if r.family != BASELINES]
+        # an ensemble winner is compared with the best single model
+        neural = [r for r in tested if r.family != BASELINES and not (best.members and r is best)]
         best_baseline = max(baselines, key=self._test_value, default=None)
         best_neural = max(neural, key=self._test_value, default=None)
         comparison: dict[str, Any] = {
@@ -1120,6 +1126,12 @@ def _refit_description(best: CandidateResult, task: str = RANKING) -> dict[str, 
     """How the test model and the exported model were made from the selected candidate."""
     if best.family == BASELINES:
         return {"how": "fit", "stages": ["train_valid", "all"]}
+    if best.members:
+        return {"how": "members", "stages": ["train_valid", "all"],
+                "members": {candidate_name(m): _refit_description(m, task) for m in best.members},
+                "note": "each member brought to train + validation (the test model) and to all "
+                        "the data (the exported model) as it would be alone; their scores "
+                        "averaged"}
     how, epochs = refit_plan(best, task)
     if how == "refresh":
         return {"how": "refresh", "epochs": epochs, "stages": ["train_valid", "all"],

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--cold-items", metavar="SHARE", type=float, default=0.0,
                      help="hold out this share of the items (seeded) with all their "
                           "interactions, to measure cold-item quality (e.g. 0.1; default: 0)")
+    fit.add_argument("--no-ensemble", action="store_true",
+                     help="do not try averaging the best families' models (a ranking fit "
+                          "selects the average when it beats each of them on validation)")
     fit.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     fit.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
                      help="where models train: a GPU when there is one (auto, default), cpu, gpu")
@@ -318,7 +321,7 @@ def _fit(args: argparse.Namespace) -> int:
         max_epochs=args.max_epochs, patience=args.patience, exclude_seen=exclude_seen,
         positive=args.positive, cold_items=args.cold_items, output_dir=output,
         progress=not args.quiet, device=args.device, workers=args.workers,
-        heartbeat=args.heartbeat, task=args.task)
+        heartbeat=args.heartbeat, task=args.task, ensemble=not args.no_ensemble)
     model.fit(args.file, **_column_kwargs(args), **_feature_kwargs(args))
     if hasattr(model, "worker_results_"):
         if not args.quiet:

@@ -10,8 +10,10 @@ attributes, and ``recommend_for_features`` (one ``tf.string [batch]`` input per 
 of the user table) serves users described by raw attribute values alone
 (:class:`automl_rec.models.user_neighbours.UserNeighbours`). A family that encodes item
 attributes preprocesses the raw item table, stored inside, in the graph. It loads with
-``tf.saved_model.load`` alone. Writes are atomic: everything goes to a temporary folder first,
-and the previous model is swapped out only once the new one is complete.
+``tf.saved_model.load`` alone. An ensemble winner (:mod:`automl_rec.tuning.ensemble`) holds
+every member's weights and averages their scores in the graph; having no single Keras network,
+it is exported without ``model.keras``. Writes are atomic: everything goes to a temporary folder
+first, and the previous model is swapped out only once the new one is complete.
 
 The serving module holds the scorer's weights as plain ``tf.Variable`` objects, never the Keras
 model. A Keras 3 variable wraps a ``tf.Variable``: traced functions read the inner one, but a
@@ -46,6 +48,7 @@ import tensorflow as tf  # noqa: E402
 from automl_rec import __version__  # noqa: E402
 from automl_rec.data.splitting import Split  # noqa: E402
 from automl_rec.models.baselines import EASE, Baseline, ItemKNN, Popularity  # noqa: E402
+from automl_rec.models.ensemble import Ensemble  # noqa: E402
 from automl_rec.models.keras_base import KerasRecommender, vectors  # noqa: E402
 from automl_rec.models.user_neighbours import NEIGHBOURS, UserNeighbours  # noqa: E402
 
@@ -177,12 +180,15 @@ def id_table(ids: np.ndarray) -> tf.lookup.StaticHashTable:
 
 def serving_module(model: Any, split: Split, k: int,
                    user_neighbours: int | None = None) -> ServingModule:
-    """The serving module of a fitted model (a Keras family's model or a baseline);
+    """The serving module of a fitted model (a Keras family's model, an ensemble of them or a
+    baseline);
     ``user_neighbours`` as chosen on validation (default ``NEIGHBOURS[0]``)."""
     user_neighbours = user_neighbours or NEIGHBOURS[0]
-    if isinstance(model, KerasRecommender):
-        resources = model.serving_resources()
-        weights = keras_weights(model.model) + model.serving_variables()
+    if isinstance(model, (KerasRecommender, Ensemble)):
+        members = model.members if isinstance(model, Ensemble) else [model]
+        resources = [r for member in members for r in member.serving_resources()]
+        weights = [w for member in members
+                   for w in keras_weights(member.model) + member.serving_variables()]
         return ServingModule(model.item_scores, weights, split, k,
                              not model.needs_user, resources, user_neighbours)
     scorer, weights = _baseline_scorer(model, split.n_items)

@@ -14,6 +14,10 @@ from automl_rec.evaluation.pointwise import RowPredictions
 from automl_rec.tasks import RANKING, figures_of
 
 COMPLETE, FAILED, PRUNED, SKIPPED = "complete", "failed", "pruned", "skipped"
+# The family name of an ensemble of the best families' models (automl_rec.tuning.ensemble):
+# like the baselines, a candidate that is not a trial of the search.
+ENSEMBLE = "ensemble"
+NOT_TRIALS = ("baselines", ENSEMBLE)
 # Test figures on warm and cold targets apart (see EvaluationResult.warm_and_cold).
 _WARM_AND_COLD = ("warm_cases", "warm_ndcg@{k}", "warm_hr@{k}", "cold_cases", "cold_ndcg@{k}",
                   "cold_hr@{k}")
@@ -47,6 +51,8 @@ class CandidateResult:
         valid_result: Per-user validation metrics (kept for the baselines, in memory).
         weights: The trained model's weights, kept in memory by the process that trained it
             (to refresh the model on later stages instead of training it again).
+        members: The candidates an ensemble averages (family ``ensemble``; in memory only,
+            ``params["members"]`` names them).
     """
 
     family: str
@@ -66,6 +72,7 @@ class CandidateResult:
     test_result: EvaluationResult | RowPredictions | None = field(default=None, repr=False)
     valid_result: EvaluationResult | None = field(default=None, repr=False)
     weights: list[Any] | None = field(default=None, repr=False, compare=False)
+    members: list[CandidateResult] | None = field(default=None, repr=False, compare=False)
 
     def valid_score(self, metric: str, k: int) -> float:
         """The validation value of ``metric`` at ``k`` (``-inf`` when not complete)."""
@@ -136,7 +143,8 @@ def write_leaderboard(results: list[CandidateResult], k: int, path: Path,
 
 
 def candidate_name(result: CandidateResult) -> str:
-    """How reports name a candidate: ``ease`` for a baseline, ``mlp/neumf #3`` for a trial."""
+    """How reports name a candidate: ``ease`` for a baseline, ``mlp/neumf #3`` for a trial,
+    ``ensemble/average of cnn/caser #0 + attention #2`` for an ensemble."""
     if result.family == "baselines":
         return result.model
     name = result.family if result.model in (result.family, "-") else (

@@ -20,8 +20,10 @@ from automl_rec.datasets import make_interactions
 from automl_rec.errors import ConfigurationError
 from automl_rec.evaluation import top_k
 from automl_rec.evaluation.metrics import mask_seen
+from automl_rec.leaderboard import ENSEMBLE
 from automl_rec.models import BASELINES, FAMILIES, default_space
 from automl_rec.models.baselines import BASELINES as BASELINE_MODELS
+from automl_rec.models.ensemble import Ensemble
 from tests.conftest import split_and_profile, with_catalogue_attributes
 from tests.models.test_family_contract import built, configurations
 from tests.session_serving import saved_model_cli, serve_in_fresh_process
@@ -166,6 +168,8 @@ def design_cases() -> dict[str, tuple[str, dict[str, Any]]]:
                                                 "item_features": "attributes"})
     for name, baseline in BASELINE_MODELS.items():
         cases[name] = (BASELINES, baseline.grid[0])
+    # An ensemble whose members each preprocess the raw item table in the graph.
+    cases["ensemble"] = (ENSEMBLE, {})
     return cases
 
 
@@ -173,6 +177,9 @@ def fitted(family: str, values: dict[str, Any], split: Split, profile: Any, name
     """A model of one case fitted on all data (one epoch for a Keras design)."""
     if family == BASELINES:
         return BASELINE_MODELS[name](**values).fit(split.stage("all"))
+    if family == ENSEMBLE:
+        return Ensemble([fitted(*design_cases()[member], split, profile, member)
+                         for member in ("sasrec-features", "caser-features")])
     model = built(family, values, split, profile, seed=5, stage="all")
     model.fit_epoch()
     return model

@@ -23,7 +23,7 @@ from automl_rec.data.features import feature_summary, items_only_in_table
 from automl_rec.data.profiling import DataProfile
 from automl_rec.errors import ConfigurationError
 from automl_rec.evaluation.cold_offset import cold_room_sentence
-from automl_rec.leaderboard import unranked_items_sentence
+from automl_rec.leaderboard import NOT_TRIALS, unranked_items_sentence
 from automl_rec.report.charts import bar_chart, line_chart
 from automl_rec.tasks import RANKING, figure_label, figures_of
 
@@ -263,7 +263,7 @@ def _summary(leaderboard: pd.DataFrame, metadata: dict[str, Any], figures: list[
                           "values": [_number(row.get(f"test_{f}")) for f in figures]})
     budget = metadata.get("budget", {})
     used = metadata.get("fit_seconds")
-    trials = int((~leaderboard["family"].isin(["baselines"]) &
+    trials = int((~leaderboard["family"].isin(NOT_TRIALS) &
                   (leaderboard["status"] != "skipped")).sum())
     return {"lines": lines, "gaps": _gap_rows(metadata),
             "left_out": comparison.get("left_out") or [],
@@ -428,7 +428,7 @@ def _short(value: Any) -> str:
 def _search_charts(leaderboard: pd.DataFrame, metric: str, directory: Path,
                    metadata: dict[str, Any], higher: bool = True) -> list[dict[str, Any]]:
     column = f"valid_{metric}"
-    trials = leaderboard[(leaderboard["family"] != "baselines") &
+    trials = leaderboard[~leaderboard["family"].isin(NOT_TRIALS) &
                          (leaderboard["status"].isin(["complete", "pruned"]))]
     charts: list[dict[str, Any]] = []
     if not len(trials):

@@ -14,8 +14,8 @@ from rich.text import Text
 from automl_rec.data.features import feature_summary, items_only_in_table
 from automl_rec.data.profiling import DataProfile
 from automl_rec.evaluation.cold_offset import cold_room_sentence
-from automl_rec.leaderboard import (COMPLETE, feature_use_table, unranked_items_sentence,
-                                    warm_and_cold_table)
+from automl_rec.leaderboard import (COMPLETE, candidate_name, feature_use_table,
+                                    unranked_items_sentence, warm_and_cold_table)
 from automl_rec.tasks import RANKING, TaskChoice, figures_of, higher_is_better
 from automl_rec.tasks.rows import RowSplit
 from automl_rec.tuning.objective import objective_of
@@ -193,9 +193,8 @@ def _table_width(columns: list[_Column]) -> int:
 
 
 def _candidate(result: CandidateResult) -> str:
-    name = result.family if result.model in (result.family, "-") else (
-        f"{result.family}/{result.model}")
-    return name if result.number is None else f"{name} #{result.number}"
+    return (f"{result.family}/{result.model}" if result.family == "baselines"
+            else candidate_name(result))
 
 
 def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) -> None:
@@ -293,7 +292,8 @@ def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) 
 
 
 def _print_best(model: AutoRecommender, console: Console) -> None:
-    params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items())
+    params = ", ".join(f"{key}={_short(value)}" for key, value in model.best_params_.items()
+                       if key != "members")  # an ensemble's name lists its members
     console.print(f"Best: {model.best_family_}/{model.best_model_name_} ({params or 'no params'})"
                   f"; every candidate with its parameters is in leaderboard.csv.",
                   highlight=False)

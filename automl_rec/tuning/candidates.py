@@ -22,6 +22,7 @@ from automl_rec.tasks.rows import RowSplit
 from automl_rec.tuning.backends import make_backend
 from automl_rec.tuning.baselines import run_baseline, run_pointwise_baseline
 from automl_rec.tuning.budget import Budget
+from automl_rec.tuning.ensemble import ensemble_candidate
 from automl_rec.tuning.search import (SCREENED_OUT, SearchObserver, fingerprint,
                                       prepare_families, run_search)
 from automl_rec.tuning.trial import TrialSettings, model_on_stage
@@ -42,6 +43,7 @@ class SearchConfig:
     spaces: dict[str, SearchSpace] = field(default_factory=dict)
     heartbeat: int | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    ensemble: bool = True
 
 
 def evaluate_candidates(
@@ -73,12 +75,15 @@ def evaluate_candidates(
         reference = popularity_reference(results, settings)
         outcome = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
                              observer=observer, record={**config.record, REFERENCE: reference},
-                             reference=reference)
+                             reference=reference,
+                             final_refits=2 if config.ensemble and settings.task == RANKING
+                             else 1)
         trials = outcome.results
         searched = {t.family for t in trials}
         results += [CandidateResult(family, "-", {}, SKIPPED,
                                     "the budget ran out before its first trial")
                     for family in spaces if family not in searched]
+        test_models: dict[int, Any] = {}
         for family in spaces:
             complete = [t for t in trials if t.family == family and t.status == COMPLETE]
             if complete:
@@ -88,8 +93,12 @@ def evaluate_candidates(
                     best.reason = best.reason or SCREENED_OUT
                     best.weights = None
                 else:
-                    score_on_test(best, split, settings, config.seed)
+                    test_models[id(best)] = score_on_test(best, split, settings, config.seed)
         results += trials
+        if config.ensemble and settings.task == RANKING:
+            ensemble = ensemble_candidate(trials, test_models, split, settings, config.seed,
+                                          config.budget.left())
+            results += [ensemble] if ensemble is not None else []
     return results
 
 
@@ -125,9 +134,10 @@ def baseline_results(split: Split | RowSplit, settings: TrialSettings,
 
 
 def score_on_test(result: CandidateResult, split: Split | RowSplit, settings: TrialSettings,
-                  seed: int) -> None:
+                  seed: int) -> Any:
     """The model of a trial's configuration on train + validation, scored on the test split
-    (fills ``result.test`` and, for the ranking task, ``result.test_result``).
+    (fills ``result.test`` and, for the ranking task, ``result.test_result``); returns that
+    model.
 
     The model is :func:`~automl_rec.tuning.trial.model_on_stage`'s, as the exported one is.
     """
@@ -138,3 +148,4 @@ def score_on_test(result: CandidateResult, split: Split | RowSplit, settings: Tr
     result.seconds += seconds
     logger.info("test score of %s #%s: %.1f s (model brought to train + validation and "
                 "scored)", result.family, result.number, seconds)
+    return model

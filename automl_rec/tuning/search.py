@@ -166,6 +166,7 @@ def run_search(
     worker: bool = False,
     poll_seconds: float = 1.0,
     reference: float | None = None,
+    final_refits: int = 1,
 ) -> SearchOutcome:
     """Run trials of the families until the budget is spent.
 
@@ -192,6 +193,9 @@ def run_search(
             it has not shown what it learns: its family is promoted without being ranked (it
             is judged after the next rung, as every paused trial is). ``None``: every family
             is ranked.
+        final_refits: Families whose refit on all the data the time reserved for after the
+            search holds (the likely winner's; two where the winner may be an ensemble of the
+            best families, :mod:`automl_rec.tuning.ensemble`).
 
     Returns:
         Every trial's result, those of earlier runs and of other processes included (each
@@ -205,7 +209,7 @@ def run_search(
     if not worker:
         backend.open_run(record or {})
     search = _Search(states, split, backend, settings, budget, seed, observer, poll_seconds,
-                     reference)
+                     reference, final_refits)
     try:
         search.run()
     finally:
@@ -225,11 +229,12 @@ class _Search:
 
     def __init__(self, states: dict[str, FamilyState], split: Split, backend: SearchBackend,
                  settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
-                 poll_seconds: float, reference: float | None) -> None:
+                 poll_seconds: float, reference: float | None, final_refits: int = 1) -> None:
         self.states, self.split, self.backend = states, split, backend
         self.settings, self.budget, self.seed = settings, budget, seed
         self.observer, self.poll_seconds = observer, poll_seconds
         self.reference = reference
+        self.final_refits = final_refits
         self.paused: dict[str, tuple[Proposal, TrialRun]] = {}
         self.kept: dict[str, CandidateResult] = {}
         self.promoted = budget.deadline is None  # no rung without a time budget
@@ -432,15 +437,16 @@ class _Search:
 
     def _reserve(self) -> float:
         """Time kept for after the search: the test refit of each family not screened out (a
-        paused trial counts as its family's best), plus the final refit of the family ahead
-        now (the likely winner)."""
+        paused trial counts as its family's best), plus the final refit of the
+        ``final_refits`` families ahead now (the likely winner, or the members of an
+        ensemble)."""
         refits = {s.name: s.refit_seconds() for s in self.states.values()
                   if s.name not in self.screened_out}
         refits.update({name: run.refresh_cost(refit_plan(run.result, self.settings.task,
                                                          held=True)[1])
                        for name, (_, run) in self.paused.items()})
-        leader = max(refits, key=lambda name: self._score(self.states[name]), default=None)
-        return sum(refits.values()) + (refits[leader] if leader is not None else 0.0)
+        leaders = sorted(refits, key=lambda name: self._score(self.states[name]), reverse=True)
+        return sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
 
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:

@@ -295,7 +295,13 @@ def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: in
                    task: str = RANKING, k: int = 10) -> Any:
     """A trial's configuration brought to a later stage (train + validation for the test
     score, all the data for the exported model), both the same way (:func:`refit_plan`), with
-    what the trial chose on validation besides its weights (lists of ``k``)."""
+    what the trial chose on validation besides its weights (lists of ``k``). An ensemble's
+    model is its members', each brought to the stage this way."""
+    if result.members:
+        from automl_rec.models.ensemble import Ensemble
+
+        return Ensemble([model_on_stage(member, split, stage, seed, task, k)
+                         for member in result.members])
     seed = seed + (result.number or 0)
     how, epochs = refit_plan(result, task)
     weights = result.weights if how == "refresh" else None

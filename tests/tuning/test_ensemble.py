@@ -1,0 +1,161 @@
+"""The ensemble candidate: members' log-softmax scores averaged, chosen on validation."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl_rec.datasets import make_interactions
+from automl_rec.evaluation import evaluate
+from automl_rec.leaderboard import ENSEMBLE, candidate_name
+from automl_rec.models.ensemble import Ensemble, log_softmax
+from automl_rec.tuning import ensemble as ensemble_module
+from automl_rec.tuning.trial import TrialSettings
+from tests.conftest import split_of
+
+
+class Fixed:
+    """A member whose scores are a fixed ``[users, items]`` table."""
+
+    needs_user = False
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = table.astype(np.float32)
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        return self.table[np.asarray(users)]
+
+    def item_scores(self, users: Any, rows: Any) -> Any:
+        import tensorflow as tf
+
+        return tf.gather(tf.constant(self.table), users)
+
+
+def complementary(n_users: int = 40, n_items: int = 30) -> tuple[Fixed, Fixed, np.ndarray]:
+    """Two members that each put the target first for half of the users (``a`` for even
+    users, ``b`` for odd ones) and rank it low for the other half."""
+    rng = np.random.default_rng(3)
+    targets = rng.integers(n_items, size=n_users)
+    a, b = rng.random((n_users, n_items)), rng.random((n_users, n_items))
+    users = np.arange(n_users)
+    a[users, targets] = np.where(users % 2 == 0, 6.0, -1.0)
+    b[users, targets] = np.where(users % 2 == 1, 6.0, -1.0)
+    return Fixed(a), Fixed(b), targets
+
+
+def test_the_ensemble_averages_log_softmax_and_keeps_an_absent_item_last() -> None:
+    a, b, _ = complementary()
+    a.table[:, 0] = -1e9  # an item member a's stage lacks
+    users = np.arange(5)
+    together = Ensemble([a, b])
+    expected = (log_softmax(a.table[users]) + log_softmax(b.table[users])) / 2
+    np.testing.assert_allclose(together.score(users), expected, rtol=1e-5)
+    assert (together.score(users).argmin(axis=1) == 0).all()
+    # Adding a constant to a member's logits changes nothing: each member is on one scale.
+    shifted = Ensemble([Fixed(a.table + 100.0), b])
+    np.testing.assert_allclose(shifted.score(users), together.score(users), atol=1e-4)
+    graph = np.asarray(together.item_scores(users, None))
+    np.testing.assert_allclose(graph, together.score(users), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        Ensemble([a])
+
+
+def test_subset_values_judge_each_model_alone_and_each_blend() -> None:
+    a, b, targets = complementary()
+    users = np.arange(len(targets))
+    history = SimpleNamespace(item_counts=np.ones(a.table.shape[1]), matrix=None)
+    cases = SimpleNamespace(users=users, targets=targets, history=history)
+    values = ensemble_module.subset_values([a, b], [(0,), (1,), (0, 1)], cases, False, "ndcg",
+                                           10)
+    alone = evaluate(a.score, users, targets, seen=None, item_counts=history.item_counts, k=10)
+    assert values[0] == pytest.approx(float(alone.ndcg.mean()))
+    assert values[2] == pytest.approx(1.0)  # the blend puts every target first
+    assert max(values[:2]) < 0.6
+
+
+@pytest.fixture(scope="module")
+def trials() -> tuple[Any, list[Any], dict[int, Any]]:
+    """Two families' trials on a small log, each scored on test as the fit does."""
+    from automl_rec.models import default_space
+    from automl_rec.tuning.candidates import score_on_test
+    from automl_rec.tuning.trial import run_trial
+
+    log = make_interactions(n_users=120, n_items=50, mean_history=10, seed=2)
+    split = split_of(log)
+    settings = TrialSettings("ndcg", 10, 2, 2)
+    results, models = [], {}
+    for number, (family, design) in enumerate((("cnn", "caser"), ("lstm", "gru4rec"))):
+        params = default_space(family).completed({"design": design})
+        result = run_trial(family, params, split, settings, seed=0, number=number)
+        models[id(result)] = score_on_test(result, split, settings, seed=0)
+        results.append(result)
+    return split, results, models
+
+
+def test_a_pair_that_wins_on_validation_is_a_candidate_scored_like_its_members(
+        trials: tuple[Any, list[Any], dict[int, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl_rec.tuning.trial import model_on_stage
+
+    split, results, models = trials
+    monkeypatch.setattr(ensemble_module, "subset_values",
+                        lambda models, subsets, *args: [len(s) for s in subsets])
+    settings = TrialSettings("ndcg", 10, 2, 2)
+    result = ensemble_module.ensemble_candidate(results, models, split, settings, 0, None)
+    assert result is not None and result.family == ENSEMBLE
+    assert result.members is not None and set(map(id, result.members)) == set(map(id, results))
+    assert result.params["members"] == [candidate_name(m) for m in result.members]
+    assert candidate_name(result).startswith("ensemble/average of ")
+    assert 0 <= result.valid["ndcg@10"] <= 1 and 0 <= result.test["ndcg@10"] <= 1
+    # The test figure is that of the members' own test models averaged.
+    together = Ensemble([models[id(m)] for m in result.members])
+    expected, _ = settings.objective.test(together, split)
+    assert result.test["ndcg@10"] == pytest.approx(expected["ndcg@10"])
+    exported = model_on_stage(result, split, "all", 0)
+    assert isinstance(exported, Ensemble) and len(exported.members) == 2
+    assert exported.score(np.arange(3)).shape == (3, split.n_items)
+
+
+def test_no_ensemble_when_one_model_is_best_or_the_budget_has_no_room(
+        trials: tuple[Any, list[Any], dict[int, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    split, results, models = trials
+    settings = TrialSettings("ndcg", 10, 2, 2)
+    monkeypatch.setattr(ensemble_module, "subset_values",
+                        lambda models, subsets, *args: [-len(s) for s in subsets])
+    assert ensemble_module.ensemble_candidate(results, models, split, settings, 0, None) is None
+    monkeypatch.setattr(ensemble_module, "subset_values",
+                        lambda models, subsets, *args: [len(s) for s in subsets])
+    # No time for a second member's refit on all the data: no pool of two.
+    assert ensemble_module.ensemble_candidate(results, models, split, settings, 0, 0.0) is None
+    assert ensemble_module.ensemble_candidate(results, {}, split, settings, 0, None) is None
+
+
+def test_members_share_the_best_models_use_of_the_item_table() -> None:
+    from automl_rec.leaderboard import CandidateResult
+
+    def trial(family: str, valid: float, features: str) -> CandidateResult:
+        return CandidateResult(family, family, {"item_features": features},
+                               valid={"ndcg@10": valid}, epochs=1, number=0, weights=[],
+                               epoch_seconds=1.0, first_epoch_seconds=1.0)
+
+    results = [trial("cnn", 0.3, "none"), trial("lstm", 0.2, "attributes"),
+               trial("attention", 0.1, "none")]
+    models = {id(r): None for r in results}
+    pool = ensemble_module._pool(results, models, TrialSettings(), None)
+    assert [r.family for r in pool] == ["cnn", "attention"]
+
+
+def test_an_ensemble_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl_rec import AutoRecommender
+
+    frame = pd.DataFrame(make_interactions(n_users=60, n_items=30, mean_history=8, seed=1))
+    calls: list[int] = []
+    monkeypatch.setattr("automl_rec.tuning.candidates.ensemble_candidate",
+                        lambda *args: calls.append(1))
+    AutoRecommender(["cnn", "lstm"], max_trials=2, max_epochs=1, ensemble=False).fit(frame)
+    assert calls == []
+    AutoRecommender(["cnn", "lstm"], max_trials=2, max_epochs=1).fit(frame)
+    assert calls == [1]
