@@ -159,3 +159,48 @@ def test_an_ensemble_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == []
     AutoRecommender(["cnn", "lstm"], max_trials=2, max_epochs=1).fit(frame)
     assert calls == [1]
+
+
+def test_an_ensemble_winner_is_exported_served_and_reported(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl_rec import AutoRecommender
+    from automl_rec.evaluation import top_k
+    from automl_rec.evaluation.metrics import mask_seen
+    from automl_rec.tuning import candidates
+
+    real = ensemble_module.ensemble_candidate
+
+    def favoured(*args: Any) -> Any:
+        # Whatever validation says of this tiny log, the pair wins (its figure is raised).
+        monkeypatch.setattr(ensemble_module, "subset_values",
+                            lambda models, subsets, *rest: [len(s) for s in subsets])
+        result = real(*args)
+        assert result is not None
+        result.valid["ndcg@10"] = 1.0
+        return result
+
+    monkeypatch.setattr(candidates, "ensemble_candidate", favoured)
+    frame = pd.DataFrame(make_interactions(n_users=60, n_items=30, mean_history=8, seed=1))
+    model = AutoRecommender(["cnn", "lstm", "baselines"], max_trials=2, max_epochs=2,
+                            output_dir=tmp_path).fit(frame)
+    assert model.best_family_ == ENSEMBLE
+    assert isinstance(model.best_model_, Ensemble)
+    metadata = model.metadata_
+    assert metadata["winner"]["refit"]["how"] == "members"
+    assert set(metadata["winner"]["refit"]["members"]) == set(model.best_params_["members"])
+    assert metadata["comparison"]["best_neural"]["name"] in model.best_params_["members"]
+    assert not (tmp_path / "model.keras").exists()
+    split = model.split_
+    users = np.arange(5)
+    scores = np.array(model.best_model_.score(users), dtype=np.float32)
+    if split.exclude_seen:
+        mask_seen(scores, users, split.stage("all").matrix)
+    expected = split.item_ids.decode(top_k(scores, 10)).astype(str).tolist()
+    raw_users = [str(u) for u in split.user_ids.decode(users)]
+    served = model.recommend(raw_users)
+    assert [served[served["user_id"] == u]["item_id"].tolist() for u in raw_users] == expected
+    html = (tmp_path / "report.html").read_text()
+    assert f"{ENSEMBLE}/{model.best_model_name_}" in html
+    assert "each item's score: the mean of its log-softmax" in html
+    loaded = AutoRecommender.load(tmp_path)
+    assert loaded.recommend(raw_users)["item_id"].tolist() == served["item_id"].tolist()
