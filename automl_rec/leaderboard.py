@@ -144,7 +144,7 @@ def write_leaderboard(results: list[CandidateResult], k: int, path: Path,
 
 def candidate_name(result: CandidateResult) -> str:
     """How reports name a candidate: ``ease`` for a baseline, ``mlp/neumf #3`` for a trial,
-    ``ensemble/average of cnn/caser #0 + attention #2`` for an ensemble."""
+    ``ensemble/caser #0 + sasrec #2`` for an ensemble."""
     if result.family == "baselines":
         return result.model
     name = result.family if result.model in (result.family, "-") else (

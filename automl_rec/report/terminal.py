@@ -192,9 +192,12 @@ def _table_width(columns: list[_Column]) -> int:
     return sum(c.width for c in columns) + 3 * len(columns) + 1
 
 
-def _candidate(result: CandidateResult) -> str:
-    return (f"{result.family}/{result.model}" if result.family == "baselines"
+def _candidate(result: CandidateResult, width: int = 36) -> str:
+    """The candidate's name, cut to ``width`` characters (an ensemble's is long; the line
+    under the table names the winner in full)."""
+    name = (f"{result.family}/{result.model}" if result.family == "baselines"
             else candidate_name(result))
+    return name if cell_len(name) <= width else name[:width - 1] + "…"
 
 
 def print_leaderboard(model: AutoRecommender, console: Console, rows: int = 12) -> None:

@@ -7,7 +7,8 @@ this process), at most :data:`MAX_MEMBERS` of them by validation score, and only
 the item table as the best one does (an ensemble's cold items would otherwise be ranked by some
 members and put last by others). Every subset of the pool, single models included, is judged
 on the search's validation users with each member scored once per batch of users; the best
-subset wins. When it has two members or more it becomes a candidate like any other: its
+subset wins. When it has two members or more it becomes a candidate like any other (named
+``ensemble/caser #0 + sasrec #2`` after its members' designs and trial numbers): its
 validation figures are those of that judgement, its test figures those of its members' test
 models (each brought to train + validation as for its own test score) averaged the same way,
 and the exported model is its members brought to all the data.
@@ -73,12 +74,12 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, An
     members = [pool[i] for i in best]
     valid = objective.judge(Ensemble([models[i] for i in best]), split, cases)
     test, test_result = objective.test(Ensemble([test_models[id(m)] for m in members]), split)
-    names = [candidate_name(m) for m in members]
-    params: dict[str, Any] = {"members": names}
+    params: dict[str, Any] = {"members": [candidate_name(m) for m in members]}
     if "item_features" in members[0].params:
         params["item_features"] = members[0].params["item_features"]
+    designs = " + ".join(f"{m.model} #{m.number}" for m in members)  # designs name families
     return CandidateResult(
-        ENSEMBLE, "average of " + " + ".join(names), params, COMPLETE, valid=valid, test=test, test_result=test_result,
+        ENSEMBLE, designs, params, COMPLETE, valid=valid, test=test, test_result=test_result,
         seconds=time.perf_counter() - started,
         n_params=sum(m.n_params or 0 for m in members) or None, members=members)
 

@@ -108,7 +108,8 @@ def test_a_pair_that_wins_on_validation_is_a_candidate_scored_like_its_members(
     assert result is not None and result.family == ENSEMBLE
     assert result.members is not None and set(map(id, result.members)) == set(map(id, results))
     assert result.params["members"] == [candidate_name(m) for m in result.members]
-    assert candidate_name(result).startswith("ensemble/average of ")
+    assert candidate_name(result) == "ensemble/" + " + ".join(
+        f"{m.model} #{m.number}" for m in result.members)
     assert 0 <= result.valid["ndcg@10"] <= 1 and 0 <= result.test["ndcg@10"] <= 1
     # The test figure is that of the members' own test models averaged.
     together = Ensemble([models[id(m)] for m in result.members])
