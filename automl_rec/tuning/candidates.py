@@ -1,6 +1,7 @@
 """Every candidate of a run, evaluated the same way: baselines, then the families' search, then
 one test score for the best configuration of each family the search did not screen out
-(brought to train + validation)."""
+(brought to train + validation), then, for the ranking task, the ensemble of those models when
+validation prefers it (:mod:`automl_rec.tuning.ensemble`)."""
 
 from __future__ import annotations
 
