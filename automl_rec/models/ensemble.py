@@ -48,10 +48,6 @@ class Ensemble:
                  for member in self.members]
         return tf.add_n(parts) / float(len(parts))
 
-    def count_params(self) -> int:
-        """Trainable parameters of all members."""
-        return sum(int(member.count_params()) for member in self.members)
-
 
 def log_softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax of ``[users, items]`` scores."""

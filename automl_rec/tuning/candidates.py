@@ -68,6 +68,7 @@ def evaluate_candidates(
                                        getattr(split, "ordered", True))
     results += skipped
     if spaces:
+        ensembling = config.ensemble and settings.task == RANKING
         backend = make_backend(config.tuner, directory=config.directory, storage=config.storage,
                                study_name=config.study_name, seed=config.seed,
                                max_epochs=settings.max_epochs,
@@ -76,9 +77,7 @@ def evaluate_candidates(
         reference = popularity_reference(results, settings)
         outcome = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
                              observer=observer, record={**config.record, REFERENCE: reference},
-                             reference=reference,
-                             final_refits=2 if config.ensemble and settings.task == RANKING
-                             else 1)
+                             reference=reference, final_refits=2 if ensembling else 1)
         trials = outcome.results
         searched = {t.family for t in trials}
         results += [CandidateResult(family, "-", {}, SKIPPED,
@@ -94,9 +93,11 @@ def evaluate_candidates(
                     best.reason = best.reason or SCREENED_OUT
                     best.weights = None
                 else:
-                    test_models[id(best)] = score_on_test(best, split, settings, config.seed)
+                    model = score_on_test(best, split, settings, config.seed)
+                    if ensembling:  # kept for the ensemble's test score
+                        test_models[id(best)] = model
         results += trials
-        if config.ensemble and settings.task == RANKING:
+        if ensembling:
             ensemble = ensemble_candidate(trials, test_models, split, settings, config.seed,
                                           config.budget.left())
             results += [ensemble] if ensemble is not None else []

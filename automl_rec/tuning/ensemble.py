@@ -30,7 +30,7 @@ from automl_rec.data.splitting import Split
 from automl_rec.evaluation import evaluate
 from automl_rec.leaderboard import COMPLETE, ENSEMBLE, CandidateResult, candidate_name
 from automl_rec.models.ensemble import Ensemble, log_softmax
-from automl_rec.tuning.trial import TrialSettings, refit_plan, refit_seconds
+from automl_rec.tuning.trial import TrialSettings, refit_plan, refit_seconds, train_for
 
 logger = logging.getLogger("automl_rec")
 
@@ -116,12 +116,8 @@ def _validation_model(result: CandidateResult, split: Split, settings: TrialSett
                       seed: int) -> Any:
     """The trial's model as validation judged it: its best weights on the training stage,
     with what it chose on validation besides them."""
-    from automl_rec.models.keras_base import seed_everything
-
-    trial_seed = seed + (result.number or 0)
-    seed_everything(trial_seed)
-    model = settings.objective.build(result.family, result.params, split, "train", trial_seed)
-    model.set_weights(result.weights)
+    model = train_for(result.family, result.params, split, "train", 0,
+                      seed + (result.number or 0), weights=result.weights)
     settings.objective.settle(model, split, "train", result.valid)
     return model
 

@@ -262,15 +262,16 @@ def refresh_epochs(family: str) -> int:
 
 def train_for(family: str, params: dict[str, Any], split: Split, stage: Stage, epochs: int,
               seed: int, weights: list[Any] | None = None, task: str = RANKING) -> Any:
-    """Build a family's model of ``task`` on a stage and train it for a fixed number of epochs,
-    starting from trained ``weights`` (same vocabularies) when they are given."""
+    """Build a family's model of ``task`` on a stage and train it for a fixed number of epochs
+    (none: the model as ``weights`` leave it), starting from trained ``weights`` (same
+    vocabularies) when they are given."""
     from automl_rec.models.keras_base import seed_everything
 
     seed_everything(seed)
     model = objective_of(task, "ndcg", 10).build(family, params, split, stage, seed)
     if weights is not None:
         model.set_weights(weights)
-    for _ in range(max(1, epochs)):
+    for _ in range(epochs):
         model.fit_epoch()
     return model
 
