@@ -44,8 +44,9 @@ class CandidateResult:
             excluded.
         curve: The objective's validation score after each epoch, the value the search
             maximises (the selection metric; RMSE enters negated).
-        first_epoch_seconds: Seconds of the first epoch with its validation scoring (a new
-            model's first epoch also pays for tracing), to foresee what a refit costs.
+        first_epoch_seconds: Seconds of the first epoch with its validation scoring and the
+            model's construction (a new model's first epoch also pays for tracing), to foresee
+            what a refit costs.
         test_result: Per-user test metrics (ranking) or the test rows' predictions (click and
             rating tasks), kept in memory for paired comparisons.
         valid_result: Per-user validation metrics (kept for the baselines, in memory).

@@ -184,3 +184,27 @@ def test_metrics_and_lists_do_not_depend_on_the_order_of_the_rows(log: pd.DataFr
         assert first.valid == second.valid and first.test == second.test
     users = sorted(frame["customer_id"].unique())[:25]
     pd.testing.assert_frame_equal(one.recommend(users), other.recommend(users))
+
+
+def test_a_trials_first_epoch_cost_counts_the_models_construction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from automl_rec.models import default_space
+    from automl_rec.tuning.objective import RankingObjective
+    from automl_rec.tuning.trial import TrialRun
+
+    build = RankingObjective.build
+
+    def slow_build(self: Any, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)  # a refit builds its model too: what foresees it must count this
+        return build(self, *args, **kwargs)
+
+    monkeypatch.setattr(RankingObjective, "build", slow_build)
+    split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
+    params = default_space("mlp").defaults()
+    run = TrialRun("mlp", params, split, TrialSettings("ndcg", 10, 2, 2), seed=0, number=0)
+    run.advance()
+    assert run.result.first_epoch_seconds == pytest.approx(run.first_epoch_cost)
+    assert run.first_epoch_cost >= run.durations[0] + 0.5
+    assert run.refresh_cost(1) == pytest.approx(run.first_epoch_cost)

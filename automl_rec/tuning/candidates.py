@@ -23,7 +23,7 @@ from automl_rec.tasks.rows import RowSplit
 from automl_rec.tuning.backends import make_backend
 from automl_rec.tuning.baselines import run_baseline, run_pointwise_baseline
 from automl_rec.tuning.budget import Budget
-from automl_rec.tuning.ensemble import ensemble_candidate
+from automl_rec.tuning.ensemble import MAX_MEMBERS, TestModel, ensemble_candidate
 from automl_rec.tuning.search import (SCREENED_OUT, SearchObserver, fingerprint,
                                       prepare_families, run_search)
 from automl_rec.tuning.trial import TrialSettings, model_on_stage
@@ -77,13 +77,14 @@ def evaluate_candidates(
         reference = popularity_reference(results, settings)
         outcome = run_search(split, spaces, backend, settings, config.budget, seed=config.seed,
                              observer=observer, record={**config.record, REFERENCE: reference},
-                             reference=reference, final_refits=2 if ensembling else 1)
+                             reference=reference, final_refits=2 if ensembling else 1,
+                             judged=MAX_MEMBERS if ensembling else 0)
         trials = outcome.results
         searched = {t.family for t in trials}
         results += [CandidateResult(family, "-", {}, SKIPPED,
                                     "the budget ran out before its first trial")
                     for family in spaces if family not in searched]
-        test_models: dict[int, Any] = {}
+        test_models: dict[int, TestModel] = {}
         for family in spaces:
             complete = [t for t in trials if t.family == family and t.status == COMPLETE]
             if complete:
@@ -93,9 +94,9 @@ def evaluate_candidates(
                     best.reason = best.reason or SCREENED_OUT
                     best.weights = None
                 else:
-                    model = score_on_test(best, split, settings, config.seed)
+                    tested = score_on_test(best, split, settings, config.seed)
                     if ensembling:  # kept for the ensemble's test score
-                        test_models[id(best)] = model
+                        test_models[id(best)] = tested
         results += trials
         if ensembling:
             ensemble = ensemble_candidate(trials, test_models, split, settings, config.seed,
@@ -136,10 +137,10 @@ def baseline_results(split: Split | RowSplit, settings: TrialSettings,
 
 
 def score_on_test(result: CandidateResult, split: Split | RowSplit, settings: TrialSettings,
-                  seed: int) -> Any:
+                  seed: int) -> TestModel:
     """The model of a trial's configuration on train + validation, scored on the test split
     (fills ``result.test`` and, for the ranking task, ``result.test_result``); returns that
-    model.
+    model with the seconds it took.
 
     The model is :func:`~automl_rec.tuning.trial.model_on_stage`'s, as the exported one is.
     """
@@ -150,4 +151,4 @@ def score_on_test(result: CandidateResult, split: Split | RowSplit, settings: Tr
     result.seconds += seconds
     logger.info("test score of %s #%s: %.1f s (model brought to train + validation and "
                 "scored)", result.family, result.number, seconds)
-    return model
+    return TestModel(model, seconds)

@@ -13,8 +13,9 @@ validation figures are those of that judgement, its test figures those of its me
 models (each brought to train + validation as for its own test score) averaged the same way,
 and the exported model is its members brought to all the data.
 
-A member adds a refit on all the data to the end of the fit: members join the pool only while
-those refits fit in the time the budget has left.
+Each member's refit on all the data ends the fit: members join the pool only while those
+refits, the best model's included, fit in the time the budget has left, each foreseen by what
+the member's test refit took (the same plan on a stage almost as large).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from automl_rec.data.splitting import Split
 from automl_rec.evaluation import evaluate
 from automl_rec.leaderboard import COMPLETE, ENSEMBLE, CandidateResult, candidate_name
 from automl_rec.models.ensemble import Ensemble, log_softmax
-from automl_rec.tuning.trial import TrialSettings, refit_plan, refit_seconds, train_for
+from automl_rec.tuning.trial import TrialSettings, train_for
 
 logger = logging.getLogger("automl_rec")
 
@@ -38,7 +39,15 @@ MAX_MEMBERS = 4
 _BATCH_CELLS = 2**24  # score cells of one batch of users, over all members
 
 
-def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, Any],
+class TestModel(NamedTuple):
+    """A candidate's model on train + validation (its test score's) and the seconds it took
+    to build, train and score."""
+
+    model: Any
+    seconds: float
+
+
+def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, TestModel],
                        split: Split, settings: TrialSettings, seed: int,
                        seconds_left: float | None) -> CandidateResult | None:
     """The ensemble of the best subset of the pool, or ``None`` when one model alone is
@@ -73,7 +82,8 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, An
         return None
     members = [pool[i] for i in best]
     valid = objective.judge(Ensemble([models[i] for i in best]), split, cases)
-    test, test_result = objective.test(Ensemble([test_models[id(m)] for m in members]), split)
+    test, test_result = objective.test(Ensemble([test_models[id(m)].model for m in members]),
+                                       split)
     params: dict[str, Any] = {"members": [candidate_name(m) for m in members]}
     if "item_features" in members[0].params:
         params["item_features"] = members[0].params["item_features"]
@@ -84,32 +94,27 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, An
         n_params=sum(m.n_params or 0 for m in members) or None, members=members)
 
 
-def _pool(results: list[CandidateResult], test_models: dict[int, Any],
+def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
           settings: TrialSettings, seconds_left: float | None) -> list[CandidateResult]:
-    """The models that may join, best on validation first, while their extra refits fit."""
+    """The models that may join, best on validation first, while their refits on all the
+    data (the best one's included, which the fit makes anyway) fit in ``seconds_left``."""
     scored = sorted((r for r in results if r.status == COMPLETE and id(r) in test_models
                      and r.weights is not None),
                     key=lambda r: settings.objective.score(r.valid), reverse=True)
     if not scored:
         return []
     lead = scored[0]
-    pool, cost = [lead], 0.0
+    pool, cost = [lead], test_models[id(lead)].seconds
     for result in scored[1:]:
         if len(pool) == MAX_MEMBERS:
             break
         if result.params.get("item_features") != lead.params.get("item_features"):
             continue
-        cost += _refit_cost(result)
+        cost += test_models[id(result)].seconds
         if seconds_left is not None and cost > seconds_left:
             break
         pool.append(result)
     return pool
-
-
-def _refit_cost(result: CandidateResult) -> float:
-    """Rough seconds of ``result``'s refit on all the data."""
-    first = result.first_epoch_seconds or result.epoch_seconds or 0.0
-    return refit_seconds(first, result.epoch_seconds or first, refit_plan(result)[1])
 
 
 def _validation_model(result: CandidateResult, split: Split, settings: TrialSettings,

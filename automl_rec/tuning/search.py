@@ -25,7 +25,8 @@ of every process sharing it, count) or when the time left, less the time reserve
 refits, would not hold two more epochs of the chosen family. A trial running when the time runs
 out stops after its current epoch and keeps its best epoch. The refits are short (see
 :func:`automl_rec.tuning.trial.model_on_stage`): the reserve is one refit of each promoted
-family's best model, plus one of the family ahead (the likely winner).
+family's best model, plus one of the family ahead (the likely winner; of the two ahead, and
+one more validation scoring of the pool's models, where an ensemble may win).
 """
 
 from __future__ import annotations
@@ -102,6 +103,14 @@ class FamilyState:
         seconds = [r.seconds / len(r.curve) for r in self.results if r.curve]
         return statistics.median(seconds) if seconds else 0.0
 
+    def judge_seconds(self) -> float:
+        """Rough seconds of scoring the family's best model on the validation users again
+        (its epochs' cost less their training)."""
+        best = self.best
+        if best is None or not best.curve or best.epoch_seconds is None:
+            return 0.0
+        return max(best.seconds / len(best.curve) - best.epoch_seconds, 0.0)
+
     def refit_seconds(self) -> float:
         """Rough cost of the refits of the family's best configuration (:func:`refit_plan`)."""
         best = self.best
@@ -167,6 +176,7 @@ def run_search(
     poll_seconds: float = 1.0,
     reference: float | None = None,
     final_refits: int = 1,
+    judged: int = 0,
 ) -> SearchOutcome:
     """Run trials of the families until the budget is spent.
 
@@ -196,6 +206,8 @@ def run_search(
         final_refits: Families whose refit on all the data the time reserved for after the
             search holds (the likely winner's; two where the winner may be an ensemble of the
             best families, :mod:`automl_rec.tuning.ensemble`).
+        judged: Families whose best model the time reserved holds one more validation scoring
+            of (an ensemble's pool, judged again after the search).
 
     Returns:
         Every trial's result, those of earlier runs and of other processes included (each
@@ -209,7 +221,7 @@ def run_search(
     if not worker:
         backend.open_run(record or {})
     search = _Search(states, split, backend, settings, budget, seed, observer, poll_seconds,
-                     reference, final_refits)
+                     reference, final_refits, judged)
     try:
         search.run()
     finally:
@@ -229,12 +241,13 @@ class _Search:
 
     def __init__(self, states: dict[str, FamilyState], split: Split, backend: SearchBackend,
                  settings: TrialSettings, budget: Budget, seed: int, observer: SearchObserver,
-                 poll_seconds: float, reference: float | None, final_refits: int = 1) -> None:
+                 poll_seconds: float, reference: float | None, final_refits: int = 1,
+                 judged: int = 0) -> None:
         self.states, self.split, self.backend = states, split, backend
         self.settings, self.budget, self.seed = settings, budget, seed
         self.observer, self.poll_seconds = observer, poll_seconds
         self.reference = reference
-        self.final_refits = final_refits
+        self.final_refits, self.judged = final_refits, judged
         self.paused: dict[str, tuple[Proposal, TrialRun]] = {}
         self.kept: dict[str, CandidateResult] = {}
         self.promoted = budget.deadline is None  # no rung without a time budget
@@ -439,14 +452,16 @@ class _Search:
         """Time kept for after the search: the test refit of each family not screened out (a
         paused trial counts as its family's best), plus the final refit of the
         ``final_refits`` families ahead now (the likely winner, or the members of an
-        ensemble)."""
+        ensemble), plus the validation scoring of the ``judged`` families ahead (an
+        ensemble's pool, judged again on validation)."""
         refits = {s.name: s.refit_seconds() for s in self.states.values()
                   if s.name not in self.screened_out}
         refits.update({name: run.refresh_cost(refit_plan(run.result, self.settings.task,
                                                          held=True)[1])
                        for name, (_, run) in self.paused.items()})
         leaders = sorted(refits, key=lambda name: self._score(self.states[name]), reverse=True)
-        return sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
+        return (sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
+                + sum(self.states[name].judge_seconds() for name in leaders[:self.judged]))
 
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:

@@ -90,6 +90,7 @@ class TrialRun:
         self.epoch = 0
         self.training: list[float] = []
         self.durations: list[float] = []
+        self.build_seconds = 0.0
         self.seconds = 0.0
         self.best_value = -math.inf
         self.best_weights: list[Any] | None = None
@@ -115,12 +116,18 @@ class TrialRun:
         """Typical seconds of one epoch with its validation scoring (0 before the first)."""
         return statistics.median(self.durations) if self.durations else 0.0
 
+    @property
+    def first_epoch_cost(self) -> float:
+        """Seconds of the model's first epoch with its validation scoring and the model's
+        construction (what a refit of the model pays besides its further epochs)."""
+        return self.build_seconds + self.durations[0] if self.durations else 0.0
+
     def refresh_cost(self, epochs: int) -> float:
         """Rough seconds of a refresh of this trial for ``epochs`` epochs (see
         :func:`refit_seconds`)."""
         if not self.durations:
             return 0.0
-        return refit_seconds(self.durations[0], self.epoch_cost, epochs)
+        return refit_seconds(self.first_epoch_cost, self.epoch_cost, epochs)
 
     def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
                 report: EpochReport | None = None) -> bool:
@@ -148,11 +155,13 @@ class TrialRun:
             if self.model is None:
                 from automl_rec.models.keras_base import seed_everything
 
+                built_from = time.perf_counter()
                 seed_everything(self.seed)
                 self.model = objective.build(self.result.family, result.params, self.split,
                                              "train", self.seed)
                 result.n_params = self.model.count_params()
                 self.valid = objective.validation_cases(self.split, self.model)
+                self.build_seconds = time.perf_counter() - built_from
             while not self.finished:
                 self.epoch += 1
                 epoch, epoch_started = self.epoch, time.perf_counter()
@@ -165,7 +174,7 @@ class TrialRun:
                 value = objective.score(metrics)
                 result.curve.append(value)
                 self.durations.append(time.perf_counter() - epoch_started)
-                result.first_epoch_seconds = self.durations[0]
+                result.first_epoch_seconds = self.first_epoch_cost
                 if value > self.best_value:
                     self.best_value, self.best_weights = value, self.model.get_weights()
                     result.valid, result.epochs = metrics, epoch

@@ -112,7 +112,7 @@ def test_a_pair_that_wins_on_validation_is_a_candidate_scored_like_its_members(
         f"{m.model} #{m.number}" for m in result.members)
     assert 0 <= result.valid["ndcg@10"] <= 1 and 0 <= result.test["ndcg@10"] <= 1
     # The test figure is that of the members' own test models averaged.
-    together = Ensemble([models[id(m)] for m in result.members])
+    together = Ensemble([models[id(m)].model for m in result.members])
     expected, _ = settings.objective.test(together, split)
     assert result.test["ndcg@10"] == pytest.approx(expected["ndcg@10"])
     exported = model_on_stage(result, split, "all", 0)
@@ -132,6 +132,11 @@ def test_no_ensemble_when_one_model_is_best_or_the_budget_has_no_room(
     # No time for a second member's refit on all the data: no pool of two.
     assert ensemble_module.ensemble_candidate(results, models, split, settings, 0, 0.0) is None
     assert ensemble_module.ensemble_candidate(results, {}, split, settings, 0, None) is None
+    # Each refit on all the data is foreseen by what the member's test refit took, the best
+    # model's own refit included: 10 s each, so 15 s hold one and 25 s hold both.
+    timed = {key: ensemble_module.TestModel(tested.model, 10.0) for key, tested in models.items()}
+    assert ensemble_module.ensemble_candidate(results, timed, split, settings, 0, 15.0) is None
+    assert ensemble_module.ensemble_candidate(results, timed, split, settings, 0, 25.0) is not None
 
 
 def test_members_share_the_best_models_use_of_the_item_table() -> None:
@@ -144,7 +149,7 @@ def test_members_share_the_best_models_use_of_the_item_table() -> None:
 
     results = [trial("cnn", 0.3, "none"), trial("lstm", 0.2, "attributes"),
                trial("attention", 0.1, "none")]
-    models = {id(r): None for r in results}
+    models = {id(r): ensemble_module.TestModel(None, 1.0) for r in results}
     pool = ensemble_module._pool(results, models, TrialSettings(), None)
     assert [r.family for r in pool] == ["cnn", "attention"]
 

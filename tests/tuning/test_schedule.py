@@ -214,3 +214,32 @@ def test_the_reference_is_popularity_plus_two_standard_errors_of_its_validation_
     expected = values.mean() + 2 * values.std(ddof=1) / len(values) ** 0.5
     assert popularity_reference(baselines, TrialSettings()) == pytest.approx(expected)
     assert popularity_reference(baselines[1:], TrialSettings()) is None
+
+
+def test_the_reserve_holds_the_refits_and_an_ensembles_judgement() -> None:
+    from automl_rec.tuning.objective import objective_of
+    from automl_rec.tuning.search import FamilyState, _Search
+
+    def state(name: str, valid: float) -> FamilyState:
+        # 4 epochs in 24 s, 4 s of each training: 2 s to score validation once; the first
+        # epoch with the model's construction took 9 s, and one epoch refreshes the model.
+        trial = CandidateResult(name, name, {}, valid={"ndcg@10": valid}, epochs=4,
+                                seconds=24.0, curve=[valid] * 4, epoch_seconds=4.0,
+                                first_epoch_seconds=9.0, weights=[])
+        objective = objective_of("ranking", "ndcg", 10)
+        return FamilyState(name, default_space(name), objective, [trial])
+
+    states = {name: state(name, value) for name, value in
+              (("cnn", 0.3), ("lstm", 0.2), ("attention", 0.1))}
+    split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
+
+    def reserve(final_refits: int, judged: int) -> float:
+        budget = Budget.starting(time.monotonic(), 100.0, None)
+        return _Search(states, split, None, TrialSettings(), budget, 0, None, 1.0, None,
+                       final_refits, judged)._reserve()
+
+    assert states["cnn"].judge_seconds() == pytest.approx(2.0)
+    assert reserve(1, 0) == pytest.approx(3 * 9.0 + 9.0)  # test refits, the winner's refit
+    # An ensemble may win: the two ahead refit on all the data, and every pool model is
+    # scored on validation once more.
+    assert reserve(2, 4) == pytest.approx(3 * 9.0 + 2 * 9.0 + 3 * 2.0)
