@@ -172,9 +172,9 @@ def feature_use_table(results: list[CandidateResult], metric: str) -> list[dict[
     trials with a validation figure (any rung): per family, the trials and the best
     validation ``metric`` with attributes and with ids only, and which did better where both
     were tried (``helped``: ``attributes``, ``ids only`` or ``not compared``). ``None`` when no
-    trial had the choice."""
+    trial had the choice. An ensemble is no family's trial (its members are counted in theirs)."""
     rows = []
-    for family in dict.fromkeys(r.family for r in results):
+    for family in dict.fromkeys(r.family for r in results if r.family not in NOT_TRIALS):
         trials = [r for r in results if r.family == family and "item_features" in r.params
                   and r.valid.get(metric) is not None]
         if not trials:

@@ -210,3 +210,21 @@ def test_an_ensemble_winner_is_exported_served_and_reported(
     assert "each item's score: the mean of its log-softmax" in html
     loaded = AutoRecommender.load(tmp_path)
     assert loaded.recommend(raw_users)["item_id"].tolist() == served["item_id"].tolist()
+
+
+def test_the_feature_use_table_counts_the_members_trials_not_the_ensemble() -> None:
+    from automl_rec.leaderboard import CandidateResult, feature_use_table
+
+    def trial(family: str, valid: float, features: str) -> CandidateResult:
+        return CandidateResult(family, family, {"item_features": features},
+                               valid={"ndcg@10": valid}, number=0)
+
+    members = [trial("cnn", 0.3, "none"), trial("attention", 0.2, "none")]
+    ensemble = CandidateResult(ENSEMBLE, "caser #0 + sasrec #0",
+                               {"members": ["cnn/cnn #0", "attention/attention #0"],
+                                "item_features": "none"},
+                               valid={"ndcg@10": 0.35}, members=members)
+    rows = feature_use_table([*members, trial("cnn", 0.25, "attributes"), ensemble],
+                             "ndcg@10")
+    assert [row["family"] for row in rows] == ["cnn", "attention"]
+    assert rows[0]["helped"] == "ids only"
