@@ -26,8 +26,7 @@ refits, would not hold two more epochs of the chosen family. A trial running whe
 out stops after its current epoch and keeps its best epoch. The refits are short (see
 :func:`automl_rec.tuning.trial.model_on_stage`): the reserve is one refit of each promoted
 family's best model, plus one of the family ahead (the likely winner; of the two ahead, and
-one more validation scoring of the pool's models, where an ensemble may win), and half as much
-again for what these estimates miss.
+one more validation scoring of the pool's models, where an ensemble may win).
 """
 
 from __future__ import annotations
@@ -151,12 +150,6 @@ def prepare_families(
 logger = logging.getLogger("automl_rec")
 
 SCREENING_SHARE = 0.2
-# The refits after the search are foreseen from the trials' own epochs, which they match only
-# roughly: a refit has been measured at 0.6 to 1.9 times its estimate (the first one after a
-# long search the most, paying for tracing and caches again). Time short of them costs an
-# ensemble, or an overrun; time to spare costs a few seconds of search. The reserve is its
-# estimate and half as much again.
-RESERVE_MARGIN = 1.5
 SCREENED_OUT = "screened out: not promoted after the screening rung"
 
 
@@ -460,16 +453,15 @@ class _Search:
         paused trial counts as its family's best), plus the final refit of the
         ``final_refits`` families ahead now (the likely winner, or the members of an
         ensemble), plus the validation scoring of the ``judged`` families ahead (an
-        ensemble's pool, judged again on validation), with :data:`RESERVE_MARGIN`."""
+        ensemble's pool, judged again on validation)."""
         refits = {s.name: s.refit_seconds() for s in self.states.values()
                   if s.name not in self.screened_out}
         refits.update({name: run.refresh_cost(refit_plan(run.result, self.settings.task,
                                                          held=True)[1])
                        for name, (_, run) in self.paused.items()})
         leaders = sorted(refits, key=lambda name: self._score(self.states[name]), reverse=True)
-        return RESERVE_MARGIN * (
-            sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
-            + sum(self.states[name].judge_seconds() for name in leaders[:self.judged]))
+        return (sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
+                + sum(self.states[name].judge_seconds() for name in leaders[:self.judged]))
 
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:

@@ -238,10 +238,8 @@ def test_the_reserve_holds_the_refits_and_an_ensembles_judgement() -> None:
         return _Search(states, split, None, TrialSettings(), budget, 0, None, 1.0, None,
                        final_refits, judged)._reserve()
 
-    margin = search_module.RESERVE_MARGIN
     assert states["cnn"].judge_seconds() == pytest.approx(2.0)
-    # The test refits and the winner's refit on all the data.
-    assert reserve(1, 0) == pytest.approx(margin * (3 * 9.0 + 9.0))
+    assert reserve(1, 0) == pytest.approx(3 * 9.0 + 9.0)  # test refits, the winner's refit
     # An ensemble may win: the two ahead refit on all the data, and every pool model is
     # scored on validation once more.
-    assert reserve(2, 4) == pytest.approx(margin * (3 * 9.0 + 2 * 9.0 + 3 * 2.0))
+    assert reserve(2, 4) == pytest.approx(3 * 9.0 + 2 * 9.0 + 3 * 2.0)
