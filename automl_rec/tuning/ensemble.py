@@ -13,9 +13,10 @@ validation figures are those of that judgement, its test figures those of its me
 models (each brought to train + validation as for its own test score) averaged the same way,
 and the exported model is its members brought to all the data.
 
-Each member's refit on all the data ends the fit: members join the pool only while those
-refits, the best model's included, fit in the time the budget has left, each foreseen by what
-the member's test refit took (the same plan on a stage almost as large).
+A member adds a refit on all the data to the end of the fit: members join the pool only while
+those extra refits fit in the time the budget has left, each foreseen by what the member's test
+refit took (the same plan on a stage almost as large). The best model's own refit is made
+whatever the pool, and the search kept time for it.
 """
 
 from __future__ import annotations
@@ -96,15 +97,15 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, Te
 
 def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
           settings: TrialSettings, seconds_left: float | None) -> list[CandidateResult]:
-    """The models that may join, best on validation first, while their refits on all the
-    data (the best one's included, which the fit makes anyway) fit in ``seconds_left``."""
+    """The models that may join, best on validation first, while their extra refits on all
+    the data fit in ``seconds_left``."""
     scored = sorted((r for r in results if r.status == COMPLETE and id(r) in test_models
                      and r.weights is not None),
                     key=lambda r: settings.objective.score(r.valid), reverse=True)
     if not scored:
         return []
     lead = scored[0]
-    pool, cost = [lead], test_models[id(lead)].seconds
+    pool, cost = [lead], 0.0
     for result in scored[1:]:
         if len(pool) == MAX_MEMBERS:
             break
