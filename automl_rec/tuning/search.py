@@ -249,6 +249,7 @@ class _Search:
         self.reference = reference
         self.final_refits, self.judged = final_refits, judged
         self.paused: dict[str, tuple[Proposal, TrialRun]] = {}
+        self.running: tuple[str, TrialRun] | None = None  # the trial training now
         self.kept: dict[str, CandidateResult] = {}
         self.promoted = budget.deadline is None  # no rung without a time budget
         self.screened_out: set[str] = set()
@@ -312,12 +313,27 @@ class _Search:
                 share = max(self.screening_end - time.monotonic(), 0.0) \
                     * min(processes, len(untried)) / len(untried)
                 pause_at = time.monotonic() + max(share, self.least_share)
-            if run.advance(deadline=deadline, pause_at=pause_at, report=self._reporter(proposal)):
+            if self._advance(family.name, run, pause_at, self._reporter(proposal)):
                 self._finish(proposal, run)
             else:
                 self.paused[family.name] = (proposal, run)
                 logger.info("screening: %s #%s paused after epoch %d (valid %.4f)",
                             family.name, proposal.number, run.epoch, run.best)
+
+    def _advance(self, name: str, run: TrialRun, pause_at: float | None, report: Any) -> bool:
+        """Train a trial on (:meth:`TrialRun.advance`) until the budget's deadline less the
+        reserve, which is taken anew after each epoch with the trial counted in it: a trial
+        that becomes its family's best, or a new family's first, adds its own refit."""
+        deadline = None if self.budget.deadline is None else self._trial_deadline
+        self.running = (name, run)
+        try:
+            return run.advance(deadline=deadline, pause_at=pause_at, report=report)
+        finally:
+            self.running = None
+
+    def _trial_deadline(self) -> float:
+        assert self.budget.deadline is not None
+        return self.budget.deadline - self._reserve()
 
     def with_kept_weights(self, results: list[CandidateResult]) -> list[CandidateResult]:
         """``results`` (rebuilt from the backend's records) with the weights this process keeps
@@ -337,6 +353,8 @@ class _Search:
         score = state.objective.score(best.valid) if best is not None else -math.inf
         if state.name in self.paused:
             score = max(score, self.paused[state.name][1].best)
+        if self.running is not None and self.running[0] == state.name:
+            score = max(score, self.running[1].best)
         return score
 
     def _promote(self) -> None:
@@ -401,8 +419,8 @@ class _Search:
         last = not self.rung and not self.paused
         logger.info("taking %s #%s on from epoch %d%s", name, proposal.number, run.epoch,
                     "" if last else f", for {self.rung_share:.0f} s")
-        if run.advance(deadline=deadline, pause_at=None if last else now + self.rung_share,
-                       report=self._reporter(proposal)):
+        if self._advance(name, run, None if last else now + self.rung_share,
+                         self._reporter(proposal)):
             self._finish(proposal, run)
         else:
             self.paused[name] = (proposal, run)
@@ -450,18 +468,25 @@ class _Search:
 
     def _reserve(self) -> float:
         """Time kept for after the search: the test refit of each family not screened out (a
-        paused trial counts as its family's best), plus the final refit of the
+        paused trial counts as its family's best, and the trial training now as its family's
+        best where its refit costs more), plus the final refit of the
         ``final_refits`` families ahead now (the likely winner, or the members of an
         ensemble), plus the validation scoring of the ``judged`` families ahead (an
         ensemble's pool, judged again on validation)."""
         refits = {s.name: s.refit_seconds() for s in self.states.values()
                   if s.name not in self.screened_out}
-        refits.update({name: run.refresh_cost(refit_plan(run.result, self.settings.task,
-                                                         held=True)[1])
-                       for name, (_, run) in self.paused.items()})
+        refits.update({name: self._refit_cost(run) for name, (_, run) in self.paused.items()})
+        if self.running is not None:
+            name, run = self.running
+            refits[name] = max(refits.get(name, 0.0), self._refit_cost(run))
         leaders = sorted(refits, key=lambda name: self._score(self.states[name]), reverse=True)
         return (sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
                 + sum(self.states[name].judge_seconds() for name in leaders[:self.judged]))
+
+    def _refit_cost(self, run: TrialRun) -> float:
+        """Rough seconds of the refit of a trial this process holds (0 before its first
+        epoch)."""
+        return run.refresh_cost(refit_plan(run.result, self.settings.task, held=True)[1])
 
 
 def fingerprint(split: Split, settings: TrialSettings, seed: int) -> dict[str, Any]:

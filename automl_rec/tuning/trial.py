@@ -129,13 +129,15 @@ class TrialRun:
             return 0.0
         return refit_seconds(self.first_epoch_cost, self.epoch_cost, epochs)
 
-    def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
-                report: EpochReport | None = None) -> bool:
+    def advance(self, *, deadline: float | Callable[[], float] | None = None,
+                pause_at: float | None = None, report: EpochReport | None = None) -> bool:
         """Train on until the trial ends, or until ``pause_at``.
 
         Args:
             deadline: ``time.monotonic()`` value by which the trial (the search's time for it,
-                refits reserved) must end; no epoch starts that would end after it.
+                refits reserved) must end, or a function that gives it anew after each epoch
+                (the time the search keeps for after it may grow while the trial runs, its own
+                refit included); no epoch starts that would end after it.
             pause_at: ``time.monotonic()`` value at which the trial is suspended, not ended,
                 when its next epoch would not end before it (a cheap rung). It trains at least
                 ``MIN_RUNG_EPOCHS`` epochs of its first span (the first epoch of a model pays
@@ -192,7 +194,8 @@ class TrialRun:
                     self.finished = True
                     break
                 epoch_time = self.epoch_cost
-                if deadline is not None and time.monotonic() + epoch_time >= deadline:
+                if deadline is not None and time.monotonic() + epoch_time >= (
+                        deadline() if callable(deadline) else deadline):
                     result.reason = f"stopped by the time budget after epoch {epoch}"
                     self.finished = True
                     break

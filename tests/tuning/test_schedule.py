@@ -51,7 +51,7 @@ class FakeRun:
     def refresh_cost(self, epochs: int) -> float:
         return EPOCH * epochs
 
-    def advance(self, *, deadline: float | None = None, pause_at: float | None = None,
+    def advance(self, *, deadline: Any = None, pause_at: float | None = None,
                 report: Any = None) -> bool:
         FakeRun.calls.append((self.family, self.number, pause_at is not None))
         if pause_at is not None:
@@ -63,7 +63,8 @@ class FakeRun:
             self.seconds += EPOCH
             if pause_at is not None and time.monotonic() + EPOCH >= pause_at:
                 return False
-            if deadline is not None and time.monotonic() + EPOCH >= deadline:
+            if deadline is not None and time.monotonic() + EPOCH >= (
+                    deadline() if callable(deadline) else deadline):
                 break
         self.finished = True
         return True
@@ -243,3 +244,45 @@ def test_the_reserve_holds_the_refits_and_an_ensembles_judgement() -> None:
     # An ensemble may win: the two ahead refit on all the data, and every pool model is
     # scored on validation once more.
     assert reserve(2, 4) == pytest.approx(3 * 9.0 + 2 * 9.0 + 3 * 2.0)
+
+
+def test_the_reserve_counts_the_trial_training_now() -> None:
+    from automl_rec.tuning.objective import objective_of
+    from automl_rec.tuning.search import FamilyState, _Search
+
+    objective = objective_of("ranking", "ndcg", 10)
+    trial = CandidateResult("cnn", "cnn", {}, valid={"ndcg@10": 0.3}, epochs=4, seconds=24.0,
+                            curve=[0.3] * 4, epoch_seconds=4.0, first_epoch_seconds=9.0,
+                            weights=[])
+    states = {"cnn": FamilyState("cnn", default_space("cnn"), objective, [trial]),
+              "lstm": FamilyState("lstm", default_space("lstm"), objective, [])}
+    split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
+    search = _Search(states, split, None, TrialSettings(), Budget.starting(
+        time.monotonic(), 100.0, None), 0, None, 1.0, None, 1, 0)
+    assert search._reserve() == pytest.approx(9.0 + 9.0)  # cnn's test and final refits
+
+    class Running:
+        """A new family's first trial, ahead of cnn, whose refit would take 30 s."""
+        best = 0.5
+        result = CandidateResult("lstm", "lstm", {}, epochs=3)
+
+        def refresh_cost(self, epochs: int) -> float:
+            return 30.0
+
+    search.running = ("lstm", Running())  # type: ignore[assignment]
+    # Its test refit, and the final refit is now its own: the likely winner.
+    assert search._reserve() == pytest.approx(9.0 + 30.0 + 30.0)
+
+
+def test_a_trial_stops_when_the_deadline_it_is_given_anew_has_come() -> None:
+    from automl_rec.tuning.trial import TrialRun
+
+    split = split_of(make_interactions(n_users=60, n_items=30, seed=4))
+    params = default_space("lstm").completed({})
+    run = TrialRun("lstm", params, split, TrialSettings(max_epochs=6, patience=10), seed=0,
+                   number=0)
+    far = time.monotonic() + 3600.0
+    # The deadline moves an hour nearer once the first epoch is done (the reserve grew).
+    assert run.advance(deadline=lambda: far if not run.durations else far - 3600.0)
+    result = run.end()
+    assert run.epoch == 1 and result.reason == "stopped by the time budget after epoch 1"
