@@ -189,6 +189,8 @@ def serving_module(model: Any, split: Split, k: int,
         resources = [r for member in members for r in member.serving_resources()]
         weights = [w for member in members
                    for w in keras_weights(member.model) + member.serving_variables()]
+        if isinstance(model, Ensemble):
+            weights += model.serving_variables()
         return ServingModule(model.item_scores, weights, split, k,
                              not model.needs_user, resources, user_neighbours)
     scorer, weights = _baseline_scorer(model, split.n_items)

@@ -212,6 +212,14 @@ class KerasRecommender:
             return None
         return self.data.item_counts == 0
 
+    @property
+    def scored_items(self) -> np.ndarray:
+        """Per item, whether the model ranks it on its merits: every item with item features,
+        else the items the stage has interactions of (the others go last)."""
+        if self.uses_item_features:
+            return np.ones(self.data.n_items, dtype=bool)
+        return self.data.item_counts > 0
+
     def serving_variables(self) -> list[tf.Variable]:
         """What the scores read besides the network's weights (the cold-item offset)."""
         return [self.cold_offset]

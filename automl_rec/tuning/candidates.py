@@ -1,7 +1,8 @@
 """Every candidate of a run, evaluated the same way: baselines, then the families' search, then
 one test score for the best configuration of each family the search did not screen out
-(brought to train + validation), then, for the ranking task, the ensemble of those models when
-validation prefers it (:mod:`automl_rec.tuning.ensemble`)."""
+(brought to train + validation), then, for the ranking task, the ensemble of those models (and
+of the bridge trial, scored on test too) when validation prefers it
+(:mod:`automl_rec.tuning.ensemble`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from automl_rec.tasks.rows import RowSplit
 from automl_rec.tuning.backends import make_backend
 from automl_rec.tuning.baselines import run_baseline, run_pointwise_baseline
 from automl_rec.tuning.budget import Budget
-from automl_rec.tuning.ensemble import MAX_MEMBERS, TestModel, ensemble_candidate
+from automl_rec.tuning.ensemble import (MAX_MEMBERS, TestModel, bridge_trial,
+                                        ensemble_candidate)
 from automl_rec.tuning.search import (SCREENED_OUT, SearchObserver, fingerprint,
                                       prepare_families, run_search)
 from automl_rec.tuning.trial import TrialSettings, model_on_stage
@@ -97,6 +99,13 @@ def evaluate_candidates(
                     tested = score_on_test(best, split, settings, config.seed)
                     if ensembling:  # kept for the ensemble's test score
                         test_models[id(best)] = tested
+        if ensembling:
+            bridge = bridge_trial([t for t in trials if t.family in spaces
+                                   and t.family not in outcome.screened_out],
+                                  settings.objective.score)
+            if bridge is not None and id(bridge) not in test_models \
+                    and bridge.weights is not None:
+                test_models[id(bridge)] = score_on_test(bridge, split, settings, config.seed)
         results += trials
         if ensembling:
             ensemble = ensemble_candidate(trials, test_models, split, settings, config.seed,

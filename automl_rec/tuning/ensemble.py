@@ -3,11 +3,14 @@
 them alone.
 
 The pool is the best trial of each family the search promoted (scored on test, weights held by
-this process), at most :data:`MAX_MEMBERS` of them by validation score, and only those that use
-the item table as the best one does (an ensemble's cold items would otherwise be ranked by some
-members and put last by others). Every subset of the pool, single models included, is judged
-on the search's validation users with each member scored once per batch of users; the best
-subset wins. When it has two members or more it becomes a candidate like any other (named
+this process), at most :data:`MAX_MEMBERS` of them by validation score, and where the best one
+reads ids only, the best trial that reads the item table (or the other way round; see
+:func:`bridge_trial`): a model that ranks cold items from their attributes beside models that
+rank known items best (the ensemble ranks each item by the members that rank it, and gives its
+cold items the room they had on validation, :mod:`automl_rec.models.ensemble`). Every subset of
+the pool, single models included, is judged on the search's validation users with each member
+scored once per batch of users (cold items as the blend leaves them); the best subset wins, and
+its figures are those of the ensemble with its cold-item offset set on validation. When it has two members or more it becomes a candidate like any other (named
 ``ensemble/caser #0 + sasrec #2`` after its members' designs and trial numbers): its
 validation figures are those of that judgement, its test figures those of its members' test
 models (each brought to train + validation as for its own test score) averaged the same way,
@@ -24,14 +27,14 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from automl_rec.data.splitting import Split
 from automl_rec.evaluation import evaluate
 from automl_rec.leaderboard import COMPLETE, ENSEMBLE, CandidateResult, candidate_name
-from automl_rec.models.ensemble import Ensemble, log_softmax
+from automl_rec.models.ensemble import Ensemble, blend, log_softmax
 from automl_rec.tuning.trial import TrialSettings, train_for
 
 logger = logging.getLogger("automl_rec")
@@ -83,11 +86,13 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, Te
         return None
     members = [pool[i] for i in best]
     valid = objective.judge(Ensemble([models[i] for i in best]), split, cases)
-    test, test_result = objective.test(Ensemble([test_models[id(m)].model for m in members]),
-                                       split)
+    tested = Ensemble([test_models[id(m)].model for m in members])
+    objective.settle(tested, split, "train_valid", valid)
+    test, test_result = objective.test(tested, split)
     params: dict[str, Any] = {"members": [candidate_name(m) for m in members]}
-    if "item_features" in members[0].params:
-        params["item_features"] = members[0].params["item_features"]
+    uses = [m.params["item_features"] for m in members if "item_features" in m.params]
+    if uses:
+        params["item_features"] = ATTRIBUTES if ATTRIBUTES in uses else uses[0]
     designs = " + ".join(f"{m.model} #{m.number}" for m in members)  # designs name families
     return CandidateResult(
         ENSEMBLE, designs, params, COMPLETE, valid=valid, test=test, test_result=test_result,
@@ -97,25 +102,48 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, Te
 
 def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
           settings: TrialSettings, seconds_left: float | None) -> list[CandidateResult]:
-    """The models that may join, best on validation first, while their extra refits on all
-    the data fit in ``seconds_left``."""
+    """The models that may join, the best on validation first and the bridge trial second
+    (:func:`bridge_trial`), then the others best first, while their extra refits on all the
+    data fit in ``seconds_left``."""
     scored = sorted((r for r in results if r.status == COMPLETE and id(r) in test_models
                      and r.weights is not None),
                     key=lambda r: settings.objective.score(r.valid), reverse=True)
     if not scored:
         return []
-    lead = scored[0]
-    pool, cost = [lead], 0.0
-    for result in scored[1:]:
+    bridge = bridge_trial(scored, settings.objective.score)
+    order = [scored[0]] + ([bridge] if bridge is not None else []) + [
+        r for r in scored[1:] if r is not bridge]
+    pool, cost = [order[0]], 0.0
+    for result in order[1:]:
         if len(pool) == MAX_MEMBERS:
             break
-        if result.params.get("item_features") != lead.params.get("item_features"):
-            continue
         cost += test_models[id(result)].seconds
         if seconds_left is not None and cost > seconds_left:
             break
         pool.append(result)
     return pool
+
+
+ATTRIBUTES = "attributes"  # the item_features choice of a design that reads the item table
+
+
+def reads_attributes(result: CandidateResult) -> bool:
+    """Whether a trial's model reads the item table's attributes."""
+    return result.params.get("item_features") == ATTRIBUTES
+
+
+def bridge_trial(trials: list[CandidateResult],
+                 score: Callable[[dict[str, float]], float]) -> CandidateResult | None:
+    """The best of ``trials`` (by ``score`` of their validation figures) that uses the item
+    table otherwise than the best of all does, among trials that had the choice: with a best
+    model reading ids only, the best one that ranks cold items from their attributes (or the
+    other way round); ``None`` when there is none."""
+    chosen = [t for t in trials if t.status == COMPLETE and "item_features" in t.params]
+    if not chosen:
+        return None
+    ranked = sorted(chosen, key=lambda t: score(t.valid), reverse=True)
+    lead = reads_attributes(ranked[0])
+    return next((t for t in ranked if reads_attributes(t) != lead), None)
 
 
 def _validation_model(result: CandidateResult, split: Split, settings: TrialSettings,
@@ -132,8 +160,10 @@ def subset_values(models: list[Any], subsets: list[tuple[int, ...]], cases: Any,
                   exclude_seen: bool, metric: str, k: int) -> list[float]:
     """The mean of ``metric`` at ``k`` over ``cases`` of each subset's ensemble of
     ``models`` (a subset of one: that model alone, on the same log-softmax scale), every
-    model scored once per batch of users."""
+    model scored once per batch of users. An ensemble's cold items keep the blend's scores
+    (no offset: each attribute member's own offset has set their room among its own scores)."""
     history = cases.history
+    known = np.stack([np.asarray(m.scored_items, dtype=bool) for m in models])
     seen = history.matrix if exclude_seen else None
     n_items = len(history.item_counts)
     batch = max(1, min(1024, _BATCH_CELLS // (n_items * (len(models) + 1))))
@@ -143,7 +173,7 @@ def subset_values(models: list[Any], subsets: list[tuple[int, ...]], cases: Any,
         targets = cases.targets[start:start + batch]
         parts = [log_softmax(np.asarray(m.score(users), dtype=np.float32)) for m in models]
         for i, subset in enumerate(subsets):
-            blended = sum(parts[j] for j in subset) / len(subset)
+            blended = blend([parts[j] for j in subset], known[list(subset)])
             result = evaluate(lambda _users, scores=blended: scores, users, targets,
                               seen=seen, item_counts=history.item_counts, k=k, batch_size=batch)
             values[i].append(result.per_user(metric))

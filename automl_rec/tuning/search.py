@@ -36,7 +36,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Hashable, Protocol
 
 from automl_rec.data.features import has_used_columns
 from automl_rec.data.profiling import DataProfile
@@ -48,6 +48,7 @@ from automl_rec.tasks import RANKING
 from automl_rec.tasks.designs import pointwise_space, unsupported_reason
 from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
+from automl_rec.tuning.ensemble import bridge_trial, reads_attributes
 from automl_rec.tuning.objective import Objective
 from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_plan, refit_seconds
 
@@ -114,11 +115,17 @@ class FamilyState:
     def refit_seconds(self) -> float:
         """Rough cost of the refits of the family's best configuration (:func:`refit_plan`)."""
         best = self.best
-        if best is None or not best.curve:
-            return 0.0
-        per_epoch = best.seconds / len(best.curve)
-        first = best.first_epoch_seconds or 2 * per_epoch  # older records: a generous guess
-        return refit_seconds(first, per_epoch, refit_plan(best, self.objective.task)[1])
+        return 0.0 if best is None else trial_refit_seconds(best, self.objective.task)
+
+
+def trial_refit_seconds(result: CandidateResult, task: str) -> float:
+    """Rough cost of a refit of a trial's configuration (:func:`refit_plan`), from its
+    epochs' times (0 without an epoch)."""
+    if not result.curve:
+        return 0.0
+    per_epoch = result.seconds / len(result.curve)
+    first = result.first_epoch_seconds or 2 * per_epoch  # older records: a generous guess
+    return refit_seconds(first, per_epoch, refit_plan(result, task)[1])
 
 
 def prepare_families(
@@ -249,8 +256,11 @@ class _Search:
         self.reference = reference
         self.final_refits, self.judged = final_refits, judged
         self.paused: dict[str, tuple[Proposal, TrialRun]] = {}
+        # The trials whose weights this process keeps: each family's best, and where trials
+        # choose whether to read the item table, the best of each choice (the ensemble's
+        # bridge trial is one of them).
+        self.kept: dict[Hashable, CandidateResult] = {}
         self.running: tuple[str, TrialRun] | None = None  # the trial training now
-        self.kept: dict[str, CandidateResult] = {}
         self.promoted = budget.deadline is None  # no rung without a time budget
         self.screened_out: set[str] = set()
         self.rung: list[str] = []  # paused trials still to take on in the current rung
@@ -338,10 +348,10 @@ class _Search:
     def with_kept_weights(self, results: list[CandidateResult]) -> list[CandidateResult]:
         """``results`` (rebuilt from the backend's records) with the weights this process keeps
         for each family's best trial put back."""
+        weights = {(kept.family, kept.number): kept.weights for kept in self.kept.values()}
         for result in results:
-            kept = self.kept.get(result.family)
-            if kept is not None and result.number == kept.number:
-                result.weights = kept.weights
+            if (result.family, result.number) in weights:
+                result.weights = weights[(result.family, result.number)]
         return results
 
     def _untried(self) -> list[FamilyState]:
@@ -386,6 +396,9 @@ class _Search:
             if state.name in self.paused:
                 proposal, run = self.paused.pop(state.name)
                 self._finish(proposal, run, SCREENED_OUT)
+        # A screened-out family's trial is no bridge trial: later trials take its place.
+        self.kept = {key: kept for key, kept in self.kept.items()
+                     if key == kept.family or kept.family not in self.screened_out}
 
     def _undecided(self, state: FamilyState) -> bool:
         """Whether the screening rung cannot judge the family: its trial is still training
@@ -447,13 +460,16 @@ class _Search:
         result = run.end(reason)
         self.backend.tell(proposal, result)
         self.observer.on_trial_end(result)
-        state = self.states[proposal.family]
-        kept = self.kept.get(state.name)
-        score = state.objective.score
-        if result.weights is not None and (kept is None or score(result.valid) > score(kept.valid)):
-            self.kept[state.name] = result  # only each family's best keeps its weights
+        score = self.states[proposal.family].objective.score
+        keys: list[Hashable] = [proposal.family]
+        if "item_features" in result.params:
+            keys.append(("item table", reads_attributes(result)))
+        better = [key for key in keys if key not in self.kept
+                  or score(result.valid) > score(self.kept[key].valid)]
+        if result.weights is not None and better:
+            self.kept.update({key: result for key in better})
         else:
-            result.weights = None
+            result.weights = None  # only the trials kept (see ``kept``) keep their weights
 
     def end_paused(self, reason: str) -> None:
         for name in list(self.paused):
@@ -481,7 +497,20 @@ class _Search:
             refits[name] = max(refits.get(name, 0.0), self._refit_cost(run))
         leaders = sorted(refits, key=lambda name: self._score(self.states[name]), reverse=True)
         return (sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
-                + sum(self.states[name].judge_seconds() for name in leaders[:self.judged]))
+                + sum(self.states[name].judge_seconds() for name in leaders[:self.judged])
+                + self._bridge_seconds())
+
+    def _bridge_seconds(self) -> float:
+        """Time for the test refit of an ensemble's bridge trial (where an ensemble may win,
+        and the bridge is not its family's best, whose refit counts already)."""
+        if not self.judged:
+            return 0.0
+        trials = [r for s in self.states.values() if s.name not in self.screened_out
+                  for r in s.results]
+        bridge = bridge_trial(trials, self.settings.objective.score)
+        if bridge is None or bridge is self.states[bridge.family].best:
+            return 0.0
+        return trial_refit_seconds(bridge, self.settings.task)
 
     def _refit_cost(self, run: TrialRun) -> float:
         """Rough seconds of the refit of a trial this process holds (0 before its first

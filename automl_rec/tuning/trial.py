@@ -313,8 +313,10 @@ def model_on_stage(result: CandidateResult, split: Split, stage: Stage, seed: in
     if result.members:
         from automl_rec.models.ensemble import Ensemble
 
-        return Ensemble([model_on_stage(member, split, stage, seed, task, k)
-                         for member in result.members])
+        ensemble = Ensemble([model_on_stage(member, split, stage, seed, task, k)
+                             for member in result.members])
+        objective_of(task, "ndcg", k).settle(ensemble, split, stage, result.valid)
+        return ensemble
     seed = seed + (result.number or 0)
     how, epochs = refit_plan(result, task)
     weights = result.weights if how == "refresh" else None

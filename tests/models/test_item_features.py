@@ -246,3 +246,51 @@ def test_cold_items_fill_the_share_of_the_lists_they_have_among_the_targets() ->
     assert cold_slot_share(refit, split, cases.users, "train_valid") == pytest.approx(
         share, abs=slot)
     assert float(refit.cold_offset.numpy()) != pytest.approx(offset)
+
+
+def test_an_ensemble_of_ids_and_attributes_gives_cold_items_their_share() -> None:
+    """A model reading ids only and one reading attributes, averaged: the cold items (which
+    only the second ranks) fill the share of the validation lists that cold items are of the
+    validation targets, on validation and on a later stage, and the graph the SavedModel
+    serves scores as the ensemble does."""
+    import tensorflow as tf
+
+    from automl_rec.evaluation.cold_offset import COLD_SHARE
+    from automl_rec.leaderboard import ENSEMBLE, CandidateResult
+    from automl_rec.models.ensemble import Ensemble
+    from automl_rec.tuning.objective import RankingObjective
+    from automl_rec.tuning.trial import model_on_stage
+
+    log = make_interactions(n_users=500, n_items=300, mean_history=12, seed=5)
+    split, profile = split_with_table(log, catalogue_of(log), cold_items=0.3)
+    objective = RankingObjective("ndcg", 10)
+    members, trials = [], []
+    for features in ("none", "attributes"):
+        params = {"design": "sasrec", "learning_rate": 0.005, "item_features": features}
+        model = built("attention", params, split, profile, seed=2)
+        for _ in range(2):
+            model.fit_epoch()
+        cases = objective.validation_cases(split, model)
+        trials.append(CandidateResult("attention", "sasrec", dict(model.params),
+                                      valid=objective.judge(model, split, cases), epochs=1,
+                                      number=len(trials)))
+        members.append(model)
+    ensemble = Ensemble(members)
+    cold = split.stage("train").item_counts == 0
+    assert ensemble.cold_items is not None and (ensemble.cold_items == cold).all()
+    valid = objective.judge(ensemble, split, cases)
+    share = valid[COLD_SHARE]
+    assert share == pytest.approx(cold[cases.targets].mean()) and share > 0.05
+    slot = 2 / (10 * len(cases.users))
+    assert cold_slot_share(ensemble, split, cases.users, "train") == pytest.approx(share,
+                                                                                   abs=slot)
+    users = cases.users[:7]
+    graph = ensemble.item_scores(tf.constant(users), members[0].history.rows(tf.constant(users)))
+    np.testing.assert_allclose(np.asarray(graph), ensemble.score(users), rtol=1e-4, atol=1e-4)
+
+    result = CandidateResult(ENSEMBLE, "sasrec #0 + sasrec #1", {}, valid=valid,
+                             members=trials)
+    refit = model_on_stage(result, split, "train_valid", seed=2)
+    assert isinstance(refit, Ensemble) and refit.cold_items is not None
+    assert cold_slot_share(refit, split, cases.users, "train_valid") == pytest.approx(
+        share, abs=slot)

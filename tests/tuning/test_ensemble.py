@@ -19,12 +19,15 @@ from tests.conftest import split_of
 
 
 class Fixed:
-    """A member whose scores are a fixed ``[users, items]`` table."""
+    """A member whose scores are a fixed ``[users, items]`` table, ranking the items of
+    ``scored_items`` (all by default) on their merits."""
 
     needs_user = False
 
-    def __init__(self, table: np.ndarray) -> None:
+    def __init__(self, table: np.ndarray, scored_items: np.ndarray | None = None) -> None:
         self.table = table.astype(np.float32)
+        self.scored_items = (np.ones(table.shape[1], dtype=bool) if scored_items is None
+                             else scored_items)
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return self.table[np.asarray(users)]
@@ -49,11 +52,14 @@ def complementary(n_users: int = 40, n_items: int = 30) -> tuple[Fixed, Fixed, n
 
 def test_the_ensemble_averages_log_softmax_and_keeps_an_absent_item_last() -> None:
     a, b, _ = complementary()
-    a.table[:, 0] = -1e9  # an item member a's stage lacks
+    absent = np.arange(a.table.shape[1]) != 0
+    a, b = Fixed(a.table, absent), Fixed(b.table, absent)  # an item neither member's stage has
+    a.table[:, 0] = b.table[:, 0] = -1e9
     users = np.arange(5)
     together = Ensemble([a, b])
+    assert together.cold_items is None  # both rank the same items
     expected = (log_softmax(a.table[users]) + log_softmax(b.table[users])) / 2
-    np.testing.assert_allclose(together.score(users), expected, rtol=1e-5)
+    np.testing.assert_allclose(together.score(users)[:, 1:], expected[:, 1:], rtol=1e-5)
     assert (together.score(users).argmin(axis=1) == 0).all()
     # Adding a constant to a member's logits changes nothing: each member is on one scale.
     shifted = Ensemble([Fixed(a.table + 100.0), b])
@@ -62,6 +68,28 @@ def test_the_ensemble_averages_log_softmax_and_keeps_an_absent_item_last() -> No
     np.testing.assert_allclose(graph, together.score(users), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError):
         Ensemble([a])
+
+
+def test_an_item_only_some_members_rank_is_scored_by_them_with_the_cold_offset() -> None:
+    import tensorflow as tf
+
+    a, b, _ = complementary()
+    ids = Fixed(a.table, np.arange(a.table.shape[1]) >= 2)  # items 0 and 1 are cold to it
+    ids.table[:, :2] = -1e9
+    together = Ensemble([ids, b])  # b reads attributes: it ranks every item
+    assert together.cold_items is not None and together.cold_items.tolist()[:3] == [
+        True, True, False]
+    users = np.arange(6)
+    parts = log_softmax(ids.table[users]), log_softmax(b.table[users])
+    scores = together.score(users)
+    np.testing.assert_allclose(scores[:, :2], parts[1][:, :2], rtol=1e-5)
+    np.testing.assert_allclose(scores[:, 2:], (parts[0][:, 2:] + parts[1][:, 2:]) / 2,
+                               rtol=1e-5)
+    together.cold_offset.assign(1.5)
+    np.testing.assert_allclose(together.score(users)[:, :2], parts[1][:, :2] + 1.5, rtol=1e-5)
+    graph = np.asarray(together.item_scores(tf.constant(users), None))
+    np.testing.assert_allclose(graph, together.score(users), rtol=1e-5, atol=1e-5)
+    assert together.serving_variables() == [together.cold_offset]
 
 
 def test_subset_values_judge_each_model_alone_and_each_blend() -> None:
@@ -139,7 +167,7 @@ def test_no_ensemble_when_one_model_is_best_or_the_budget_has_no_room(
     assert ensemble_module.ensemble_candidate(results, timed, split, settings, 0, 15.0) is not None
 
 
-def test_members_share_the_best_models_use_of_the_item_table() -> None:
+def test_the_pool_takes_the_best_trial_that_uses_the_item_table_otherwise_second() -> None:
     from automl_rec.leaderboard import CandidateResult
 
     def trial(family: str, valid: float, features: str) -> CandidateResult:
@@ -147,11 +175,21 @@ def test_members_share_the_best_models_use_of_the_item_table() -> None:
                                valid={"ndcg@10": valid}, epochs=1, number=0, weights=[],
                                epoch_seconds=1.0, first_epoch_seconds=1.0)
 
-    results = [trial("cnn", 0.3, "none"), trial("lstm", 0.2, "attributes"),
-               trial("attention", 0.1, "none")]
+    results = [trial("cnn", 0.3, "none"), trial("attention", 0.25, "none"),
+               trial("mlp", 0.22, "none"), trial("autoencoder", 0.21, "none"),
+               trial("lstm", 0.2, "attributes")]
+    score = TrialSettings().objective.score
+    assert ensemble_module.bridge_trial(results, score) is results[-1]
+    assert ensemble_module.bridge_trial(results[:4], score) is None
     models = {id(r): ensemble_module.TestModel(None, 1.0) for r in results}
     pool = ensemble_module._pool(results, models, TrialSettings(), None)
-    assert [r.family for r in pool] == ["cnn", "attention"]
+    assert [r.family for r in pool] == ["cnn", "lstm", "attention", "mlp"]
+    # The other way round: the best reads attributes, the bridge reads ids only.
+    results[-1].valid["ndcg@10"] = 0.4
+    assert ensemble_module.bridge_trial(results, score) is results[0]
+    # Only the second member's refit fits in 1.5 s.
+    pool = ensemble_module._pool(results, models, TrialSettings(), 1.5)
+    assert [r.family for r in pool] == ["lstm", "cnn"]
 
 
 def test_an_ensemble_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

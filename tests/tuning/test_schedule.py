@@ -286,3 +286,36 @@ def test_a_trial_stops_when_the_deadline_it_is_given_anew_has_come() -> None:
     assert run.advance(deadline=lambda: far if not run.durations else far - 3600.0)
     result = run.end()
     assert run.epoch == 1 and result.reason == "stopped by the time budget after epoch 1"
+
+
+def test_the_search_keeps_the_weights_of_each_familys_best_and_each_item_table_uses_best(
+) -> None:
+    from types import SimpleNamespace
+
+    from automl_rec.tuning.objective import objective_of
+    from automl_rec.tuning.search import FamilyState, SilentObserver, _Search
+
+    objective = objective_of("ranking", "ndcg", 10)
+    states = {name: FamilyState(name, default_space(name), objective)
+              for name in ("cnn", "lstm")}
+    split = split_of(make_interactions(n_users=30, n_items=20, seed=1))
+    backend = SimpleNamespace(tell=lambda proposal, result: None)
+    search = _Search(states, split, backend, TrialSettings(), Budget(), 0, SilentObserver(),
+                     1.0, None)
+    finished = []
+    for number, (family, features, valid) in enumerate((
+            ("cnn", "attributes", 0.20), ("cnn", "none", 0.30), ("lstm", "none", 0.25),
+            ("lstm", "attributes", 0.10), ("cnn", "attributes", 0.22))):
+        result = CandidateResult(family, family, {"item_features": features},
+                                 valid={"ndcg@10": valid}, number=number, weights=[number])
+        run = SimpleNamespace(end=lambda reason=None, result=result: result)
+        search._finish(SimpleNamespace(family=family), run)  # type: ignore[arg-type]
+        finished.append(result)
+    # cnn #1 and lstm #2: their families' best; cnn #4: the best trial reading attributes
+    # (in its place, cnn #0 before it), cnn #1 the best reading ids only; lstm #3 was none.
+    assert sorted(kept.number for kept in search.kept.values()) == [1, 1, 2, 4]
+    assert finished[3].weights is None
+    rebuilt = [CandidateResult(r.family, r.family, dict(r.params), number=r.number)
+               for r in finished]
+    assert [r.number for r in search.with_kept_weights(rebuilt) if r.weights is not None] == [
+        1, 2, 4]
