@@ -3,18 +3,19 @@
 them alone.
 
 The pool is the best trial of each family the search promoted (scored on test, weights held by
-this process), at most :data:`MAX_MEMBERS` of them by validation score, and where the best one
-reads ids only, the best trial that reads the item table (or the other way round; see
-:func:`bridge_trial`): a model that ranks cold items from their attributes beside models that
-rank known items best (the ensemble ranks each item by the members that rank it, and gives its
-cold items the room they had on validation, :mod:`automl_rec.models.ensemble`). Every subset of
-the pool, single models included, is judged on the search's validation users with each member
-scored once per batch of users (cold items as the blend leaves them); the best subset wins, and
-its figures are those of the ensemble with its cold-item offset set on validation. When it has two members or more it becomes a candidate like any other (named
-``ensemble/caser #0 + sasrec #2`` after its members' designs and trial numbers): its
-validation figures are those of that judgement, its test figures those of its members' test
-models (each brought to train + validation as for its own test score) averaged the same way,
-and the exported model is its members brought to all the data.
+this process), best on validation first, and where the best one reads ids only, the best trial
+that reads the item table (or the other way round; see :func:`bridge_trial`), second: a model
+that ranks cold items from their attributes beside models that rank known items best (the
+ensemble ranks each item by the members that rank it, and gives its cold items the room they
+had on validation, :mod:`automl_rec.models.ensemble`); at most :data:`MAX_MEMBERS` in all.
+Every subset of the pool, single models included, is judged on the search's validation users
+with each member scored once per batch of users (cold items as the blend leaves them); the best
+subset wins. When it has two members or more it becomes a candidate like any other (named
+``ensemble/caser #0 + sasrec #2`` after its members' designs and trial numbers): its validation
+figures are those of the ensemble judged again with its cold-item offset set on validation (the
+subset's own where every member ranks the same items), its test figures those of its members'
+test models (each brought to train + validation as for its own test score) averaged the same
+way, and the exported model is its members brought to all the data.
 
 A member adds a refit on all the data to the end of the fit: members join the pool only while
 those extra refits fit in the time the budget has left, each foreseen by what the member's test
