@@ -23,10 +23,12 @@ until ``max_trials``.
 The search stops when ``max_trials`` trials exist (those of earlier runs of the same study, and
 of every process sharing it, count) or when the time left, less the time reserved for the final
 refits, would not hold two more epochs of the chosen family. A trial running when the time runs
-out stops after its current epoch and keeps its best epoch. The refits are short (see
+out stops after its current epoch and keeps its best epoch; its deadline is taken anew after
+each epoch, with the trial counted in the reserve. The refits are short (see
 :func:`automl_rec.tuning.trial.model_on_stage`): the reserve is one refit of each promoted
-family's best model, plus one of the family ahead (the likely winner; of the two ahead, and
-one more validation scoring of the pool's models, where an ensemble may win).
+family's best model, plus one of the family ahead (the likely winner; of the two ahead, one
+more validation scoring of the pool's models and the ensemble's bridge trial's test refit,
+where an ensemble may win).
 """
 
 from __future__ import annotations
