@@ -339,7 +339,12 @@ class _Search:
         deadline = None if self.budget.deadline is None else self._trial_deadline
         self.running = (name, run)
         try:
-            return run.advance(deadline=deadline, pause_at=pause_at, report=report)
+            ended = run.advance(deadline=deadline, pause_at=pause_at, report=report)
+            if deadline is not None and run.result.reason.startswith("stopped by the time"):
+                logger.info("%s #%s stopped: %.0f s to the deadline, %.0f s of them kept for "
+                            "the refits", name, run.result.number,
+                            self.budget.left(), self._reserve())
+            return ended
         finally:
             self.running = None
 
@@ -490,7 +495,8 @@ class _Search:
         best where its refit costs more), plus the final refit of the
         ``final_refits`` families ahead now (the likely winner, or the members of an
         ensemble), plus the validation scoring of the ``judged`` families ahead (an
-        ensemble's pool, judged again on validation)."""
+        ensemble's pool, judged again on validation) and two more scorings of the
+        ``final_refits`` ahead (the ensemble's validation and test figures)."""
         refits = {s.name: s.refit_seconds() for s in self.states.values()
                   if s.name not in self.screened_out}
         refits.update({name: self._refit_cost(run) for name, (_, run) in self.paused.items()})
@@ -498,9 +504,12 @@ class _Search:
             name, run = self.running
             refits[name] = max(refits.get(name, 0.0), self._refit_cost(run))
         leaders = sorted(refits, key=lambda name: self._score(self.states[name]), reverse=True)
+        judging = sum(self.states[name].judge_seconds() for name in leaders[:self.judged])
+        if self.judged:  # the ensemble of the two ahead, judged on validation and on test
+            judging += 2 * sum(self.states[name].judge_seconds()
+                               for name in leaders[:self.final_refits])
         return (sum(refits.values()) + sum(refits[name] for name in leaders[:self.final_refits])
-                + sum(self.states[name].judge_seconds() for name in leaders[:self.judged])
-                + self._bridge_seconds())
+                + judging + self._bridge_seconds())
 
     def _bridge_seconds(self) -> float:
         """Time for the test refit of an ensemble's bridge trial (where an ensemble may win,
