@@ -37,7 +37,7 @@ class Ensemble:
         import tensorflow as tf
 
         self.members = list(members)
-        self.known = np.stack([np.asarray(m.scored_items, dtype=bool) for m in self.members])
+        self.known = scored_by(self.members)
         counts = self.known.sum(axis=0)
         mixed = (counts > 0) & (counts < len(self.members))
         self._cold = mixed if mixed.any() else None
@@ -88,6 +88,11 @@ class Ensemble:
             cold = tf.constant(self._cold.astype(np.float32))
             blended = blended + self.cold_offset * cold[None, :]
         return blended
+
+
+def scored_by(members: list[Any]) -> np.ndarray:
+    """``[members, items]``: which items each member ranks on their merits."""
+    return np.stack([np.asarray(m.scored_items, dtype=bool) for m in members])
 
 
 def blend(parts: list[np.ndarray], known: np.ndarray) -> np.ndarray:

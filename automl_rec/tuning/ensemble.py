@@ -35,7 +35,7 @@ import numpy as np
 from automl_rec.data.splitting import Split
 from automl_rec.evaluation import evaluate
 from automl_rec.leaderboard import COMPLETE, ENSEMBLE, CandidateResult, candidate_name
-from automl_rec.models.ensemble import Ensemble, blend, log_softmax
+from automl_rec.models.ensemble import Ensemble, blend, log_softmax, scored_by
 from automl_rec.tuning.trial import TrialSettings, train_for
 
 logger = logging.getLogger("automl_rec")
@@ -164,7 +164,7 @@ def subset_values(models: list[Any], subsets: list[tuple[int, ...]], cases: Any,
     model scored once per batch of users. An ensemble's cold items keep the blend's scores
     (no offset: each attribute member's own offset has set their room among its own scores)."""
     history = cases.history
-    known = np.stack([np.asarray(m.scored_items, dtype=bool) for m in models])
+    known = scored_by(models)
     seen = history.matrix if exclude_seen else None
     n_items = len(history.item_counts)
     batch = max(1, min(1024, _BATCH_CELLS // (n_items * (len(models) + 1))))
