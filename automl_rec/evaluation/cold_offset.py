@@ -79,6 +79,12 @@ class ListParts:
         return cls(best(np.where(cold[None, :], -np.inf, scores), k),
                    best(np.where(cold[None, :], scores, -np.inf), k))
 
+    @classmethod
+    def joined(cls, parts: list[ListParts]) -> ListParts:
+        """The lists of ``parts`` (batches of users) as one."""
+        return cls(np.concatenate([p.warm_top for p in parts]),
+                   np.concatenate([p.cold_top for p in parts]))
+
     def gaps(self) -> np.ndarray:
         """The sorted offsets at which one more cold item enters a list (``inf`` where none
         can: fewer than K cold items, or fewer than K items in all)."""
@@ -92,6 +98,18 @@ class ListParts:
         if not len(finite):
             return 0.0
         return float(gaps[min(int(share * len(gaps)), len(finite) - 1)])
+
+    def positions(self, target_scores: np.ndarray, target_cold: np.ndarray,
+                  offset: float) -> np.ndarray:
+        """The 0-based position of each list's target under ``offset`` (-1 when it is not
+        among the K), from its score with no offset and whether it is cold: the items of
+        the list's parts that score above it (a target tied with another item goes first)."""
+        offset = np.asarray(offset, dtype=self.cold_top.dtype)  # the lists' own precision
+        shifted = target_scores + offset * target_cold
+        above = ((self.warm_top > shifted[:, None]).sum(axis=1)
+                 + (self.cold_top + offset > shifted[:, None]).sum(axis=1))
+        return np.where(np.isfinite(target_scores) & (above < self.warm_top.shape[1]),
+                        above, -1)
 
 
 def best(scores: np.ndarray, k: int) -> np.ndarray:
@@ -131,5 +149,4 @@ def offset_for_share(score_fn: Callable[[np.ndarray], np.ndarray], users: np.nda
         if seen is not None:
             mask_seen(scores, batch, seen)
         parts.append(ListParts.of(scores, cold, k))
-    return ListParts(np.concatenate([p.warm_top for p in parts]),
-                     np.concatenate([p.cold_top for p in parts])).offset_for(share)
+    return ListParts.joined(parts).offset_for(share)

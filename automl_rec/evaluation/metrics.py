@@ -47,7 +47,7 @@ class EvaluationResult:
 
     def per_user(self, metric: str) -> np.ndarray:
         """Per-user values of ``ndcg``, ``hr`` or ``mrr``."""
-        return {"ndcg": self.ndcg, "hr": self.hit, "mrr": self.rr}[metric]
+        return dict(zip(METRICS, (self.ndcg, self.hit, self.rr)))[metric]
 
     def metrics(self) -> dict[str, float]:
         """Aggregate metrics keyed like ``ndcg@10``."""
@@ -104,6 +104,12 @@ def rank_metrics(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     hit = (positions >= 0).astype(np.float64)
     rank = np.maximum(positions, 0) + 1.0
     return hit / np.log2(rank + 1.0), hit, hit / rank
+
+
+def positions_metric(positions: np.ndarray, metric: str) -> np.ndarray:
+    """Per-target values of ``ndcg``, ``hr`` or ``mrr`` (:data:`METRICS`) from the targets'
+    positions in their lists (as for :func:`rank_metrics`)."""
+    return dict(zip(METRICS, rank_metrics(positions)))[metric]
 
 
 def mask_seen(scores: np.ndarray, users: np.ndarray, seen: sp.csr_matrix) -> None:

@@ -38,9 +38,7 @@ class Ensemble:
 
         self.members = list(members)
         self.known = scored_by(self.members)
-        counts = self.known.sum(axis=0)
-        mixed = (counts > 0) & (counts < len(self.members))
-        self._cold = mixed if mixed.any() else None
+        self._cold = partly_ranked(self.known)
         # Chosen on validation (automl_rec.tuning.objective), as a feature model's.
         self.cold_offset = tf.Variable(0.0, trainable=False, name="ensemble_cold_offset")
 
@@ -93,6 +91,14 @@ class Ensemble:
 def scored_by(members: list[Any]) -> np.ndarray:
     """``[members, items]``: which items each member ranks on their merits."""
     return np.stack([np.asarray(m.scored_items, dtype=bool) for m in members])
+
+
+def partly_ranked(known: np.ndarray) -> np.ndarray | None:
+    """Per item, whether some but not all of the members (``known``: ``[members, items]``)
+    rank it: an ensemble's cold items; ``None`` when there is none."""
+    counts = known.sum(axis=0)
+    mixed = (counts > 0) & (counts < len(known))
+    return mixed if mixed.any() else None
 
 
 def blend(parts: list[np.ndarray], known: np.ndarray) -> np.ndarray:

@@ -9,13 +9,14 @@ that ranks cold items from their attributes beside models that rank known items 
 ensemble ranks each item by the members that rank it, and gives its cold items the room they
 had on validation, :mod:`automl_rec.models.ensemble`); at most :data:`MAX_MEMBERS` in all.
 Every subset of the pool, single models included, is judged on the search's validation users
-with each member scored once per batch of users (cold items as the blend leaves them); the best
+with each member scored once per batch of users, and as its ensemble would rank (a mixed
+subset's cold items with the room its offset gives them, :func:`subset_values`); the best
 subset wins. When it has two members or more it becomes a candidate like any other (named
 ``ensemble/caser #0 + sasrec #2`` after its members' designs and trial numbers): its validation
-figures are those of the ensemble judged again with its cold-item offset set on validation (the
-subset's own where every member ranks the same items), its test figures those of its members'
-test models (each brought to train + validation as for its own test score) averaged the same
-way, and the exported model is its members brought to all the data.
+figures are those of the ensemble judged again, which sets its cold-item offset, its test
+figures those of its members' test models (each brought to train + validation as for its own
+test score) averaged the same way, and the exported model is its members brought to all the
+data.
 
 A member adds a refit on all the data to the end of the fit: members join the pool only while
 those extra refits fit in the time the budget has left, each foreseen by what the member's test
@@ -33,9 +34,11 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from automl_rec.data.splitting import Split
-from automl_rec.evaluation import evaluate
+from automl_rec.evaluation.cold_offset import ListParts, cold_share
+from automl_rec.evaluation.metrics import mask_seen, positions_metric
 from automl_rec.leaderboard import COMPLETE, ENSEMBLE, CandidateResult, candidate_name
-from automl_rec.models.ensemble import Ensemble, blend, log_softmax, scored_by
+from automl_rec.models.ensemble import (Ensemble, blend, log_softmax, partly_ranked,
+                                        scored_by)
 from automl_rec.tuning.trial import TrialSettings, train_for
 
 logger = logging.getLogger("automl_rec")
@@ -161,21 +164,45 @@ def subset_values(models: list[Any], subsets: list[tuple[int, ...]], cases: Any,
                   exclude_seen: bool, metric: str, k: int) -> list[float]:
     """The mean of ``metric`` at ``k`` over ``cases`` of each subset's ensemble of
     ``models`` (a subset of one: that model alone, on the same log-softmax scale), every
-    model scored once per batch of users. An ensemble's cold items keep the blend's scores
-    (no offset: each attribute member's own offset has set their room among its own scores)."""
+    model scored once per batch of users.
+
+    Each subset is judged as its ensemble would be: where its members rank different items
+    (attribute members beside members reading ids only), its cold items fill the share of
+    the lists' slots that they are of the cases' targets, by an offset set over all the cases
+    (:mod:`automl_rec.evaluation.cold_offset`). Only the parts of each list that the offset
+    moves are kept per batch, and each target's place is read from them at the end."""
     history = cases.history
     known = scored_by(models)
-    seen = history.matrix if exclude_seen else None
     n_items = len(history.item_counts)
+    colds = [_cold_items(known[list(subset)], n_items) for subset in subsets]
+    seen = history.matrix if exclude_seen else None
     batch = max(1, min(1024, _BATCH_CELLS // (n_items * (len(models) + 1))))
-    values: list[list[np.ndarray]] = [[] for _ in subsets]
+    lists: list[list[ListParts]] = [[] for _ in subsets]
+    target_scores: list[list[np.ndarray]] = [[] for _ in subsets]
     for start in range(0, len(cases.users), batch):
         users = cases.users[start:start + batch]
         targets = cases.targets[start:start + batch]
         parts = [log_softmax(np.asarray(m.score(users), dtype=np.float32)) for m in models]
         for i, subset in enumerate(subsets):
             blended = blend([parts[j] for j in subset], known[list(subset)])
-            result = evaluate(lambda _users, scores=blended: scores, users, targets,
-                              seen=seen, item_counts=history.item_counts, k=k, batch_size=batch)
-            values[i].append(result.per_user(metric))
-    return [float(np.concatenate(v).mean()) if v else float("-inf") for v in values]
+            if seen is not None:
+                mask_seen(blended, users, seen)
+            lists[i].append(ListParts.of(blended, colds[i], k))
+            target_scores[i].append(blended[np.arange(len(users)), targets])
+    values = []
+    for cold, parts_of, scores_of in zip(colds, lists, target_scores):
+        if not parts_of:
+            values.append(float("-inf"))
+            continue
+        parts = ListParts.joined(parts_of)
+        share = cold_share(cases, cold)  # None without (enough) cold targets: no offset
+        offset = 0.0 if share is None else parts.offset_for(share)
+        positions = parts.positions(np.concatenate(scores_of), cold[cases.targets], offset)
+        values.append(float(positions_metric(positions, metric).mean()))
+    return values
+
+
+def _cold_items(known: np.ndarray, n_items: int) -> np.ndarray:
+    """Per item, whether only some of the members (``known``) rank it."""
+    cold = partly_ranked(known)
+    return np.zeros(n_items, dtype=bool) if cold is None else cold

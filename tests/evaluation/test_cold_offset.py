@@ -10,7 +10,7 @@ from automl_rec.data.splitting import Holdout, StageData
 from automl_rec.evaluation import evaluate, top_k
 from automl_rec.evaluation.cold_offset import (MIN_COLD_CASES, ListParts, cold_room_sentence,
                                                cold_share, offset_for_share)
-from automl_rec.evaluation.metrics import mask_seen
+from automl_rec.evaluation.metrics import mask_seen, positions_metric
 
 
 @pytest.mark.parametrize("share", [0.01, 0.05, 0.3])
@@ -28,6 +28,26 @@ def test_the_offset_gives_cold_items_the_share_of_the_slots_asked_for(share: flo
     lists = top_k(scores + offset * cold[None, :], k)
     # At the offset itself one cold item ties with a known one (a slot either way).
     assert cold[lists].mean() == pytest.approx(share, abs=1 / (n_users * k) + 1e-9)
+
+
+@pytest.mark.parametrize("offset", [-0.5, 0.0, 1.0])
+def test_the_parts_place_each_target_as_the_shifted_lists_do(offset: float) -> None:
+    rng = np.random.default_rng(2)
+    n_users, n_items, k = 200, 60, 10
+    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    cold = rng.random(n_items) < 0.3
+    seen = sp.csr_matrix((rng.random((n_users, n_items)) < 0.1).astype(np.float32))
+    mask_seen(scores, np.arange(n_users), seen)
+    targets = rng.integers(n_items, size=n_users)
+    users = np.arange(n_users)
+    shifted = scores + offset * cold[None, :]
+    lists = evaluate(lambda u: shifted[u], users, targets, seen=None,
+                     item_counts=np.ones(n_items), k=k)
+    positions = ListParts.of(scores, cold, k).positions(scores[users, targets], cold[targets],
+                                                        offset)
+    assert (positions >= 0).sum() > 20  # hits, misses and seen (masked) targets all occur
+    np.testing.assert_allclose(positions_metric(positions, "mrr"), lists.rr)
+    np.testing.assert_allclose(positions_metric(positions, "ndcg"), lists.ndcg)
 
 
 def planted_cases(n_cold_targets: int, shift: float) -> tuple[Holdout, np.ndarray, np.ndarray]:

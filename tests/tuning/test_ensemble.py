@@ -105,6 +105,39 @@ def test_subset_values_judge_each_model_alone_and_each_blend() -> None:
     assert max(values[:2]) < 0.6
 
 
+def test_a_mixed_subset_is_judged_with_its_cold_offset_as_its_ensemble() -> None:
+    """An ids-only member that ranks the cold targets last beside an attribute member that
+    ranks them low: the subset's value is the ensemble's once the offset gives cold items
+    their share of the lists (not the blend's raw scores, where no cold item is listed)."""
+    from automl_rec.tuning.objective import RankingObjective
+
+    rng = np.random.default_rng(5)
+    n_users, n_items, n_cold = 120, 40, 6
+    targets = rng.integers(n_items, size=n_users)
+    targets[::3] = rng.integers(n_cold, size=len(targets[::3]))  # a third of them cold
+    users = np.arange(n_users)
+    ids, attributes = rng.random((n_users, n_items)), rng.random((n_users, n_items))
+    ids[users, targets] += 1.5
+    attributes[users, targets] += 1.0
+    attributes[:, :n_cold] -= 4.0  # the attribute member under-rates its cold items
+    ids[:, :n_cold] = -1e9
+    members = [Fixed(ids, np.arange(n_items) >= n_cold), Fixed(attributes)]
+    history = SimpleNamespace(item_counts=(np.arange(n_items) >= n_cold).astype(float),
+                              matrix=None)
+    cases = SimpleNamespace(users=users, targets=targets, history=history)
+    values = ensemble_module.subset_values(members, [(0,), (1,), (0, 1)], cases, False,
+                                           "ndcg", 10)
+    together = Ensemble(members)
+    judged = RankingObjective("ndcg", 10).judge(together, SimpleNamespace(exclude_seen=False),
+                                                cases)
+    assert judged["cold_offset"] > 1.0
+    assert values[2] == pytest.approx(judged["ndcg@10"], abs=1e-6)
+    together.cold_offset.assign(0.0)
+    raw = evaluate(together.score, users, targets, seen=None, item_counts=history.item_counts,
+                   k=10)
+    assert values[2] > float(raw.ndcg.mean()) + 0.1
+
+
 @pytest.fixture(scope="module")
 def trials() -> tuple[Any, list[Any], dict[int, Any]]:
     """Two families' trials on a small log, each scored on test as the fit does."""
