@@ -18,9 +18,10 @@ figures those of its members' test models (each brought to train + validation as
 test score) averaged the same way, and the exported model is its members brought to all the
 data.
 
-A member adds a refit on all the data to the end of the fit: members join the pool only while
-those extra refits fit in the time the budget has left, each foreseen by what the member's test
-refit took (the same plan on a stage almost as large). The best model's own refit is made
+A member adds a refit on all the data to the end of the fit: a member joins the pool only when
+its extra refit fits in the time the budget has left with those of the members before it, each
+foreseen by what the member's test refit took (the same plan on a stage almost as large); one
+that does not fit leaves room to a quicker one further down. The best model's own refit is made
 whatever the pool, and the search kept time for it.
 """
 
@@ -107,8 +108,8 @@ def ensemble_candidate(results: list[CandidateResult], test_models: dict[int, Te
 def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
           settings: TrialSettings, seconds_left: float | None) -> list[CandidateResult]:
     """The models that may join, the best on validation first and the bridge trial second
-    (:func:`bridge_trial`), then the others best first, while their extra refits on all the
-    data fit in ``seconds_left``."""
+    (:func:`bridge_trial`), then the others best first, each whose extra refit on all the
+    data still fits in ``seconds_left`` with those of the members before it."""
     scored = sorted((r for r in results if r.status == COMPLETE and id(r) in test_models
                      and r.weights is not None),
                     key=lambda r: settings.objective.score(r.valid), reverse=True)
@@ -121,9 +122,10 @@ def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
     for result in order[1:]:
         if len(pool) == MAX_MEMBERS:
             break
-        cost += test_models[id(result)].seconds
-        if seconds_left is not None and cost > seconds_left:
-            break
+        seconds = test_models[id(result)].seconds
+        if seconds_left is not None and cost + seconds > seconds_left:
+            continue  # a quicker one further down may still fit
+        cost += seconds
         pool.append(result)
     return pool
 

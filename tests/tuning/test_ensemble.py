@@ -223,6 +223,11 @@ def test_the_pool_takes_the_best_trial_that_uses_the_item_table_otherwise_second
     # Only the second member's refit fits in 1.5 s.
     pool = ensemble_module._pool(results, models, TrialSettings(), 1.5)
     assert [r.family for r in pool] == ["lstm", "cnn"]
+    # A bridge whose refit does not fit leaves its place to a quicker model further down.
+    results[-1].valid["ndcg@10"] = 0.2
+    models[id(results[-1])] = ensemble_module.TestModel(None, 3.0)
+    pool = ensemble_module._pool(results, models, TrialSettings(), 2.5)
+    assert [r.family for r in pool] == ["cnn", "attention", "mlp"]
 
 
 def test_an_ensemble_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
