@@ -18,10 +18,11 @@ figures those of its members' test models (each brought to train + validation as
 test score) averaged the same way, and the exported model is its members brought to all the
 data.
 
-A member adds a refit on all the data to the end of the fit: a member joins the pool only when
-its extra refit fits in the time the budget has left with those of the members before it, each
-foreseen by what the member's test refit took (the same plan on a stage almost as large); one
-that does not fit leaves room to a quicker one further down. The best model's own refit is made
+A member adds a refit on all the data to the end of the fit, and two scorings (the ensemble's
+validation and test figures): a member joins the pool only when these fit in the time the
+budget has left with those of the members before it, the refit foreseen by what the member's
+test refit took (the same plan on a stage almost as large) and a scoring by its trial's epochs
+(:func:`scoring_seconds`); one that does not fit leaves room to a quicker one further down. The best model's own refit is made
 whatever the pool, and the search kept time for it.
 """
 
@@ -109,7 +110,8 @@ def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
           settings: TrialSettings, seconds_left: float | None) -> list[CandidateResult]:
     """The models that may join, the best on validation first and the bridge trial second
     (:func:`bridge_trial`), then the others best first, each whose extra refit on all the
-    data still fits in ``seconds_left`` with those of the members before it."""
+    data and two scorings (the ensemble's validation and test figures) still fit in
+    ``seconds_left`` with those of the members before it."""
     scored = sorted((r for r in results if r.status == COMPLETE and id(r) in test_models
                      and r.weights is not None),
                     key=lambda r: settings.objective.score(r.valid), reverse=True)
@@ -118,16 +120,28 @@ def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
     bridge = bridge_trial(scored, settings.objective.score)
     order = [scored[0]] + ([bridge] if bridge is not None else []) + [
         r for r in scored[1:] if r is not bridge]
-    pool, cost = [order[0]], 0.0
+    def scorings(result: CandidateResult) -> float:  # the ensemble's validation and test
+        return 2 * scoring_seconds(result, test_models[id(result)].seconds)
+
+    pool, cost = [order[0]], scorings(order[0])
     for result in order[1:]:
         if len(pool) == MAX_MEMBERS:
             break
-        seconds = test_models[id(result)].seconds
+        seconds = test_models[id(result)].seconds + scorings(result)
         if seconds_left is not None and cost + seconds > seconds_left:
             continue  # a quicker one further down may still fit
         cost += seconds
         pool.append(result)
     return pool
+
+
+def scoring_seconds(result: CandidateResult, tested: float = 0.0) -> float:
+    """Rough seconds of scoring a trial's model on the validation users once: its epochs'
+    mean time less their training (``tested``: the seconds of its test score, which its
+    time includes once it has one)."""
+    if not result.curve or result.epoch_seconds is None:
+        return 0.0
+    return max((result.seconds - tested) / len(result.curve) - result.epoch_seconds, 0.0)
 
 
 ATTRIBUTES = "attributes"  # the item_features choice of a design that reads the item table

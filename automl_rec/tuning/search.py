@@ -50,7 +50,7 @@ from automl_rec.tasks import RANKING
 from automl_rec.tasks.designs import pointwise_space, unsupported_reason
 from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
-from automl_rec.tuning.ensemble import bridge_trial, reads_attributes
+from automl_rec.tuning.ensemble import bridge_trial, reads_attributes, scoring_seconds
 from automl_rec.tuning.objective import Objective
 from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_plan, refit_seconds
 
@@ -109,10 +109,7 @@ class FamilyState:
     def judge_seconds(self) -> float:
         """Rough seconds of scoring the family's best model on the validation users again
         (its epochs' cost less their training)."""
-        best = self.best
-        if best is None or not best.curve or best.epoch_seconds is None:
-            return 0.0
-        return max(best.seconds / len(best.curve) - best.epoch_seconds, 0.0)
+        return 0.0 if self.best is None else scoring_seconds(self.best)
 
     def refit_seconds(self) -> float:
         """Rough cost of the refits of the family's best configuration (:func:`refit_plan`)."""

@@ -228,6 +228,13 @@ def test_the_pool_takes_the_best_trial_that_uses_the_item_table_otherwise_second
     models[id(results[-1])] = ensemble_module.TestModel(None, 3.0)
     pool = ensemble_module._pool(results, models, TrialSettings(), 2.5)
     assert [r.family for r in pool] == ["cnn", "attention", "mlp"]
+    # The ensemble scores its members twice more: a trial whose epochs spent 4 s of their
+    # 5 s scoring (the 1 s of its test score aside) needs 8 s for that, besides its refit.
+    slow = results[1]
+    slow.seconds, slow.curve, slow.epoch_seconds = 11.0, [0.1, 0.25], 1.0
+    assert ensemble_module.scoring_seconds(slow, 1.0) == pytest.approx(4.0)
+    pool = ensemble_module._pool(results, models, TrialSettings(), 2.5)
+    assert [r.family for r in pool] == ["cnn", "mlp", "autoencoder"]
 
 
 def test_an_ensemble_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
