@@ -22,8 +22,8 @@ A member adds a refit on all the data to the end of the fit, and two scorings (t
 validation and test figures): a member joins the pool only when these fit in the time the
 budget has left with those of the members before it, the refit foreseen by what the member's
 test refit took (the same plan on a stage almost as large) and a scoring by its trial's epochs
-(:func:`scoring_seconds`); one that does not fit leaves room to a quicker one further down. The best model's own refit is made
-whatever the pool, and the search kept time for it.
+(:func:`scoring_seconds`); one that does not fit leaves room to a quicker one further down.
+The best model's own refit is made whatever the pool, and the search kept time for it.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def _pool(results: list[CandidateResult], test_models: dict[int, TestModel],
     bridge = bridge_trial(scored, settings.objective.score)
     order = [scored[0]] + ([bridge] if bridge is not None else []) + [
         r for r in scored[1:] if r is not bridge]
+
     def scorings(result: CandidateResult) -> float:  # the ensemble's validation and test
         return 2 * scoring_seconds(result, test_models[id(result)].seconds)
 
