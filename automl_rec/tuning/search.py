@@ -52,7 +52,8 @@ from automl_rec.tuning.backends import Proposal, SearchBackend
 from automl_rec.tuning.budget import Budget
 from automl_rec.tuning.ensemble import bridge_trial, reads_attributes, scoring_seconds
 from automl_rec.tuning.objective import Objective
-from automl_rec.tuning.trial import TrialRun, TrialSettings, refit_plan, refit_seconds
+from automl_rec.tuning.trial import (STOPPED_BY_BUDGET, TrialRun, TrialSettings, refit_plan,
+                                    refit_seconds)
 
 
 class SearchObserver(Protocol):
@@ -337,7 +338,7 @@ class _Search:
         self.running = (name, run)
         try:
             ended = run.advance(deadline=deadline, pause_at=pause_at, report=report)
-            if deadline is not None and run.result.reason.startswith("stopped by the time"):
+            if deadline is not None and run.result.reason.startswith(STOPPED_BY_BUDGET):
                 logger.info("%s #%s stopped: %.0f s to the deadline, %.0f s of them kept for "
                             "the refits", name, run.result.number,
                             self.budget.left(), self._reserve())

@@ -58,6 +58,8 @@ class TrialSettings:
 
 # Epochs a trial trains in a rung of the search before it may be paused.
 MIN_RUNG_EPOCHS = 2
+# How the reason of a trial stopped by the time budget begins (the epoch follows).
+STOPPED_BY_BUDGET = "stopped by the time budget"
 
 
 class TrialRun:
@@ -196,7 +198,7 @@ class TrialRun:
                 epoch_time = self.epoch_cost
                 if deadline is not None and time.monotonic() + epoch_time >= (
                         deadline() if callable(deadline) else deadline):
-                    result.reason = f"stopped by the time budget after epoch {epoch}"
+                    result.reason = f"{STOPPED_BY_BUDGET} after epoch {epoch}"
                     self.finished = True
                     break
                 if limit is not None:
